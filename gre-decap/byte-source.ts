@@ -1,0 +1,115 @@
+// The bytes under a capture reader: one buffer that is either a whole in-memory capture or a
+// fixed-size window onto a file, refilled in place. Both readers parse through this, so file and
+// in-memory input share every line of parsing code. Also the two small helpers both readers need.
+
+import { closeSync, openSync, readSync } from 'node:fs';
+import type { ReaderStats } from './frame.js';
+
+export const DEFAULT_CHUNK = 8 * 1024 * 1024;
+/** Largest record a reader accepts; anything bigger is corruption, not a packet (and bounds the buffer). */
+export const MAX_RECORD = 64 * 1024 * 1024;
+
+export class ByteSource {
+  /** The current window; valid bytes are buf[pos, end). Replaced only when a record outgrows it. */
+  buf: Uint8Array;
+  /**
+   * The same bytes for header fields. DataView getters are compiled inline by TurboFan, whereas a
+   * helper returning a uint32 above 2^30 boxes it into a heap number whenever it is not inlined.
+   */
+  view: DataView;
+  pos = 0;
+  end: number;
+  /** File offset of buf[0]. */
+  base = 0;
+  /** Set when reading the file failed; the reader reports it through its stats. */
+  readError: string | null = null;
+  private fd: number;
+
+  private constructor(buf: Uint8Array, end: number, fd: number, readonly path: string) {
+    this.buf = buf;
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.end = end;
+    this.fd = fd;
+  }
+
+  /** Opens the file (fs errors propagate, naming the path); the first ensure() reads the first window. */
+  static fromFile(path: string, chunkSize = DEFAULT_CHUNK): ByteSource {
+    if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > MAX_RECORD) {
+      throw new RangeError(`chunkSize must be an integer in [1, ${MAX_RECORD}], got ${chunkSize}`);
+    }
+    return new ByteSource(new Uint8Array(chunkSize), 0, openSync(path, 'r'), path);
+  }
+
+  /** Reads straight from `bytes`, which frames will then point into. */
+  static fromBytes(bytes: Uint8Array, name: string): ByteSource {
+    return new ByteSource(bytes, bytes.length, -1, name);
+  }
+
+  /** File offset of the next unread byte. */
+  get offset(): number {
+    return this.base + this.pos;
+  }
+
+  /**
+   * True when buf[pos, pos + n) holds n bytes (n <= MAX_RECORD). False at the end of the input, with
+   * every byte left in buf[pos, end). May move the unread bytes, so re-read buf and pos after a call.
+   */
+  ensure(n: number): boolean {
+    return this.end - this.pos >= n || this.refill(n);
+  }
+
+  close(): void {
+    if (this.fd >= 0) {
+      closeSync(this.fd);
+      this.fd = -1;
+    }
+  }
+
+  private refill(n: number): boolean {
+    if (this.fd < 0) return false;
+    if (this.pos > 0) {
+      this.buf.copyWithin(0, this.pos, this.end);
+      this.base += this.pos;
+      this.end -= this.pos;
+      this.pos = 0;
+    }
+    while (this.end < n) {
+      // Grow only once the window is full and the file still has more: a truncated tail never grows it.
+      if (this.end === this.buf.length) this.grow(n);
+      let got: number;
+      try {
+        got = readSync(this.fd, this.buf, this.end, this.buf.length - this.end, null);
+      } catch (e) {
+        this.readError = `read failed at offset ${this.base + this.end}: ${(e as Error).message}`;
+        got = 0;
+      }
+      if (got === 0) {
+        this.close();
+        return false;
+      }
+      this.end += got;
+    }
+    return true;
+  }
+
+  private grow(n: number): void {
+    // Next power of two: one or two growths cover any later record of similar size.
+    let size = this.buf.length;
+    while (size < n) size *= 2;
+    const next = new Uint8Array(Math.min(size, MAX_RECORD));
+    next.set(this.buf.subarray(0, this.end));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+}
+
+/** Hex of the first bytes (up to 8), for error messages about what a file starts with. */
+export function leadingHex(b: Uint8Array, end: number): string {
+  let s = '';
+  for (let i = 0; i < end && i < 8; i++) s += b[i].toString(16).padStart(2, '0');
+  return s;
+}
+
+export function newStats(): ReaderStats {
+  return { frames: 0, bytes: 0, truncatedTailBytes: 0, error: null, errorOffset: 0, skippedBlocks: 0, oddLengths: 0 };
+}
