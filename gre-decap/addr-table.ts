@@ -13,6 +13,7 @@ export class AddrTable {
   private slots: Int32Array; // hash slot → id, or EMPTY
   private mask: number;
   private keys: Uint32Array; // id * 4 .. id * 4 + 3
+  private readonly probe = new Uint32Array(4); // the key being looked up
 
   constructor(readonly maxEntries: number, initialEntries = Math.min(maxEntries, 1024)) {
     if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError(`maxEntries must be a positive integer, got ${maxEntries}`);
@@ -23,19 +24,33 @@ export class AddrTable {
     this.keys = new Uint32Array(initial * 4);
   }
 
-  /** Id of an IPv4 address given as an unsigned 32-bit number; inserts when `insert`; -1 if absent or full. */
-  v4(addr: number, insert: boolean): number {
-    return this.find(0, 0, 0xffff, addr >>> 0, insert);
-  }
-
-  /** Id of the IPv6 address in b[off, off + 16). */
-  v6(b: Uint8Array, off: number, insert: boolean): number {
-    return this.find(word(b, off), word(b, off + 4), word(b, off + 8), word(b, off + 12), insert);
-  }
-
-  /** Id of the address at b[off] of the given IP version (4 bytes or 16). */
-  at(b: Uint8Array, off: number, version: number, insert: boolean): number {
-    return version === 4 ? this.v4(word(b, off), insert) : this.v6(b, off, insert);
+  /**
+   * Id of the address at b[off]: 4 bytes when `version` is 4, else 16. Inserts when `insert`;
+   * -1 when absent (or full). Keys are read from the buffer into a typed array, never passed as
+   * numbers: a uint32 above 2^30 crossing a call that V8 did not inline is boxed, an allocation.
+   */
+  find(b: Uint8Array, off: number, version: number, insert: boolean): number {
+    const k = this.probe;
+    if (version === 4) {
+      k[0] = 0;
+      k[1] = 0;
+      k[2] = 0xffff;
+      k[3] = (b[off] << 24) | (b[off + 1] << 16) | (b[off + 2] << 8) | b[off + 3];
+    } else {
+      for (let i = 0; i < 4; i++, off += 4) k[i] = (b[off] << 24) | (b[off + 1] << 16) | (b[off + 2] << 8) | b[off + 3];
+    }
+    const slots = this.slots;
+    const mask = this.mask;
+    const keys = this.keys;
+    for (let i = hashKey(k, 0) & mask; ; i = (i + 1) & mask) {
+      const id = slots[i];
+      if (id === EMPTY) {
+        if (!insert || this.size === this.maxEntries) return -1;
+        return this.insertAt(i);
+      }
+      const p = id << 2;
+      if (keys[p + 3] === k[3] && keys[p + 2] === k[2] && keys[p + 1] === k[1] && keys[p] === k[0]) return id;
+    }
   }
 
   /** The four key words of an id, written into `out` (e.g. for formatting at report time). */
@@ -49,35 +64,14 @@ export class AddrTable {
     this.size = 0;
   }
 
-  private find(w0: number, w1: number, w2: number, w3: number, insert: boolean): number {
-    let h = Math.imul(w3 ^ Math.imul(w2, 0x85ebca6b) ^ Math.imul(w1, 0xc2b2ae35) ^ Math.imul(w0, 0x27d4eb2f), 0x9e3779b1);
-    h ^= h >>> 15;
-    const keys = this.keys;
-    const slots = this.slots;
-    const mask = this.mask;
-    for (let i = h & mask; ; i = (i + 1) & mask) {
-      const id = slots[i];
-      if (id === EMPTY) {
-        if (!insert || this.size === this.maxEntries) return -1;
-        return this.insertAt(i, w0, w1, w2, w3);
-      }
-      const k = id << 2;
-      if (keys[k + 3] === w3 && keys[k + 2] === w2 && keys[k + 1] === w1 && keys[k] === w0) return id;
-    }
-  }
-
-  private insertAt(slot: number, w0: number, w1: number, w2: number, w3: number): number {
+  private insertAt(slot: number): number {
     const id = this.size++;
     if (id * 4 === this.keys.length) {
       const keys = new Uint32Array(Math.min(this.keys.length * 2, this.maxEntries * 4));
       keys.set(this.keys);
       this.keys = keys;
     }
-    const k = id << 2;
-    this.keys[k] = w0;
-    this.keys[k + 1] = w1;
-    this.keys[k + 2] = w2;
-    this.keys[k + 3] = w3;
+    this.keys.set(this.probe, id << 2);
     this.slots[slot] = id;
     if (this.size * 2 > this.slots.length) this.rehash(this.slots.length * 2);
     return id;
@@ -86,12 +80,8 @@ export class AddrTable {
   private rehash(slotCount: number): void {
     const slots = new Int32Array(slotCount).fill(EMPTY);
     const mask = slotCount - 1;
-    const keys = this.keys;
     for (let id = 0; id < this.size; id++) {
-      const k = id << 2;
-      let h = Math.imul(keys[k + 3] ^ Math.imul(keys[k + 2], 0x85ebca6b) ^ Math.imul(keys[k + 1], 0xc2b2ae35) ^ Math.imul(keys[k], 0x27d4eb2f), 0x9e3779b1);
-      h ^= h >>> 15;
-      let i = h & mask;
+      let i = hashKey(this.keys, id << 2) & mask;
       while (slots[i] !== EMPTY) i = (i + 1) & mask;
       slots[i] = id;
     }
@@ -100,8 +90,9 @@ export class AddrTable {
   }
 }
 
-function word(b: Uint8Array, off: number): number {
-  return ((b[off] << 24) | (b[off + 1] << 16) | (b[off + 2] << 8) | b[off + 3]) >>> 0;
+function hashKey(k: Uint32Array, p: number): number {
+  const h = Math.imul(k[p + 3] ^ Math.imul(k[p + 2], 0x85ebca6b) ^ Math.imul(k[p + 1], 0xc2b2ae35) ^ Math.imul(k[p], 0x27d4eb2f), 0x9e3779b1);
+  return h ^ (h >>> 15);
 }
 
 function nextPow2(n: number): number {

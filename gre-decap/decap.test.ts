@@ -165,6 +165,11 @@ describe('layers', () => {
     expect([m.tunType[0], m.tunId[0]]).toEqual([T_PPTP, 77]);
   });
 
+  it('Cisco MetaData inside GRE: EtherType first, then the SGT option', () => {
+    const m = decode(outer(gre(new Uint8Array([...hex('0800 01 01 0001 0028'), ...innerUdp()]), { protocol: 0x8909, key: 40 })));
+    expectInner(m);
+  });
+
   it('nested: ERSPAN II carrying VXLAN carrying GRE', () => {
     const innermost = outer(gre(innerTcp(), { protocol: 0x0800 }));
     const vx = outer(udp(vxlan(innermost, { vni: 9 }), { src: 2, dst: 4789 }), 17);
@@ -257,6 +262,7 @@ const byReason: [number, () => Uint8Array, number?][] = [
   [R.R_TUNNEL_TOO_DEEP, () => { let f = innerUdp(); for (let i = 0; i < 9; i++) f = ipv4(gre(f, { protocol: 0x0800 }), { src: MIRROR, dst: COLLECTOR, proto: 47 }); return ethernet(f); }],
   [R.R_TOO_MANY_LAYERS, () => ethernet(innerUdp(), { vlans: Array.from({ length: 40 }, (_, i) => i + 1) })],
   [R.R_RAW_BAD_VERSION, () => new Uint8Array([0x50, 0, 0, 0]), LINKTYPE_RAW],
+  [R.R_CMD_BAD_HEADER, () => outer(gre(hex('0800 01 00'), { protocol: 0x8909 }))],
 ];
 
 describe('malformed reasons', () => {

@@ -5,7 +5,7 @@
 
 import {
   firstLayer, L_END, L_ETHERNET, L_VLAN, L_IPV4, L_IPV6, L_GRE, L_ERSPAN1, L_ERSPAN2, L_ERSPAN3, L_VXLAN,
-  L_GENEVE, L_PPP, L_TCP, L_UDP, L_ICMP, L_ICMPV6, L_SLL, L_SLL2, L_NULL, L_RAW, VXLAN_PORT, GENEVE_PORT,
+  L_GENEVE, L_PPP, L_CMD, L_TCP, L_UDP, L_ICMP, L_ICMPV6, L_SLL, L_SLL2, L_NULL, L_RAW, VXLAN_PORT, GENEVE_PORT,
 } from './layers.js';
 import {
   R_OK, R_LINKTYPE_UNSUPPORTED, R_TUNNEL_TOO_DEEP, R_TOO_MANY_LAYERS, REASON_COUNT, NOTE_COUNT,
@@ -22,6 +22,7 @@ import { decodeErspan1, decodeErspan2, decodeErspan3 } from './erspan.js';
 import { decodeVxlan } from './vxlan.js';
 import { decodeGeneve } from './geneve.js';
 import { decodePpp } from './ppp.js';
+import { decodeCmd } from './cmd.js';
 import { decodeTcp, decodeUdp, decodeIcmp, decodeIcmpv6 } from './l4.js';
 
 export interface DecapOptions {
@@ -118,6 +119,7 @@ export class Decapsulator {
         case L_VXLAN: next = m.tunDepth < maxDepth ? decodeVxlan(b, o, e, m) : -R_TUNNEL_TOO_DEEP; break;
         case L_GENEVE: next = m.tunDepth < maxDepth ? decodeGeneve(b, o, e, m) : -R_TUNNEL_TOO_DEEP; break;
         case L_PPP: next = decodePpp(b, o, e, m); break;
+        case L_CMD: next = decodeCmd(b, o, e, m); break;
         case L_TCP: next = decodeTcp(b, o, e, m); break;
         case L_UDP:
           next = decodeUdp(b, o, e, m);

@@ -1,5 +1,6 @@
 import {
-  ETHERTYPE_ERSPAN12, ETHERTYPE_ERSPAN3, ETHERTYPE_PPP, L_ERSPAN1, L_ERSPAN2, L_ERSPAN3, L_PPP, T_GRE, T_PPTP,
+  ETHERTYPE_CMD, ETHERTYPE_ERSPAN12, ETHERTYPE_ERSPAN3, ETHERTYPE_PPP, L_CMD, L_ERSPAN1, L_ERSPAN2, L_ERSPAN3, L_PPP,
+  T_GRE, T_PPTP,
 } from './layers.js';
 import { etherTypeLayer } from './ethernet.js';
 import { R_GRE_TOO_SHORT, R_GRE_BAD_VERSION, R_GRE_BAD_ROUTING, R_GRE_V1_BAD_HEADER } from './malformed.js';
@@ -84,6 +85,8 @@ export function decodeGre(b: Uint8Array, off: number, end: number, m: PacketMeta
       return (flags & F_S) !== 0 ? L_ERSPAN2 : L_ERSPAN1;
     case ETHERTYPE_ERSPAN3:
       return L_ERSPAN3;
+    case ETHERTYPE_CMD:
+      return L_CMD;
     default:
       return etherTypeLayer(proto, m);
   }

@@ -22,11 +22,12 @@ export const L_SLL2 = 16;
 export const L_NULL = 17; // BSD loopback: 4-byte address family in the writer's byte order
 export const L_RAW = 18; // raw IP: version nibble picks IPv4 or IPv6
 export const L_ERSPAN1 = 19; // ERSPAN type I: no header of its own, Ethernet follows GRE directly
-export const LAYER_COUNT = 20;
+export const L_CMD = 20; // Cisco MetaData (SGT) inside GRE
+export const LAYER_COUNT = 21;
 
 export const LAYER_NAMES: readonly string[] = [
   'end', 'ethernet', 'vlan', 'ipv4', 'ipv6', 'gre', 'erspan2', 'erspan3', 'vxlan', 'geneve',
-  'ppp', 'tcp', 'udp', 'icmp', 'icmpv6', 'sll', 'sll2', 'null', 'raw', 'erspan1',
+  'ppp', 'tcp', 'udp', 'icmp', 'icmpv6', 'sll', 'sll2', 'null', 'raw', 'erspan1', 'cmd',
 ];
 
 // Tunnel types as kept in PacketMeta.tunType (one entry per encapsulation, outermost first).
@@ -77,6 +78,7 @@ export const ETHERTYPE_TEB = 0x6558; // transparent Ethernet bridging
 export const ETHERTYPE_ERSPAN12 = 0x88be;
 export const ETHERTYPE_ERSPAN3 = 0x22eb;
 export const ETHERTYPE_PPP = 0x880b;
+export const ETHERTYPE_CMD = 0x8909; // Cisco MetaData
 
 /** EtherType → layer, shared by Ethernet, VLAN, SLL, GRE and Geneve. 0 = not decoded. */
 export const ETHERTYPE_LAYER = new Uint8Array(65536);

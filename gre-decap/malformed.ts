@@ -33,7 +33,8 @@ export const R_ICMP_TOO_SHORT = 23;
 export const R_TUNNEL_TOO_DEEP = 24;
 export const R_TOO_MANY_LAYERS = 25;
 export const R_RAW_BAD_VERSION = 26;
-export const REASON_COUNT = 27;
+export const R_CMD_BAD_HEADER = 27;
+export const REASON_COUNT = 28;
 
 export const REASON_NAMES: readonly string[] = [
   'ok',
@@ -63,6 +64,7 @@ export const REASON_NAMES: readonly string[] = [
   'decap.tunnel.too_deep',
   'decap.layers.too_many',
   'decap.raw.bad_version',
+  'decap.cmd.bad_header',
 ];
 
 // Non-fatal notes: bits in PacketMeta.notes, each counted on its own.

@@ -1,0 +1,128 @@
+// `npm run bench`: tapwatch beside its peers on one generated mirror capture, in one run, so the
+// ratios compare like with like (absolute figures move between machines and runs). Workloads run
+// one after another, never in parallel: the target machines have 2 cores.
+//
+//   node dist/bench/run.js [--packets 5000000] [--runs 3] [--seed 1] [--json FILE] [--verbose]
+
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { benchCapture } from './capture.js';
+import { formatMachine, machineInfo } from './machine.js';
+import { haveGnuTime, measure } from './measure.js';
+import { formatTable, median, type WorkloadResult } from './report.js';
+import { type Workload, workloads } from './workloads.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..'); // dist/bench → repository
+const STDERR_TAIL = 15;
+
+const HELP = `Usage: node dist/bench/run.js [options]   (npm run bench -- [options])
+
+  --packets N   packets in the generated capture (default 5000000)
+  --runs N      runs per workload; the table shows the median (default 3)
+  --seed N      generator seed (default 1)
+  --json FILE   also write the results as JSON
+  --verbose     print every run's time and peak RSS
+  --help        this text
+
+Peers missing? bash bench/install-peers.sh (tcpdump, GNU time, suricata from bookworm-backports).
+`;
+
+function positiveInt(name: string, v: string | undefined, dflt: number): number {
+  const n = v === undefined ? dflt : Number(v.replace(/_/g, ''));
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`--${name} must be a positive integer, got '${v}'`);
+  return n;
+}
+
+function tail(text: string, lines: number): string {
+  return text.trimEnd().split('\n').slice(-lines).map((l) => `    ${l}`).join('\n');
+}
+
+function runWorkload(w: Workload, runs: number, packets: number, verbose: boolean): WorkloadResult {
+  const res: WorkloadResult = {
+    name: w.name, kind: w.kind, status: 'ok', reason: '', runsS: [], medianS: null, maxRssKb: null,
+    packetsSeen: null, youngGcs: null, note: '',
+  };
+  if (w.unavailable) {
+    process.stderr.write(`${w.name}: ${w.unavailable}\n`);
+    return { ...res, status: 'n/a', reason: w.unavailable };
+  }
+  for (let i = 1; i <= runs; i++) {
+    const scratch = mkdtempSync(join(tmpdir(), 'tapwatch-bench-'));
+    try {
+      const argv = w.argv(scratch);
+      const m = measure(argv, ROOT, scratch);
+      const rep = m.ok ? w.report(m, scratch) : null;
+      const failure = !m.ok ? m.failure
+        : w.kind === 'tapwatch' && rep?.packets === null ? `printed no packet count${rep.note ? ` (${rep.note})` : ''}` : '';
+      if (failure) {
+        process.stderr.write(`${w.name}: run ${i} failed (${failure}): ${argv.join(' ')}\n${tail(m.stderr || m.stdout, STDERR_TAIL)}\n`);
+        return { ...res, status: 'failed', reason: failure };
+      }
+      res.runsS.push(m.wallS);
+      if (m.maxRssKb !== null) res.maxRssKb = Math.max(res.maxRssKb ?? 0, m.maxRssKb);
+      res.packetsSeen = rep!.packets;
+      res.youngGcs = rep!.youngGcs;
+      res.note = rep!.note;
+      if (verbose) {
+        const rss = m.maxRssKb === null ? '' : `, peak RSS ${(m.maxRssKb / 1024).toFixed(0)} MB`;
+        process.stderr.write(`${w.name}: run ${i}/${runs}: ${m.wallS.toFixed(3)} s${rss}${rep!.packets === null ? '' : `, ${rep!.packets} packets`}\n`);
+      }
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  }
+  res.medianS = median(res.runsS);
+  if (res.packetsSeen !== null && res.packetsSeen !== packets) res.note = [res.note, 'packet count differs'].filter(Boolean).join('; ');
+  process.stderr.write(`${w.name}: median ${res.medianS.toFixed(2)} s of ${runs}\n`);
+  return res;
+}
+
+function main(): number {
+  const { values } = parseArgs({
+    options: {
+      packets: { type: 'string' }, runs: { type: 'string' }, seed: { type: 'string' }, json: { type: 'string' },
+      verbose: { type: 'boolean' }, help: { type: 'boolean' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const packets = positiveInt('packets', values.packets, 5_000_000);
+  const runs = positiveInt('runs', values.runs, 3);
+  const seed = values.seed === undefined ? 1 : Number(values.seed);
+  if (!Number.isInteger(seed)) throw new RangeError(`--seed must be an integer, got '${values.seed}'`);
+
+  const command = ['node', ...process.argv.slice(1).map((a, i) => (i === 0 ? a.replace(`${ROOT}/`, '') : a))].join(' ');
+  const machine = machineInfo(ROOT);
+  process.stdout.write(`command: ${command}\n${formatMachine(machine)}\n`);
+  if (!haveGnuTime()) process.stdout.write('note: /usr/bin/time not installed, so no peak RSS (apt-get install time)\n');
+
+  const cap = benchCapture(packets, seed);
+  const made = cap.generatedS === null ? 'reused' : `generated in ${cap.generatedS.toFixed(1)} s`;
+  process.stdout.write(`capture: ${cap.path} (${packets.toLocaleString('en-US')} packets, ${(cap.bytes / 1e6).toFixed(1)} MB, `
+    + `seed ${seed}, ${made}, read once to warm the page cache in ${cap.warmS.toFixed(2)} s)\n`);
+  process.stdout.write(`runs per workload: ${runs}, one at a time\n\n`);
+
+  const results = workloads(cap.path, ROOT).map((w) => runWorkload(w, runs, packets, values.verbose ?? false));
+  process.stdout.write(`\n${formatTable(results, packets, cap.bytes)}\n\n`);
+  process.stdout.write('median s: wall time of the whole process; packets/s and MB/s: the capture\'s size over it; '
+    + 't/X: time ÷ X\'s time (below 1 = faster than X); max RSS: peak over the runs (GNU time).\n');
+
+  if (values.json) {
+    const out = { command, machine, capture: { path: cap.path, packets, bytes: cap.bytes, seed }, runs, results };
+    writeFileSync(values.json, JSON.stringify(out, null, 2) + '\n');
+  }
+  // Peers are context; only tapwatch's own rows decide the exit status.
+  return results.some((r) => r.kind === 'tapwatch' && r.status === 'failed') ? 1 : 0;
+}
+
+try {
+  process.exitCode = main();
+} catch (e) {
+  process.stderr.write(`bench: ${(e as Error).message}\n`);
+  process.exitCode = 2;
+}

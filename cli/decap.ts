@@ -1,0 +1,115 @@
+// tapwatch decap: read a capture, decapsulate every frame, print what is inside.
+// The loop is the hot path: reader → decoder → summary, no allocation per frame.
+
+import { statSync } from 'node:fs';
+import { openCapture } from '../gre-decap/capture.js';
+import { Decapsulator } from '../gre-decap/decap.js';
+import { Frame } from '../gre-decap/frame.js';
+import { PacketMeta } from '../gre-decap/meta.js';
+import { DecapSummary, type DecapSummaryJson } from '../gre-decap/summary.js';
+import { intList, intOption, parseCommand, UsageError, type CommandSpec } from './args.js';
+import { Progress } from './progress.js';
+
+const spec: CommandSpec = {
+  name: 'decap',
+  usage: 'tapwatch decap <capture.pcap|capture.pcapng> [options]',
+  summary:
+    'Decapsulates every frame (GRE, ERSPAN I/II/III, VXLAN, Geneve, nested) and summarises the innermost IP\n' +
+    'traffic: frames with each tunnel, IP packets and bytes, transports, destinations, malformed frames by reason.',
+  options: {
+    json: { type: 'boolean' },
+    format: { type: 'string' },
+    'vxlan-ports': { type: 'string' },
+    'geneve-ports': { type: 'string' },
+    'max-tunnel-depth': { type: 'string' },
+    top: { type: 'string' },
+    progress: { type: 'boolean' },
+  },
+  help: {
+    json: 'print the summary as JSON (same as --format json)',
+    format: "'table' (default) or 'json'",
+    'vxlan-ports': 'UDP ports decoded as VXLAN, comma-separated (default 4789)',
+    'geneve-ports': 'UDP ports decoded as Geneve (default 6081)',
+    'max-tunnel-depth': 'nested tunnels allowed before a frame counts as malformed (default 8, max 16)',
+    top: 'destinations shown in the table (default 10; JSON lists all)',
+    progress: 'show progress on stderr (default: when stderr is a terminal)',
+  },
+};
+
+export async function run(argv: string[]): Promise<number> {
+  const parsed = parseCommand(spec, argv);
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
+  if (positionals.length !== 1) throw new UsageError(`expected one capture file, got ${positionals.length}`);
+  const format = values.json ? 'json' : ((values.format as string | undefined) ?? 'table');
+  if (format !== 'json' && format !== 'table') throw new UsageError(`--format: expected 'table' or 'json', got '${format}'`);
+  const decap = new Decapsulator({
+    vxlanPorts: intList('vxlan-ports', values['vxlan-ports'] as string | undefined, 1, 65535),
+    genevePorts: intList('geneve-ports', values['geneve-ports'] as string | undefined, 1, 65535),
+    maxTunnelDepth: intOption('max-tunnel-depth', values['max-tunnel-depth'] as string | undefined, 1, 16),
+  });
+  const top = intOption('top', values.top as string | undefined, 1, 1_000_000) ?? 10;
+
+  const path = positionals[0];
+  const progress = new Progress(path, statSync(path).size, (values.progress as boolean | undefined) ?? process.stderr.isTTY === true);
+  const report = summarizeCapture(path, decap, progress);
+  process.stdout.write(format === 'json' ? JSON.stringify(report, null, 1) + '\n' : table(report, top));
+  if (report.reader.error) {
+    process.stderr.write(`tapwatch decap: ${path}: reading stopped early: ${report.reader.error}\n`);
+    return 1;
+  }
+  return 0;
+}
+
+/** Read, decapsulate and summarise a whole capture (the loop `tapwatch decap` runs). */
+export function summarizeCapture(path: string, decap = new Decapsulator(), progress?: Progress): DecapSummaryJson {
+  const reader = openCapture(path);
+  const frame = new Frame();
+  const meta = new PacketMeta();
+  const summary = new DecapSummary();
+  try {
+    while (reader.next(frame)) {
+      decap.decodeFrame(frame, meta);
+      summary.add(frame.buf, meta);
+      if (progress !== undefined && (summary.frames & 0xfffff) === 0) progress.update(reader.stats.bytes, summary.frames);
+    }
+  } finally {
+    reader.close();
+    progress?.done(reader.stats.bytes, summary.frames);
+  }
+  return summary.toJSON(path, reader.format, decap, reader.stats);
+}
+
+function table(r: DecapSummaryJson, top: number): string {
+  const ip = r.innermost_ip;
+  const rows: [string, string | number][] = [
+    ['file', r.file],
+    ['format', r.format],
+    ['frames', r.outer_packet_count],
+    ['frames with GRE', r.encapsulation.frames_with.gre],
+    ['frames with ERSPAN', r.encapsulation.frames_with.erspan],
+    ['frames with VXLAN', r.encapsulation.frames_with.vxlan],
+    ['frames with Geneve', r.encapsulation.frames_with.geneve],
+    ['innermost IP packets', `${ip.packets} (IPv4 ${ip.ipv4_packets}, IPv6 ${ip.ipv6_packets})`],
+    ['frames without IP', ip.frames_without_ip],
+    ['frames with IP fragments', ip.frames_with_ip_fragment],
+    ['IP bytes (declared)', ip.ip_bytes_total],
+    ['transport', `tcp ${ip.transport.tcp}, udp ${ip.transport.udp}, icmp ${ip.transport.icmp}, other ${ip.transport.other}`],
+    ['distinct sources', ip.distinct_src_ip_count],
+    ['distinct destinations', Object.keys(ip.dst_ip_counts).length],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  let out = rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n') + '\n';
+  const dsts = Object.entries(ip.dst_ip_counts).slice(0, top);
+  if (dsts.length) out += `\ntop destinations\n${dsts.map(([a, n]) => `  ${String(n).padStart(10)}  ${a}`).join('\n')}\n`;
+  const bad = { ...r.malformed, ...r.notes };
+  if (Object.keys(bad).length) {
+    out += `\nmalformed frames by reason, and notes\n${Object.entries(bad).map(([k, n]) => `  ${String(n).padStart(10)}  ${k}`).join('\n')}\n`;
+  }
+  const rd = r.reader;
+  if (rd.error || rd.truncated_tail_bytes || rd.skipped_blocks || rd.odd_lengths) {
+    out += `\nreader\n  truncated tail bytes  ${rd.truncated_tail_bytes}\n  skipped blocks        ${rd.skipped_blocks}\n  odd lengths           ${rd.odd_lengths}\n`;
+    if (rd.error) out += `  error                 ${rd.error}\n`;
+  }
+  return out;
+}
