@@ -18,7 +18,13 @@ const SERVER = '203.0.113.10';
 const MIRROR = '192.0.2.1';
 const COLLECTOR = '198.51.100.1';
 
+let lastFrame = new Uint8Array(0);
+
+/** Dotted quad of the IPv4 address at `off` in the frame decoded last. */
+const ipv4At = (off: number) => Array.from(lastFrame.subarray(off, off + 4)).join('.');
+
 function decode(frame: Uint8Array, linkType = LINKTYPE_ETHERNET, d = new Decapsulator()): PacketMeta {
+  lastFrame = frame;
   const m = new PacketMeta();
   d.decode(frame, 0, frame.length, linkType, m);
   return m;
@@ -32,7 +38,8 @@ function expectInner(m: PacketMeta, l4 = L_UDP) {
   expect(m.reason).toBe(0);
   expect(formatIpv4(m.ipSrc4)).toBe(DEVICE);
   expect(formatIpv4(m.ipDst4)).toBe(SERVER);
-  expect(formatIpv4(m.outerSrc4)).toBe(MIRROR);
+  expect(ipv4At(m.outerSrcOff)).toBe(MIRROR);
+  expect(ipv4At(m.ipSrcOff)).toBe(DEVICE);
   expect(m.l4).toBe(l4);
 }
 
@@ -44,7 +51,7 @@ describe('layers', () => {
     expect(m.l4).toBe(L_TCP);
     expect([m.srcPort, m.dstPort, m.tcpFlags, m.tcpHeaderLen, m.payloadLen]).toEqual([51000, 8883, 0x02, 20, 10]);
     expect(m.ipTotalLen).toBe(20 + 20 + 10);
-    expect(m.outerSrc4).toBe(m.ipSrc4);
+    expect(m.outerSrcOff).toBe(m.ipSrcOff);
   });
 
   it('stacked 802.1ad/802.1Q tags', () => {
@@ -304,7 +311,7 @@ describe('robustness', () => {
         const clean = new PacketMeta();
         const exact = frame.slice(0, cut);
         new Decapsulator().decode(exact, 0, cut, LINKTYPE_ETHERNET, clean);
-        expect([m.reason, m.l4, m.dstPort, m.tunDepth, m.ipCount]).toEqual([clean.reason, clean.l4, clean.dstPort, clean.tunDepth, clean.ipCount]);
+        expect([m.reason, m.l4, m.l4 && m.dstPort, m.tunDepth, m.ipCount, m.seen]).toEqual([clean.reason, clean.l4, clean.l4 && clean.dstPort, clean.tunDepth, clean.ipCount, clean.seen]);
       }
     }
     expect(d.frames).toBe(frames.reduce((n, f) => n + f.length + 1, 0));

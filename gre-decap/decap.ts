@@ -97,15 +97,17 @@ export class Decapsulator {
     }
     let o = off;
     let e = off + capLen;
+    let layers = 0;
+    let seen = 0;
     const maxLayers = this.maxLayers;
     const maxDepth = this.maxTunnelDepth;
     while (id !== L_END) {
-      if (m.layerCount === maxLayers) {
+      if (layers === maxLayers) {
         reason = R_TOO_MANY_LAYERS;
         break;
       }
-      m.layerCount++;
-      m.seen |= 1 << id;
+      layers++;
+      seen |= 1 << id;
       let next: number;
       switch (id) {
         case L_ETHERNET: next = decodeEthernet(b, o, e, m); break;
@@ -116,8 +118,18 @@ export class Decapsulator {
         case L_ERSPAN1: next = decodeErspan1(b, o, e, m); break;
         case L_ERSPAN2: next = decodeErspan2(b, o, e, m); break;
         case L_ERSPAN3: next = decodeErspan3(b, o, e, m); break;
-        case L_VXLAN: next = m.tunDepth < maxDepth ? decodeVxlan(b, o, e, m) : -R_TUNNEL_TOO_DEEP; break;
-        case L_GENEVE: next = m.tunDepth < maxDepth ? decodeGeneve(b, o, e, m) : -R_TUNNEL_TOO_DEEP; break;
+        case L_VXLAN:
+        case L_GENEVE: {
+          // Guessed from a UDP port: a datagram that fails the checks is plain UDP, and the frame
+          // does not count as one with that tunnel.
+          const depth = m.tunDepth;
+          if (depth === maxDepth) next = -R_TUNNEL_TOO_DEEP;
+          else {
+            next = id === L_VXLAN ? decodeVxlan(b, o, e, m) : decodeGeneve(b, o, e, m);
+            if (m.tunDepth === depth) seen &= ~(1 << id);
+          }
+          break;
+        }
         case L_PPP: next = decodePpp(b, o, e, m); break;
         case L_CMD: next = decodeCmd(b, o, e, m); break;
         case L_TCP: next = decodeTcp(b, o, e, m); break;
@@ -146,6 +158,8 @@ export class Decapsulator {
       e = m.nextEnd;
     }
     m.reason = reason;
+    m.seen = seen;
+    m.layerCount = layers;
     this.reasons[reason]++;
     let notes = m.notes;
     for (let i = 0; notes !== 0; i++, notes >>>= 1) {

@@ -1,5 +1,5 @@
 import { etherTypeLayer } from './ethernet.js';
-import { L_END, T_GENEVE, SEEN_GENEVE } from './layers.js';
+import { L_END, T_GENEVE } from './layers.js';
 import { N_NOT_GENEVE } from './malformed.js';
 import type { PacketMeta } from './meta.js';
 
@@ -33,7 +33,6 @@ export function decodeGeneve(b: Uint8Array, off: number, end: number, m: PacketM
 }
 
 function notGeneve(m: PacketMeta): number {
-  m.seen &= ~SEEN_GENEVE;
   m.notes |= N_NOT_GENEVE;
   return L_END;
 }

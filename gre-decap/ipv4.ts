@@ -30,32 +30,22 @@ export function decodeIpv4(b: Uint8Array, off: number, end: number, m: PacketMet
 
   const total = (b[off + 2] << 8) | b[off + 3];
   const proto = b[off + 9];
-  const src = ((b[off + 12] << 24) | (b[off + 13] << 16) | (b[off + 14] << 8) | b[off + 15]) >>> 0;
-  const dst = ((b[off + 16] << 24) | (b[off + 17] << 16) | (b[off + 18] << 8) | b[off + 19]) >>> 0;
   if (m.ipCount === 0) {
     m.outerVersion = 4;
     m.outerSrcOff = off + 12;
     m.outerDstOff = off + 16;
-    m.outerSrc4 = src;
-    m.outerDst4 = dst;
   }
   m.ipCount++;
   m.ipVersion = 4;
   m.ipSrcOff = off + 12;
   m.ipDstOff = off + 16;
-  m.ipSrc4 = src;
-  m.ipDst4 = dst;
+  m.ipSrc4 = ((b[off + 12] << 24) | (b[off + 13] << 16) | (b[off + 14] << 8) | b[off + 15]) >>> 0;
+  m.ipDst4 = ((b[off + 16] << 24) | (b[off + 17] << 16) | (b[off + 18] << 8) | b[off + 19]) >>> 0;
   m.ipTotalLen = total;
   m.ipProto = proto;
-  m.ipTtl = b[off + 8];
   const fragWord = (b[off + 6] << 8) | b[off + 7];
   m.ipFragOffset = (fragWord & 0x1fff) << 3;
-  m.ipMoreFragments = (fragWord >> 13) & 1;
-  // The transport belongs to this header now, not to one outside it.
-  m.l4 = 0;
-  m.srcPort = 0;
-  m.dstPort = 0;
-  m.tcpFlags = 0;
+  m.l4 = 0; // the transport belongs to this header now, not to one outside it
   if (total < ihl) return -R_IPV4_BAD_TOTAL_LENGTH;
 
   let ipEnd = off + total;

@@ -26,8 +26,6 @@ export function decodeIpv6(b: Uint8Array, off: number, end: number, m: PacketMet
     m.outerVersion = 6;
     m.outerSrcOff = off + 8;
     m.outerDstOff = off + 24;
-    m.outerSrc4 = 0;
-    m.outerDst4 = 0;
   }
   m.ipCount++;
   m.ipVersion = 6;
@@ -36,13 +34,8 @@ export function decodeIpv6(b: Uint8Array, off: number, end: number, m: PacketMet
   m.ipSrc4 = 0;
   m.ipDst4 = 0;
   m.ipTotalLen = plen + 40;
-  m.ipTtl = b[off + 7];
   m.ipFragOffset = 0;
-  m.ipMoreFragments = 0;
   m.l4 = 0;
-  m.srcPort = 0;
-  m.dstPort = 0;
-  m.tcpFlags = 0;
 
   // Payload length 0 is a jumbogram (RFC 2675) or a GSO super-packet: the captured bytes are all there is.
   let ipEnd = plen === 0 ? end : off + 40 + plen;
@@ -66,7 +59,6 @@ export function decodeIpv6(b: Uint8Array, off: number, end: number, m: PacketMet
     if (nh === 44) {
       const fragWord = (b[p + 2] << 8) | b[p + 3];
       m.ipFragOffset = fragWord & 0xfff8;
-      m.ipMoreFragments = fragWord & 1;
       m.notes |= N_FRAGMENT;
       p += 8;
     } else {

@@ -3,7 +3,10 @@
 // frame buffer, valid only until the next frame is decoded; IPv4 addresses are also kept as
 // unsigned 32-bit numbers because hashing them is the common case.
 //
-// After a frame with reason != 0, only the layers decoded before the failure are valid.
+// Validity: the ip* fields when ipCount > 0; the transport fields (ports, flags, ICMP type, payload)
+// when l4 !== 0; the first tunDepth entries of the tunnel stack. Fields not valid for a frame keep
+// stale values from an earlier one: resetting them all would cost more stores per packet than the
+// decoding itself. After a frame with reason != 0, only the layers decoded before the failure are valid.
 
 export const MAX_TUNNELS = 16; // capacity of the tunnel stack; the configured depth limit is ≤ this
 
@@ -22,12 +25,10 @@ export class PacketMeta {
   layerCount = 0;
   stopType = 0; // EtherType / IP protocol / link type that ended the walk undecoded (N_UNDECODED_PAYLOAD)
 
-  // outermost IP header
+  // outermost IP header (the mirror's own addresses when the frame is tunnelled)
   outerVersion = 0; // 0 = none, 4, 6
   outerSrcOff = 0;
   outerDstOff = 0;
-  outerSrc4 = 0;
-  outerDst4 = 0;
 
   // innermost IP header (the last one met; equals the outer one when nothing is tunnelled)
   ipVersion = 0;
@@ -38,9 +39,7 @@ export class PacketMeta {
   ipDst4 = 0;
   ipTotalLen = 0; // declared length: IPv4 total length, or IPv6 payload length + 40
   ipProto = 0; // protocol after IPv6 extension headers
-  ipTtl = 0;
-  ipFragOffset = 0; // in bytes
-  ipMoreFragments = 0;
+  ipFragOffset = 0; // in bytes; a non-first fragment carries no transport header
 
   // tunnel stack, outermost first
   tunDepth = 0;
@@ -68,29 +67,16 @@ export class PacketMeta {
   next = 0;
   nextEnd = 0;
 
-  /** Reset the per-frame walk state. Fields set by every decoder that reaches them are not cleared. */
+  /** Reset what says which other fields are valid (see the validity note above). */
   reset(): void {
     this.reason = 0;
     this.notes = 0;
-    this.seen = 0;
-    this.layerCount = 0;
     this.stopType = 0;
     this.outerVersion = 0;
     this.ipVersion = 0;
     this.ipCount = 0;
-    this.ipProto = 0;
-    this.ipTotalLen = 0;
     this.tunDepth = 0;
     this.vlanCount = 0;
-    this.vlanId = 0;
     this.l4 = 0;
-    this.srcPort = 0;
-    this.dstPort = 0;
-    this.tcpFlags = 0;
-    this.tcpHeaderLen = 0;
-    this.icmpType = 0;
-    this.icmpCode = 0;
-    this.payloadOff = 0;
-    this.payloadLen = 0;
   }
 }

@@ -1,4 +1,4 @@
-import { L_END, L_ETHERNET, T_VXLAN, SEEN_VXLAN } from './layers.js';
+import { L_END, L_ETHERNET, T_VXLAN } from './layers.js';
 import { N_NOT_VXLAN } from './malformed.js';
 import type { PacketMeta } from './meta.js';
 
@@ -10,7 +10,6 @@ import type { PacketMeta } from './meta.js';
 
 export function decodeVxlan(b: Uint8Array, off: number, end: number, m: PacketMeta): number {
   if (end - off < 8 || (b[off] & 0x08) === 0) {
-    m.seen &= ~SEEN_VXLAN;
     m.notes |= N_NOT_VXLAN;
     return L_END;
   }
