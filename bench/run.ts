@@ -110,7 +110,7 @@ function main(): number {
   const results = workloads(cap.path, ROOT).map((w) => runWorkload(w, runs, packets, values.verbose ?? false));
   process.stdout.write(`\n${formatTable(results, packets, cap.bytes)}\n\n`);
   process.stdout.write('median s: wall time of the whole process; packets/s and MB/s: the capture\'s size over it; '
-    + 't/X: time ÷ X\'s time (below 1 = faster than X); max RSS: peak over the runs (GNU time).\n');
+    + '× X: X\'s time ÷ this workload\'s time (above 1 = faster than X); max RSS: peak over the runs (GNU time).\n');
 
   if (values.json) {
     const out = { command, machine, capture: { path: cap.path, packets, bytes: cap.bytes, seed }, runs, results };
