@@ -32,14 +32,14 @@ export class DeviceCounter {
       return;
     }
     if ((m.ipSrc4 & this.mask) === this.net) {
-      const id = this.table.find(b, m.ipSrcOff, 4, true);
+      const id = this.table.findAddr(b, m.ipSrcOff, 4, true);
       if (id < 0) this.overflow++;
       else {
         this.upPackets[id]++;
         this.upBytes[id] += m.ipTotalLen;
       }
     } else if ((m.ipDst4 & this.mask) === this.net) {
-      const id = this.table.find(b, m.ipDstOff, 4, true);
+      const id = this.table.findAddr(b, m.ipDstOff, 4, true);
       if (id < 0) this.overflow++;
       else {
         this.downPackets[id]++;

@@ -81,13 +81,13 @@ export class DecapSummary {
     else if (proto === IPPROTO_ICMP || proto === IPPROTO_ICMPV6) this.icmp++;
     else this.other++;
 
-    const d = this.dst.find(b, m.ipDstOff, m.ipVersion, true);
+    const d = this.dst.findAddr(b, m.ipDstOff, m.ipVersion, true);
     if (d < 0) this.addrOverflow++;
     else {
       if (d === this.dstCounts.length) this.growCounts();
       this.dstCounts[d]++;
     }
-    const s = this.src.find(b, m.ipSrcOff, m.ipVersion, true);
+    const s = this.src.findAddr(b, m.ipSrcOff, m.ipVersion, true);
     if (s < 0) this.addrOverflow++;
     if (m.l4 === L_TCP) this.dstPorts[m.dstPort]++;
     else if (m.l4 === L_UDP) this.dstPorts[65536 + m.dstPort]++;

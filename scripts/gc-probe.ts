@@ -3,7 +3,7 @@
 // are warm-up (V8 compiles the loop while it runs, and until then interpreted code boxes numbers);
 // young-generation collections are counted from there to the end of the loop. Run with a tiny
 // young generation, so that even a few bytes per packet would force scavenges:
-//   node --max-semi-space-size=1 dist/scripts/gc-probe.js <capture> <decap|devices|control>
+//   node --max-semi-space-size=1 dist/scripts/gc-probe.js <capture> <decap|devices|collect|control>
 // 'control' allocates one small object per packet: it must show collections, or the probe proves nothing.
 
 import { openCapture } from '../gre-decap/capture.js';
@@ -12,28 +12,49 @@ import { Frame } from '../gre-decap/frame.js';
 import { PacketMeta } from '../gre-decap/meta.js';
 import { DecapSummary } from '../gre-decap/summary.js';
 import { DeviceCounter } from '../bench/device-count.js';
+import { Collector } from '../collector/collector.js';
+import { DeviceNets } from '../collector/device-nets.js';
 import { PerformanceObserver, constants, performance } from 'node:perf_hooks';
 
-type Sink = (b: Uint8Array, m: PacketMeta) => void;
+type Sink = (f: Frame) => void;
 
 const kept: unknown[] = new Array(1024).fill(null);
 
 function sinkFor(mode: string): Sink {
+  const decap = new Decapsulator();
+  const m = new PacketMeta();
   switch (mode) {
     case 'decap': {
       const s = new DecapSummary();
-      return (b, m) => s.add(b, m);
+      return (f) => {
+        decap.decodeFrame(f, m);
+        s.add(f.buf, m);
+      };
     }
     case 'devices': {
       const c = new DeviceCounter(1 << 20);
-      return (b, m) => c.add(b, m);
+      return (f) => {
+        decap.decodeFrame(f, m);
+        c.add(f.buf, m);
+      };
+    }
+    case 'collect': {
+      // The whole collector path, interval clock included, with an interval longer than the
+      // capture: closing an interval builds records and is meant to allocate, once a minute.
+      const c = new Collector({
+        nets: new DeviceNets(['10.128.0.0/9']), intervalSeconds: 86_400, topK: 10,
+        maxDevices: 65536, maxFlows: 1 << 20, maxDestinations: 1 << 20,
+        clock: 'packet', source: 'probe', onRecords: () => undefined,
+      });
+      return (f) => c.onFrame(f);
     }
     case 'control':
-      return (_b, m) => {
+      return (f) => {
+        decap.decodeFrame(f, m);
         kept[m.dstPort & 1023] = { port: m.dstPort, len: m.ipTotalLen };
       };
     default:
-      throw new Error(`unknown mode '${mode}' (decap, devices, control)`);
+      throw new Error(`unknown mode '${mode}' (decap, devices, collect, control)`);
   }
 }
 
@@ -41,15 +62,13 @@ export const WARMUP = 1 << 18;
 const STAMP_EVERY = 1 << 16;
 
 /** One pass; stamps[i] = time when packet i * STAMP_EVERY was reached, the last entry = the end. */
-function loop(path: string, decap: Decapsulator, sink: Sink, stamps: Float64Array): number {
+function loop(path: string, sink: Sink, stamps: Float64Array): number {
   const reader = openCapture(path);
   const frame = new Frame();
-  const meta = new PacketMeta();
   let n = 0;
   while (reader.next(frame)) {
     if ((n & (STAMP_EVERY - 1)) === 0) stamps[n / STAMP_EVERY] = performance.now();
-    decap.decodeFrame(frame, meta);
-    sink(frame.buf, meta);
+    sink(frame);
     n++;
   }
   stamps[stamps.length - 1] = performance.now();
@@ -59,7 +78,7 @@ function loop(path: string, decap: Decapsulator, sink: Sink, stamps: Float64Arra
 
 const [path, mode = 'decap'] = process.argv.slice(2);
 if (!path) {
-  process.stderr.write('Usage: node --max-semi-space-size=1 dist/scripts/gc-probe.js <capture> <decap|devices|control>\n');
+  process.stderr.write('Usage: node --max-semi-space-size=1 dist/scripts/gc-probe.js <capture> <decap|devices|collect|control>\n');
   process.exit(2);
 }
 const scavenges: number[] = [];
@@ -70,7 +89,7 @@ const obs = new PerformanceObserver((list) => {
 });
 obs.observe({ entryTypes: ['gc'] });
 const stamps = new Float64Array(4096);
-const packets = loop(path, new Decapsulator(), sinkFor(mode), stamps);
+const packets = loop(path, sinkFor(mode), stamps);
 await new Promise((r) => setTimeout(r, 50)); // entries arrive asynchronously
 obs.disconnect();
 if (packets <= WARMUP) throw new Error(`${path}: ${packets} packets, need more than the ${WARMUP} of warm-up`);

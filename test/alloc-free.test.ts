@@ -47,6 +47,13 @@ describe('allocation-free packet loop', () => {
     expect(r.youngGcs).toBe(0);
   });
 
+  it('the collector (decode → aggregate → interval clock): zero young-generation GCs over 1M packets', () => {
+    const r = run('collect');
+    expect(r.packets).toBe(PACKETS);
+    expect(r.measuredPackets).toBeGreaterThanOrEqual(1_000_000);
+    expect(r.youngGcs).toBe(0);
+  });
+
   it('the probe sees allocation when there is some (control)', () => {
     const r = run('control');
     expect(r.packets).toBe(PACKETS);

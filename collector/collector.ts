@@ -1,0 +1,111 @@
+// The collector's data path for one source: frame → decapsulate → aggregate, and the interval
+// clock that turns each closed interval into InspectionRecords. Intervals are aligned to
+// multiples of the interval length since the epoch. They close on packet time when replaying
+// (same input, same records, byte for byte) and on the wall clock when live.
+
+import { Decapsulator, type DecapOptions } from '../gre-decap/decap.js';
+import type { Frame } from '../gre-decap/frame.js';
+import { PacketMeta } from '../gre-decap/meta.js';
+import { TUNNEL_NAMES } from '../gre-decap/layers.js';
+import { Aggregator, type AggregatorOptions } from './aggregate.js';
+import type { DeviceNets } from './device-nets.js';
+import type { FrameConsumer } from './frame-consumer.js';
+import type { InspectionRecord } from './inspection-record.js';
+import { Inventory } from './inventory.js';
+import { snapshot } from './records.js';
+
+export interface CollectorOptions extends AggregatorOptions {
+  nets: DeviceNets;
+  intervalSeconds: number;
+  topK: number;
+  /** 'packet': intervals close when a frame's timestamp passes their end (replay); 'wall': on tick(). */
+  clock: 'packet' | 'wall';
+  /** Where the records came from, for the records' collector.source. */
+  source: string;
+  decap?: DecapOptions;
+  /** Receives each closed interval's records, synchronously, in order. */
+  onRecords: (records: InspectionRecord[], interval: { startSec: number; complete: boolean }) => void;
+}
+
+export class Collector implements FrameConsumer {
+  readonly decap: Decapsulator;
+  readonly agg: Aggregator;
+  inventory = Inventory.empty();
+  /** Frames that arrived with a timestamp before the open interval (counted into it). */
+  lateFrames = 0;
+  intervalsClosed = 0;
+  recordsEmitted = 0;
+  /** Frames by the type of their outermost tunnel (index 0: not tunnelled). */
+  readonly tunnelFrames = new Float64Array(TUNNEL_NAMES.length);
+  private readonly meta = new PacketMeta();
+  private startSec = -1; // open interval's start, -1 before the first frame
+  private endSec = -1;
+
+  constructor(private readonly opts: CollectorOptions) {
+    if (!Number.isInteger(opts.intervalSeconds) || opts.intervalSeconds < 1) {
+      throw new RangeError(`interval must be a whole number of seconds ≥ 1, got ${opts.intervalSeconds}`);
+    }
+    this.decap = new Decapsulator(opts.decap);
+    this.agg = new Aggregator(opts.nets, opts);
+  }
+
+  onFrame(f: Frame): void {
+    const m = this.meta;
+    this.decap.decodeFrame(f, m);
+    this.tunnelFrames[m.tunDepth > 0 ? m.tunType[0] : 0]++;
+    if (this.opts.clock === 'packet') {
+      if (f.tsSec >= this.endSec) this.roll(f.tsSec);
+      else if (f.tsSec < this.startSec) this.lateFrames++;
+    } else if (this.startSec < 0) {
+      this.open(Math.floor(Date.now() / 1000));
+    }
+    this.agg.add(f.buf, m);
+  }
+
+  tunnelCounts(): Record<string, number> {
+    const out: Record<string, number> = {};
+    this.tunnelFrames.forEach((n, t) => {
+      if (n > 0) out[t === 0 ? 'none' : TUNNEL_NAMES[t]] = n;
+    });
+    return out;
+  }
+
+  /** Wall-clock mode: close the open interval once `nowSec` has passed its end. */
+  tick(nowSec: number): void {
+    if (this.startSec >= 0 && nowSec >= this.endSec) {
+      this.close(true);
+      this.open(nowSec);
+    }
+  }
+
+  /** End of input or shutdown: close the open interval early, marked incomplete. */
+  finish(): void {
+    if (this.startSec >= 0 && this.agg.intervalFrames > 0) this.close(false);
+    this.startSec = -1;
+    this.endSec = -1;
+  }
+
+  private roll(tsSec: number): void {
+    if (this.startSec >= 0) this.close(true);
+    this.open(tsSec);
+  }
+
+  private open(sec: number): void {
+    const len = this.opts.intervalSeconds;
+    this.startSec = Math.floor(sec / len) * len;
+    this.endSec = this.startSec + len;
+  }
+
+  private close(complete: boolean): void {
+    const records = snapshot(
+      this.agg,
+      { startSec: this.startSec, seconds: this.opts.intervalSeconds, complete, source: this.opts.source },
+      this.inventory,
+      this.opts.topK,
+    );
+    this.agg.reset();
+    this.intervalsClosed++;
+    this.recordsEmitted += records.length;
+    if (records.length > 0) this.opts.onRecords(records, { startSec: this.startSec, complete });
+  }
+}

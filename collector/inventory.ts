@@ -1,0 +1,90 @@
+// The device inventory: IP → device id, IMSI, IMEI, group. A CSV file with a header row naming the
+// columns (ip is required; id, imsi, imei, group are optional) or a JSON array of such objects.
+// Loaded at start and again on SIGHUP; an unknown device is keyed by its IP.
+
+import { readFileSync } from 'node:fs';
+
+export interface InventoryEntry {
+  id: string;
+  imsi?: string;
+  imei?: string;
+  group?: string;
+}
+
+export class InventoryError extends Error {
+  readonly code = 'TW_ERR_INVENTORY';
+}
+
+const COLUMNS = ['ip', 'id', 'imsi', 'imei', 'group'] as const;
+
+export class Inventory {
+  private constructor(private readonly byIp: Map<string, InventoryEntry>, readonly source: string | null) {}
+
+  static empty(): Inventory {
+    return new Inventory(new Map(), null);
+  }
+
+  static load(path: string): Inventory {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (e) {
+      throw new InventoryError(`inventory ${path}: ${(e as Error).message}`);
+    }
+    const rows = text.trimStart().startsWith('[') ? parseJson(path, text) : parseCsv(path, text);
+    const byIp = new Map<string, InventoryEntry>();
+    rows.forEach((r, i) => {
+      const ip = r.ip?.trim();
+      if (!ip) throw new InventoryError(`inventory ${path}: entry ${i + 1} has no ip`);
+      const entry: InventoryEntry = { id: r.id?.trim() || ip };
+      for (const k of ['imsi', 'imei', 'group'] as const) if (r[k]?.trim()) entry[k] = r[k]!.trim();
+      byIp.set(ip, entry);
+    });
+    return new Inventory(byIp, path);
+  }
+
+  get size(): number {
+    return this.byIp.size;
+  }
+
+  lookup(ip: string): InventoryEntry | undefined {
+    return this.byIp.get(ip);
+  }
+}
+
+type Row = Partial<Record<(typeof COLUMNS)[number], string>>;
+
+function parseJson(path: string, text: string): Row[] {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (e) {
+    throw new InventoryError(`inventory ${path}: malformed JSON: ${(e as Error).message}`);
+  }
+  if (!Array.isArray(data)) throw new InventoryError(`inventory ${path}: expected a JSON array of {ip, id, imsi, imei, group}`);
+  return data.map((d, i) => {
+    if (d === null || typeof d !== 'object') throw new InventoryError(`inventory ${path}: entry ${i + 1} is not an object`);
+    const row: Row = {};
+    for (const k of COLUMNS) {
+      const v = (d as Record<string, unknown>)[k];
+      if (v !== undefined && v !== null) row[k] = String(v);
+    }
+    return row;
+  });
+}
+
+function parseCsv(path: string, text: string): Row[] {
+  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '' && !l.startsWith('#'));
+  if (lines.length === 0) return [];
+  const header = lines[0].split(',').map((h) => h.trim().toLowerCase());
+  if (!header.includes('ip')) throw new InventoryError(`inventory ${path}: the CSV header must name an 'ip' column (got: ${lines[0]})`);
+  return lines.slice(1).map((line, i) => {
+    const cells = line.split(',');
+    if (cells.length !== header.length) throw new InventoryError(`inventory ${path}: line ${i + 2} has ${cells.length} cells, the header ${header.length}`);
+    const row: Row = {};
+    header.forEach((h, j) => {
+      if ((COLUMNS as readonly string[]).includes(h)) row[h as (typeof COLUMNS)[number]] = cells[j];
+    });
+    return row;
+  });
+}

@@ -1,0 +1,42 @@
+// Between the collector (synchronous, per frame) and a sink (asynchronous, per interval): a queue
+// of closed intervals and one drainer. A replay waits for the queue to drain before reading on, so
+// nothing is lost however long the sink is away; a live capture cannot wait, so it keeps at most
+// `maxQueued` intervals and counts what it had to drop.
+
+import type { Logger } from 'pino';
+import type { InspectionRecord } from './inspection-record.js';
+import type { RecordSink } from './sinks/sink.js';
+
+export class Pipeline {
+  readonly queue: InspectionRecord[][] = [];
+  droppedBatches = 0;
+  droppedRecords = 0;
+  private draining: Promise<void> | null = null;
+
+  constructor(readonly sink: RecordSink, private readonly log: Logger, private readonly maxQueued = 1000) {}
+
+  enqueue(records: InspectionRecord[]): void {
+    this.queue.push(records);
+    while (this.queue.length > this.maxQueued) {
+      const lost = this.queue.shift()!;
+      this.droppedBatches++;
+      this.droppedRecords += lost.length;
+      this.log.error({ records: lost.length, queued: this.queue.length }, 'sink is too far behind: dropped the oldest interval');
+    }
+  }
+
+  /** Sends everything queued, in order; concurrent callers share one drainer. */
+  drain(): Promise<void> {
+    this.draining ??= this.run().finally(() => {
+      this.draining = null;
+    });
+    return this.draining;
+  }
+
+  private async run(): Promise<void> {
+    while (this.queue.length > 0) {
+      await this.sink.send(this.queue[0]);
+      this.queue.shift();
+    }
+  }
+}

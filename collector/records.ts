@@ -1,0 +1,158 @@
+// Turns the aggregator's counters for a closed interval into InspectionRecords: the cold half of
+// the collector, run once per interval, where strings, objects and sorting are fine.
+
+import { formatAddrKey } from '../gre-decap/ip-format.js';
+import { L_TCP, L_UDP, L_ICMP, L_ICMPV6, T_GRE, T_PPTP, T_VXLAN, T_GENEVE, TUNNEL_NAMES } from '../gre-decap/layers.js';
+import {
+  type Aggregator, F_UP_BYTES, F_UP_PACKETS, F_DOWN_BYTES, F_DOWN_PACKETS, F_MAX_SIZE, F_HIST, F_TCP, F_UDP, F_FRAGMENTED,
+  F_SYN, F_SYN_ACK, F_RST, F_DNS_QUERIES, STRIDE,
+} from './aggregate.js';
+import { PROTO_NAMES, protoOf } from './protocols.js';
+import type { Inventory } from './inventory.js';
+import { RECORD_SCHEMA_ID, type Destination, type InspectionRecord } from './inspection-record.js';
+
+export interface IntervalInfo {
+  startSec: number;
+  seconds: number;
+  complete: boolean;
+  source: string;
+}
+
+const ETHERNET_HEADER = 14;
+
+function transportName(l4: number): Destination['transport'] {
+  if (l4 === L_TCP) return 'tcp';
+  if (l4 === L_UDP) return 'udp';
+  if (l4 === L_ICMP || l4 === L_ICMPV6) return 'icmp';
+  return 'other';
+}
+
+interface Tally {
+  packets: number;
+  bytes: number;
+}
+interface DeviceFlows {
+  flows: number;
+  protos: Map<number, Tally & { flows: number }>;
+  dests: Map<number, Tally>;
+}
+
+/** Per device: its flows' packets and bytes by protocol and by destination, and how many flows. */
+function summarizeFlows(agg: Aggregator): Map<number, DeviceFlows> {
+  const out = new Map<number, DeviceFlows>();
+  const flowKey = new Uint32Array(2);
+  const destKey = new Uint32Array(6);
+  for (let f = 0; f < agg.flows.size; f++) {
+    agg.flows.keyOf(f, flowKey);
+    const d = flowKey[0];
+    agg.dests.keyOf(d, destKey);
+    const slot = destKey[0];
+    let dev = out.get(slot);
+    if (!dev) out.set(slot, (dev = { flows: 0, protos: new Map(), dests: new Map() }));
+    const packets = agg.flowPackets[f];
+    const bytes = agg.flowBytes[f];
+    dev.flows++;
+    const proto = protoOf(destKey[5] >>> 16, destKey[5] & 0xffff, flowKey[1]);
+    const p = dev.protos.get(proto) ?? { packets: 0, bytes: 0, flows: 0 };
+    p.packets += packets;
+    p.bytes += bytes;
+    p.flows++;
+    dev.protos.set(proto, p);
+    const t = dev.dests.get(d) ?? { packets: 0, bytes: 0 };
+    t.packets += packets;
+    t.bytes += bytes;
+    dev.dests.set(d, t);
+  }
+  return out;
+}
+
+/** One record per device active in the interval, ordered by device id. */
+export function snapshot(agg: Aggregator, iv: IntervalInfo, inventory: Inventory, topK: number): InspectionRecord[] {
+  const start = new Date(iv.startSec * 1000).toISOString();
+  const end = new Date((iv.startSec + iv.seconds) * 1000).toISOString();
+  const key = new Uint32Array(4);
+  const destKey = new Uint32Array(6);
+
+  const perDevice = summarizeFlows(agg);
+  const records: InspectionRecord[] = [];
+  for (let i = 0; i < agg.activeCount; i++) {
+    const slot = agg.active[i];
+    const c = agg.counters;
+    const base = slot * STRIDE;
+    const ip = formatAddrKey(agg.devices.keyOf(slot, key));
+    const entry = inventory.lookup(ip);
+    const upPackets = c[base + F_UP_PACKETS];
+    const downPackets = c[base + F_DOWN_PACKETS];
+    const packets = upPackets + downPackets;
+    const ipBytes = c[base + F_UP_BYTES] + c[base + F_DOWN_BYTES];
+
+    const flows = perDevice.get(slot) ?? { flows: 0, protos: new Map(), dests: new Map() };
+    const protos = [...flows.protos.entries()].map(([p, x]) => ({ name: PROTO_NAMES[p], ...x }));
+    protos.sort((a, b) => b.bytes - a.bytes || b.packets - a.packets || (a.name < b.name ? -1 : 1));
+    const dests: Destination[] = [];
+    const farAddrs = new Set<string>();
+    const farPorts = new Set<number>();
+    for (const [d, x] of flows.dests) {
+      agg.dests.keyOf(d, destKey);
+      const farIp = formatAddrKey(destKey.subarray(1, 5));
+      const l4 = destKey[5] >>> 16;
+      farAddrs.add(farIp);
+      if (l4 === L_TCP || l4 === L_UDP) farPorts.add(destKey[5]);
+      dests.push({ ip: farIp, port: destKey[5] & 0xffff, transport: transportName(l4), packets: x.packets, bytes: x.bytes });
+    }
+    dests.sort((a, b) => b.bytes - a.bytes || b.packets - a.packets || (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : a.port - b.port));
+
+    const t = agg.tunType[slot];
+    const tunnel: InspectionRecord['tunnel'] = { type: t === 0 ? 'none' : TUNNEL_NAMES[t] };
+    if (t !== 0) {
+      if (agg.tunHasId[slot]) {
+        const id = agg.tunId[slot];
+        if (t === T_GRE) tunnel.key = id;
+        else if (t === T_PPTP) tunnel.call_id = id;
+        else if (t === T_VXLAN || t === T_GENEVE) tunnel.vni = id;
+        else tunnel.session = id;
+      }
+      tunnel.mirror_source = formatAddrKey(agg.mirrorSrc.subarray(slot * 4, slot * 4 + 4));
+    }
+
+    const device: InspectionRecord['device'] = { id: entry?.id ?? ip, ip, known: entry !== undefined };
+    if (entry?.imsi) device.imsi = entry.imsi;
+    if (entry?.imei) device.imei = entry.imei;
+    if (entry?.group) device.group = entry.group;
+
+    records.push({
+      schema: RECORD_SCHEMA_ID,
+      '@timestamp': start,
+      interval: { start, end, seconds: iv.seconds, complete: iv.complete },
+      device,
+      collector: { source: iv.source },
+      tunnel,
+      'traffic.statistics': {
+        'ethernet.bytes': ipBytes + ETHERNET_HEADER * packets,
+        'ip.bytes': ipBytes,
+        'ip.packets': packets,
+        'total.packets': packets,
+        'avg.pkt.size': packets > 0 ? Math.floor(ipBytes / packets) : 0,
+        'max.pkt.size': c[base + F_MAX_SIZE],
+        'pkt.len_min64': c[base + F_HIST],
+        'pkt.len_64_128': c[base + F_HIST + 1],
+        'pkt.len_128_256': c[base + F_HIST + 2],
+        'pkt.len_256_1024': c[base + F_HIST + 3],
+        'pkt.len_1024_1500': c[base + F_HIST + 4],
+        'pkt.len_grt1500': c[base + F_HIST + 5],
+        'tcp.pkts': c[base + F_TCP],
+        'udp.pkts': c[base + F_UDP],
+        'fragmented.pkts': c[base + F_FRAGMENTED],
+        'unique.flows': flows.flows,
+      },
+      uplink: { bytes: c[base + F_UP_BYTES], packets: upPackets },
+      downlink: { bytes: c[base + F_DOWN_BYTES], packets: downPackets },
+      'detected.protos': protos,
+      destinations: { distinct: farAddrs.size, distinct_ports: farPorts.size, top: dests.slice(0, topK) },
+      tcp: { syn: c[base + F_SYN], syn_ack: c[base + F_SYN_ACK], rst: c[base + F_RST] },
+      dns: { queries: c[base + F_DNS_QUERIES] },
+    });
+  }
+  records.sort((a, b) => (a.device.id < b.device.id ? -1 : a.device.id > b.device.id ? 1 : 0));
+  return records;
+}

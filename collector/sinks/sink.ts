@@ -1,0 +1,22 @@
+// Where InspectionRecords go. A sink takes one interval's records at a time; send() resolves when
+// they are delivered (written, acknowledged by the broker, handed to subscribers), so a replay can
+// wait for it and a live source can count what is still in flight.
+
+import type { InspectionRecord } from '../inspection-record.js';
+
+export interface SinkStats {
+  delivered: number;
+  failed: number;
+  retries: number;
+}
+
+export interface RecordSink {
+  readonly name: string;
+  readonly stats: SinkStats;
+  send(records: InspectionRecord[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function newSinkStats(): SinkStats {
+  return { delivered: 0, failed: 0, retries: 0 };
+}
