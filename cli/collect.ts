@@ -1,0 +1,228 @@
+// tapwatch collect: a mirror (pcap replay, live interface, or UDP tunnel socket) → per-device
+// inspection records every interval → NDJSON, Kafka, or a table for people.
+
+import { statSync } from 'node:fs';
+import { pino, type Logger } from 'pino';
+import { REASON_NAMES, NOTE_NAMES } from '../gre-decap/malformed.js';
+import { Collector } from '../collector/collector.js';
+import { DeviceNets } from '../collector/device-nets.js';
+import { Inventory } from '../collector/inventory.js';
+import { INSPECTION_RECORD_SCHEMA } from '../collector/inspection-record.schema.js';
+import { Pipeline } from '../collector/pipeline.js';
+import { replayCapture } from '../collector/replay.js';
+import { recordsTable } from '../collector/table.js';
+import { KafkaSink } from '../collector/sinks/kafka.js';
+import { NdjsonSink } from '../collector/sinks/ndjson.js';
+import type { RecordSink } from '../collector/sinks/sink.js';
+import { intList, intOption, parseCommand, UsageError, type CommandSpec } from './args.js';
+import { Progress } from './progress.js';
+
+const spec: CommandSpec = {
+  name: 'collect',
+  usage: 'tapwatch collect (--pcap FILE | --interface IF | --listen-udp PORT) (--out FILE|- | --kafka BROKERS) [options]',
+  summary:
+    'Decapsulates a traffic mirror and writes one inspection record per device per interval: bytes and packets\n' +
+    'up and down, packet sizes, protocols, destinations, TCP SYN/RST and DNS counts, and the tunnel it came in.\n' +
+    'Logs are pino JSON lines on stderr; counters are logged every --stats-interval and on exit.',
+  options: {
+    pcap: { type: 'string' },
+    interface: { type: 'string' },
+    filter: { type: 'string' },
+    'listen-udp': { type: 'string' },
+    'listen-host': { type: 'string' },
+    out: { type: 'string' },
+    format: { type: 'string' },
+    kafka: { type: 'string' },
+    topic: { type: 'string' },
+    partitions: { type: 'string' },
+    interval: { type: 'string' },
+    'device-net': { type: 'string', multiple: true },
+    inventory: { type: 'string' },
+    'max-devices': { type: 'string' },
+    'max-flows': { type: 'string' },
+    'max-destinations': { type: 'string' },
+    top: { type: 'string' },
+    speed: { type: 'string' },
+    'vxlan-ports': { type: 'string' },
+    'geneve-ports': { type: 'string' },
+    'stats-interval': { type: 'string' },
+    'log-level': { type: 'string' },
+    progress: { type: 'boolean' },
+    'print-schema': { type: 'boolean' },
+  },
+  help: {
+    pcap: 'replay a pcap/pcapng file (intervals close on packet time: same file, same records)',
+    interface: 'capture live on this interface with libpcap (needs root or CAP_NET_RAW)',
+    filter: 'BPF filter for --interface (default: GRE, and UDP to the VXLAN and Geneve ports)',
+    'listen-udp': 'receive tunnel datagrams on this UDP port, no libpcap needed (Geneve if it is a --geneve-ports port, else VXLAN)',
+    'listen-host': 'address for --listen-udp (default 127.0.0.1; 0.0.0.0 to receive from a remote gateway)',
+    out: "write NDJSON records to FILE, or '-' for stdout",
+    format: "with --out -: 'ndjson' (default) or 'table' for people",
+    kafka: 'publish records to these brokers (host:port,...), keyed by device id',
+    topic: 'Kafka topic (default tapwatch.inspection)',
+    partitions: 'partitions when the topic has to be created (default 6)',
+    interval: 'interval length in seconds (default 60)',
+    'device-net': 'a device network, CIDR, repeatable (default 10.128.0.0/9, the SORACOM VPG default)',
+    inventory: 'CSV or JSON file: ip, id, imsi, imei, group; reloaded on SIGHUP',
+    'max-devices': 'device table capacity (default 65536); devices beyond it are counted and logged',
+    'max-flows': 'distinct flows per interval (default 1048576)',
+    'max-destinations': 'distinct (device, far end, port) per interval (default 1048576)',
+    top: 'top destinations per record (default 10)',
+    speed: 'with --pcap: replay at N× capture speed (default 0 = as fast as possible)',
+    'vxlan-ports': 'UDP ports decoded as VXLAN (default 4789)',
+    'geneve-ports': 'UDP ports decoded as Geneve (default 6081)',
+    'stats-interval': 'seconds between counter log lines (default 10)',
+    'log-level': 'pino level: fatal, error, warn, info (default), debug, trace, silent',
+    progress: 'progress bar on stderr for --pcap (default: when stderr is a terminal)',
+    'print-schema': 'print the InspectionRecord JSON Schema and exit',
+  },
+};
+
+export async function run(argv: string[]): Promise<number> {
+  const parsed = parseCommand(spec, argv);
+  if (!parsed) return 0;
+  const v = parsed.values as Record<string, string | string[] | boolean | undefined>;
+  if (v['print-schema']) {
+    process.stdout.write(JSON.stringify(INSPECTION_RECORD_SCHEMA, null, 2) + '\n');
+    return 0;
+  }
+  if (parsed.positionals.length) throw new UsageError(`unexpected argument '${parsed.positionals[0]}'`);
+  const sources = ['pcap', 'interface', 'listen-udp'].filter((k) => v[k] !== undefined);
+  if (sources.length !== 1) throw new UsageError('give exactly one source: --pcap FILE, --interface IF or --listen-udp PORT');
+  if ((v.out === undefined) === (v.kafka === undefined)) throw new UsageError('give exactly one sink: --out FILE|- or --kafka BROKERS');
+  const format = (v.format as string | undefined) ?? 'ndjson';
+  if (format !== 'ndjson' && format !== 'table') throw new UsageError(`--format: 'ndjson' or 'table', got '${format}'`);
+  if (format === 'table' && v.out !== '-') throw new UsageError("--format table goes with --out -");
+
+  const log = pino({ name: 'tapwatch-collect', level: (v['log-level'] as string | undefined) ?? 'info' }, pino.destination(2));
+  const inventoryPath = v.inventory as string | undefined;
+  const nets = new DeviceNets((v['device-net'] as string[] | undefined) ?? ['10.128.0.0/9']);
+  const sourceName = v.pcap ? `pcap:${v.pcap}` : v.interface ? `interface:${v.interface}` : `udp:${v['listen-udp']}`;
+  const vxlanPorts = intList('vxlan-ports', v['vxlan-ports'] as string | undefined, 1, 65535) ?? [4789];
+  const genevePorts = intList('geneve-ports', v['geneve-ports'] as string | undefined, 1, 65535) ?? [6081];
+  const udpPort = intOption('listen-udp', v['listen-udp'] as string | undefined, 1, 65535);
+  // Datagrams on the listening port are tunnel payloads: Geneve when it is a Geneve port, else VXLAN.
+  if (udpPort !== undefined && !genevePorts.includes(udpPort) && !vxlanPorts.includes(udpPort)) vxlanPorts.push(udpPort);
+
+  const sink: RecordSink = v.kafka
+    ? new KafkaSink({
+        brokers: String(v.kafka).split(','),
+        topic: (v.topic as string | undefined) ?? 'tapwatch.inspection',
+        partitions: intOption('partitions', v.partitions as string | undefined, 1, 10_000) ?? 6,
+      }, log)
+    : v.out === '-' && format === 'table'
+      ? tableSink()
+      : new NdjsonSink(v.out as string);
+  const pipeline = new Pipeline(sink, log);
+  const collector = new Collector({
+    nets,
+    intervalSeconds: intOption('interval', v.interval as string | undefined, 1, 86_400) ?? 60,
+    topK: intOption('top', v.top as string | undefined, 0, 1000) ?? 10,
+    maxDevices: intOption('max-devices', v['max-devices'] as string | undefined, 1, 1 << 24) ?? 65536,
+    maxFlows: intOption('max-flows', v['max-flows'] as string | undefined, 1, 1 << 26) ?? 1 << 20,
+    maxDestinations: intOption('max-destinations', v['max-destinations'] as string | undefined, 1, 1 << 26) ?? 1 << 20,
+    clock: v.pcap ? 'packet' : 'wall',
+    source: sourceName,
+    decap: { vxlanPorts, genevePorts },
+    onRecords: (records) => pipeline.enqueue(records),
+  });
+  if (inventoryPath) {
+    collector.inventory = Inventory.load(inventoryPath);
+    log.info({ inventory: inventoryPath, devices: collector.inventory.size }, 'inventory loaded');
+  }
+
+  let stopping = false;
+  const onSignal = (sig: string) => {
+    log.info({ signal: sig }, 'stopping: flushing the open interval');
+    stopping = true;
+    stopSource?.();
+  };
+  const onHup = () => {
+    if (!inventoryPath) return;
+    try {
+      collector.inventory = Inventory.load(inventoryPath);
+      log.info({ inventory: inventoryPath, devices: collector.inventory.size }, 'inventory reloaded');
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'inventory reload failed; keeping the previous one');
+    }
+  };
+  let stopSource: (() => void) | undefined;
+  process.on('SIGTERM', onSignal).on('SIGINT', onSignal).on('SIGHUP', onHup);
+  const statsEvery = (intOption('stats-interval', v['stats-interval'] as string | undefined, 1, 86_400) ?? 10) * 1000;
+  const statsTimer = setInterval(() => log.info(counters(collector, pipeline, sink), 'counters'), statsEvery).unref();
+
+  let exit = 0;
+  try {
+    if (sink instanceof KafkaSink) await sink.start();
+    log.info({ source: sourceName, sink: sink.name, deviceNets: nets.cidrs }, 'collecting');
+    if (v.pcap) {
+      const path = v.pcap as string;
+      const progress = new Progress(path, statSync(path).size, (v.progress as boolean | undefined) ?? process.stderr.isTTY === true);
+      const stats = await replayCapture(path, collector, pipeline, {
+        speed: Number((v.speed as string | undefined) ?? 0),
+        onProgress: (bytes, frames) => progress.update(bytes, frames),
+        stopRequested: () => stopping,
+      });
+      progress.done(stats.bytes, stats.frames);
+      if (stats.error) {
+        log.error({ file: path, error: stats.error, offset: stats.errorOffset, truncatedTailBytes: stats.truncatedTailBytes }, 'capture ended early; records up to that point were sent');
+        exit = 1;
+      }
+    } else {
+      const live = await import('../collector/live-source.js');
+      const handle = await live.startLiveSource({
+        iface: v.interface as string | undefined,
+        filter: v.filter as string | undefined,
+        udpPort,
+        udpHost: (v['listen-host'] as string | undefined) ?? '127.0.0.1',
+        vxlanPorts,
+        genevePorts,
+        collector,
+        pipeline,
+        log,
+      });
+      stopSource = handle.stop;
+      if (stopping) handle.stop();
+      await handle.done;
+    }
+  } finally {
+    clearInterval(statsTimer);
+    process.off('SIGTERM', onSignal).off('SIGINT', onSignal).off('SIGHUP', onHup);
+    await sink.close();
+    log.info(counters(collector, pipeline, sink), 'final counters');
+    log.flush();
+  }
+  return exit;
+}
+
+function tableSink(): RecordSink {
+  const sink = new NdjsonSink('-');
+  return {
+    name: 'table:stdout',
+    stats: sink.stats,
+    async send(records) {
+      process.stdout.write(recordsTable(records));
+      sink.stats.delivered += records.length;
+    },
+    close: async () => undefined,
+  };
+}
+
+/** Everything counted so far: what came in, what was dropped and why, what went out. */
+export function counters(c: Collector, p: Pipeline, sink: RecordSink): Record<string, unknown> {
+  const named = (arr: Float64Array, names: readonly string[], from: number) =>
+    Object.fromEntries(Array.from(arr).map((n, i) => [names[i], n] as const).filter(([, n], i) => i >= from && n > 0));
+  const a = c.agg.stats;
+  return {
+    frames: c.decap.frames,
+    malformed: named(c.decap.reasons, REASON_NAMES, 1),
+    notes: named(c.decap.notes, NOTE_NAMES, 0),
+    tunnels: c.tunnelCounts(),
+    attributed: a.attributed,
+    dropped: { noIp: a.noIp, notDevice: a.notDevice, deviceOverflow: a.deviceOverflow, flowOverflow: a.flowOverflow, destinationOverflow: a.destinationOverflow, lateFrames: c.lateFrames },
+    devices: c.agg.devices.size,
+    intervals: c.intervalsClosed,
+    records: c.recordsEmitted,
+    sink: { name: sink.name, ...sink.stats, queuedIntervals: p.queue.length, droppedRecords: p.droppedRecords },
+  };
+}

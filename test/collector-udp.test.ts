@@ -1,0 +1,79 @@
+// tapwatch collect --listen-udp: VXLAN datagrams sent to a loopback socket give the same per-device
+// totals as the generator's ground truth, with the sender recorded as the mirror source.
+
+import { spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { openCapture } from '../gre-decap/capture.js';
+import { Frame } from '../gre-decap/frame.js';
+import { generateFleetMirror } from '../synth/fleet-mirror.js';
+
+const cli = join(import.meta.dirname, '..', 'dist', 'cli', 'tapwatch.js');
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'tapwatch-udp-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function freeUdpPort(): Promise<number> {
+  // A free TCP port number is free for UDP often enough; the bind below would fail loudly otherwise.
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+it('VXLAN over a UDP socket: per-device totals equal the ground truth', async () => {
+  const capture = join(dir, 'vxlan.pcap');
+  generateFleetMirror({ out: capture, packets: 3000, devices: 30, seed: 4, mix: 'vxlan=1', truth: join(dir, 'truth.json') });
+  const truth = JSON.parse(readFileSync(join(dir, 'truth.json'), 'utf8')) as { devices: Record<string, { upPackets: number; upBytes: number; downPackets: number; downBytes: number }> };
+  // The generator's frames are Ethernet / IPv4 / UDP / VXLAN: the datagram is what follows the UDP header.
+  const datagrams: Buffer[] = [];
+  const reader = openCapture(capture);
+  const f = new Frame();
+  while (reader.next(f)) {
+    const ip = f.off + 14;
+    const payload = ip + ((f.buf[ip] & 0x0f) << 2) + 8;
+    datagrams.push(Buffer.from(f.buf.subarray(payload, f.off + f.capLen)));
+  }
+  reader.close();
+
+  const port = await freeUdpPort();
+  const out = join(dir, 'udp.ndjson');
+  const child = spawn('node', [cli, 'collect', '--listen-udp', String(port), '--interval', '1', '--out', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((r) => child.on('close', r));
+  for (let i = 0; i < 100 && !stderr.includes('listening for VXLAN'); i++) await new Promise((r) => setTimeout(r, 100));
+  expect(stderr).toContain('listening for VXLAN');
+
+  const sock = createSocket('udp4');
+  for (let i = 0; i < datagrams.length; i++) {
+    await new Promise<void>((r, j) => sock.send(datagrams[i], port, '127.0.0.1', (e) => (e ? j(e) : r())));
+    if (i % 200 === 199) await new Promise((r) => setTimeout(r, 20)); // stay within the socket buffer
+  }
+  sock.close();
+  await new Promise((r) => setTimeout(r, 500));
+  child.kill('SIGTERM');
+  expect(await exited).toBe(0);
+
+  const records = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const sums = new Map<string, number[]>();
+  for (const r of records) {
+    const s = sums.get(r.device.ip) ?? [0, 0, 0, 0];
+    sums.set(r.device.ip, [s[0] + r.uplink.packets, s[1] + r.uplink.bytes, s[2] + r.downlink.packets, s[3] + r.downlink.bytes]);
+    expect(r.tunnel).toMatchObject({ type: 'vxlan', mirror_source: '127.0.0.1' });
+    expect(r.collector.source).toBe(`udp:${port}`);
+  }
+  const active = Object.entries(truth.devices).filter(([, d]) => d.upPackets + d.downPackets > 0);
+  expect(sums.size).toBe(active.length);
+  for (const [ip, d] of active) expect([ip, ...sums.get(ip)!]).toEqual([ip, d.upPackets, d.upBytes, d.downPackets, d.downBytes]);
+  const final = stderr.split('\n').filter((l) => l.includes('final counters')).map((l) => JSON.parse(l))[0];
+  expect(final.frames).toBe(datagrams.length);
+}, 60_000);
