@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { collectRss, formatRss } from './collect-rss.js';
 import { benchCapture } from './capture.js';
 import { formatMachine, machineInfo } from './machine.js';
 import { haveGnuTime, measure } from './measure.js';
@@ -25,6 +26,7 @@ const HELP = `Usage: node dist/bench/run.js [options]   (npm run bench -- [optio
   --seed N      generator seed (default 1)
   --json FILE   also write the results as JSON
   --verbose     print every run's time and peak RSS
+  --rss-sizes L  capture sizes for the collector's RSS check, comma-separated (default 1000000,10000000; 0 = skip)
   --help        this text
 
 Peers missing? bash bench/install-peers.sh (tcpdump, GNU time, suricata from bookworm-backports).
@@ -84,7 +86,7 @@ function main(): number {
   const { values } = parseArgs({
     options: {
       packets: { type: 'string' }, runs: { type: 'string' }, seed: { type: 'string' }, json: { type: 'string' },
-      verbose: { type: 'boolean' }, help: { type: 'boolean' },
+      verbose: { type: 'boolean' }, help: { type: 'boolean' }, 'rss-sizes': { type: 'string' },
     },
   });
   if (values.help) {
@@ -112,8 +114,12 @@ function main(): number {
   process.stdout.write('median s: wall time of the whole process; packets/s and MB/s: the capture\'s size over it; '
     + '× X: X\'s time ÷ this workload\'s time (above 1 = faster than X); max RSS: peak over the runs (GNU time).\n');
 
+  const rssSizes = (values['rss-sizes'] ?? '1000000,10000000').split(',').map(Number).filter((n) => n > 0);
+  const rss = rssSizes.length ? collectRss(rssSizes, seed, ROOT) : [];
+  if (rss.length) process.stdout.write(`\ntapwatch collect peak RSS by capture size (default capacities: 65,536 devices, 2^20 flows and destinations an interval):\n${formatRss(rss)}\n`);
+
   if (values.json) {
-    const out = { command, machine, capture: { path: cap.path, packets, bytes: cap.bytes, seed }, runs, results };
+    const out = { command, machine, capture: { path: cap.path, packets, bytes: cap.bytes, seed }, runs, results, collectRss: rss };
     writeFileSync(values.json, JSON.stringify(out, null, 2) + '\n');
   }
   // Peers are context; only tapwatch's own rows decide the exit status.

@@ -13,12 +13,20 @@ export interface TapwatchRow {
   argv: string[]; // run from the repository root
   /** Field of the printed JSON holding the packet count; default 'packets'. */
   packetsField?: string;
+  /** Where that JSON is printed: stdout (default), or stderr's last line (a pino log such as 'final counters'). */
+  from?: 'stdout' | 'stderr';
 }
 
 export function tapwatchRows(file: string): TapwatchRow[] {
   return [
     { name: 'tapwatch decap --json', argv: ['node', 'dist/cli/tapwatch.js', 'decap', file, '--json'], packetsField: 'outer_packet_count' },
     { name: 'tapwatch device-count', argv: ['node', 'dist/bench/device-count.js', file] },
+    {
+      name: 'tapwatch collect --out /dev/null',
+      argv: ['node', 'dist/cli/tapwatch.js', 'collect', '--pcap', file, '--out', '/dev/null', '--stats-interval', '3600'],
+      packetsField: 'frames',
+      from: 'stderr',
+    },
   ];
 }
 
@@ -107,7 +115,7 @@ export function workloads(file: string, root: string): Workload[] {
     unavailable: row.argv[0] === 'node' && row.argv[1].endsWith('.js') && !existsSync(join(root, row.argv[1])) ? 'n/a (missing)' : null,
     argv: () => row.argv,
     report: (run) => {
-      const json = printedJson(run.stdout);
+      const json = printedJson(row.from === 'stderr' ? run.stderr : run.stdout);
       if (!json) return { ...NONE, note: 'printed no JSON' };
       return { packets: num(json[row.packetsField ?? 'packets']), youngGcs: num(json.youngGcs), note: '' };
     },

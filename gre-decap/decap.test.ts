@@ -18,7 +18,7 @@ const SERVER = '203.0.113.10';
 const MIRROR = '192.0.2.1';
 const COLLECTOR = '198.51.100.1';
 
-let lastFrame = new Uint8Array(0);
+let lastFrame: Uint8Array = new Uint8Array(0);
 
 /** Dotted quad of the IPv4 address at `off` in the frame decoded last. */
 const ipv4At = (off: number) => Array.from(lastFrame.subarray(off, off + 4)).join('.');
