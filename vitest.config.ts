@@ -1,11 +1,23 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['gre-decap/**/*.test.ts', 'collector/**/*.test.ts', 'analyzer/**/*.test.ts', 'synth/**/*.test.ts', 'cli/**/*.test.ts', 'test/**/*.test.ts'],
     testTimeout: 120_000,
     hookTimeout: 300_000,
     // The JSON report is what .ci/run turns into its closing "N passed, N failed" line.
     reporters: ['default', ['json', { outputFile: 'test-results/vitest.json' }]],
+    // Kafka tests are a project of their own: vitest runs a project's globalSetup (which starts
+    // a real broker from Maven Central) only when one of its files is selected.
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['gre-decap/**/*.test.ts', 'collector/**/*.test.ts', 'analyzer/**/*.test.ts', 'synth/**/*.test.ts', 'cli/**/*.test.ts', 'test/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, '**/*.kafka.test.ts'],
+        },
+      },
+      { extends: true, test: { name: 'kafka', include: ['test/**/*.kafka.test.ts'], globalSetup: ['test/global-setup.ts'] } },
+    ],
   },
 });

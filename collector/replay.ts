@@ -11,7 +11,7 @@ export interface ReplayOptions {
   /** 0 = as fast as possible; N = N times capture speed. */
   speed: number;
   onProgress?: (bytes: number, frames: number) => void;
-  /** Checked between frames: true stops the replay early (SIGTERM), still flushing the open interval. */
+  /** Checked after every wait: true stops the replay early (SIGTERM), still flushing the open interval. */
   stopRequested: () => boolean;
 }
 
@@ -31,12 +31,20 @@ export async function replayCapture(path: string, collector: Collector, pipeline
         }
         // Sleep only when more than 10 ms ahead, so pacing costs a timer per burst, not per frame.
         const ahead = ((ts - firstTs) / opts.speed) * 1000 - (performance.now() - wallStart);
-        if (ahead > 10) await new Promise((r) => setTimeout(r, ahead));
+        if (ahead > 10) {
+          await new Promise((r) => setTimeout(r, ahead));
+          if (opts.stopRequested()) break;
+        }
       }
       collector.onFrame(f);
-      if (pipeline.queue.length !== 0) await pipeline.drain();
+      if (pipeline.queue.length !== 0) {
+        await pipeline.drain();
+        if (opts.stopRequested()) break;
+      }
       if ((++frames & 0xffff) === 0) {
         opts.onProgress?.(reader.stats.bytes, frames);
+        // Yield now and then even when nothing else awaits, so signals are handled mid-replay.
+        await new Promise((r) => setImmediate(r));
         if (opts.stopRequested()) break;
       }
     }
