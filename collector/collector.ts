@@ -12,7 +12,7 @@ import type { DeviceNets } from './device-nets.js';
 import type { FrameConsumer } from './frame-consumer.js';
 import type { InspectionRecord } from './inspection-record.js';
 import { Inventory } from './inventory.js';
-import { snapshot } from './records.js';
+import { AddressNames, snapshot } from './records.js';
 
 export interface CollectorOptions extends AggregatorOptions {
   nets: DeviceNets;
@@ -38,6 +38,7 @@ export class Collector implements FrameConsumer {
   /** Frames by the type of their outermost tunnel (index 0: not tunnelled). */
   readonly tunnelFrames = new Float64Array(TUNNEL_NAMES.length);
   private readonly meta = new PacketMeta();
+  private readonly names = new AddressNames();
   private startSec = -1; // open interval's start, -1 before the first frame
   private endSec = -1;
 
@@ -102,6 +103,7 @@ export class Collector implements FrameConsumer {
       { startSec: this.startSec, seconds: this.opts.intervalSeconds, complete, source: this.opts.source },
       this.inventory,
       this.opts.topK,
+      this.names,
     );
     this.agg.reset();
     this.intervalsClosed++;

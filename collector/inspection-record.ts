@@ -71,3 +71,4 @@ export function recordErrors(record: unknown): string | null {
   if (validator(record)) return null;
   return (validator.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}`).join('; ');
 }
+

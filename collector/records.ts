@@ -1,6 +1,7 @@
 // Turns the aggregator's counters for a closed interval into InspectionRecords: the cold half of
 // the collector, run once per interval, where strings, objects and sorting are fine.
 
+import { AddrTable } from '../gre-decap/addr-table.js';
 import { formatAddrKey } from '../gre-decap/ip-format.js';
 import { L_TCP, L_UDP, L_ICMP, L_ICMPV6, T_GRE, T_PPTP, T_VXLAN, T_GENEVE, TUNNEL_NAMES } from '../gre-decap/layers.js';
 import {
@@ -19,6 +20,34 @@ export interface IntervalInfo {
 }
 
 const ETHERNET_HEADER = 14;
+
+/**
+ * Text of addresses, remembered across intervals: devices by slot (the device table only grows),
+ * far ends in a bounded table. A fleet talks to few servers, and formatting the same addresses for
+ * every record of every interval showed up in the collector's profile.
+ */
+export class AddressNames {
+  private readonly devices: string[] = [];
+  private readonly far: AddrTable;
+  private readonly farText: string[] = [];
+  private readonly key = new Uint32Array(4);
+
+  constructor(maxFar = 1 << 16) {
+    this.far = new AddrTable(maxFar);
+  }
+
+  device(agg: Aggregator, slot: number): string {
+    return (this.devices[slot] ??= formatAddrKey(agg.devices.keyOf(slot, this.key)));
+  }
+
+  /** Text of the far-end address in words[at, at + 4). */
+  farEnd(words: Uint32Array, at: number): string {
+    this.far.probe.set(words.subarray(at, at + 4));
+    const id = this.far.find(true);
+    if (id < 0) return formatAddrKey(words.subarray(at, at + 4));
+    return (this.farText[id] ??= formatAddrKey(this.far.probe));
+  }
+}
 
 function transportName(l4: number): Destination['transport'] {
   if (l4 === L_TCP) return 'tcp';
@@ -67,7 +96,7 @@ function summarizeFlows(agg: Aggregator): Map<number, DeviceFlows> {
 }
 
 /** One record per device active in the interval, ordered by device id. */
-export function snapshot(agg: Aggregator, iv: IntervalInfo, inventory: Inventory, topK: number): InspectionRecord[] {
+export function snapshot(agg: Aggregator, iv: IntervalInfo, inventory: Inventory, topK: number, names: AddressNames): InspectionRecord[] {
   const start = new Date(iv.startSec * 1000).toISOString();
   const end = new Date((iv.startSec + iv.seconds) * 1000).toISOString();
   const key = new Uint32Array(4);
@@ -79,7 +108,7 @@ export function snapshot(agg: Aggregator, iv: IntervalInfo, inventory: Inventory
     const slot = agg.active[i];
     const c = agg.counters;
     const base = slot * STRIDE;
-    const ip = formatAddrKey(agg.devices.keyOf(slot, key));
+    const ip = names.device(agg, slot);
     const entry = inventory.lookup(ip);
     const upPackets = c[base + F_UP_PACKETS];
     const downPackets = c[base + F_DOWN_PACKETS];
@@ -94,7 +123,7 @@ export function snapshot(agg: Aggregator, iv: IntervalInfo, inventory: Inventory
     const farPorts = new Set<number>();
     for (const [d, x] of flows.dests) {
       agg.dests.keyOf(d, destKey);
-      const farIp = formatAddrKey(destKey.subarray(1, 5));
+      const farIp = names.farEnd(destKey, 1);
       const l4 = destKey[5] >>> 16;
       farAddrs.add(farIp);
       if (l4 === L_TCP || l4 === L_UDP) farPorts.add(destKey[5]);
@@ -112,7 +141,7 @@ export function snapshot(agg: Aggregator, iv: IntervalInfo, inventory: Inventory
         else if (t === T_VXLAN || t === T_GENEVE) tunnel.vni = id;
         else tunnel.session = id;
       }
-      tunnel.mirror_source = formatAddrKey(agg.mirrorSrc.subarray(slot * 4, slot * 4 + 4));
+      tunnel.mirror_source = names.farEnd(agg.mirrorSrc, slot * 4);
     }
 
     const device: InspectionRecord['device'] = { id: entry?.id ?? ip, ip, known: entry !== undefined };
