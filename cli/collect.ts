@@ -149,7 +149,15 @@ export async function run(argv: string[]): Promise<number> {
   let stopSource: (() => void) | undefined;
   process.on('SIGTERM', onSignal).on('SIGINT', onSignal).on('SIGHUP', onHup);
   const statsEvery = (intOption('stats-interval', v['stats-interval'] as string | undefined, 1, 86_400) ?? 10) * 1000;
-  const statsTimer = setInterval(() => log.info(counters(collector, pipeline, sink), 'counters'), statsEvery).unref();
+  let overflowLogged = 0;
+  const statsTimer = setInterval(() => {
+    log.info(counters(collector, pipeline, sink), 'counters');
+    const overflow = collector.agg.stats.deviceOverflow;
+    if (overflow > overflowLogged) {
+      log.warn({ maxDevices: collector.agg.devices.maxEntries, framesNotCounted: overflow }, 'device table full: traffic of devices beyond --max-devices is not counted');
+      overflowLogged = overflow;
+    }
+  }, statsEvery).unref();
 
   let exit = 0;
   try {

@@ -3,7 +3,7 @@
 
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openCapture } from '../gre-decap/capture.js';
 import { Frame } from '../gre-decap/frame.js';
 import { generateFleetMirror } from '../synth/fleet-mirror.js';
+import { bytes, ethernet, ipv4, udp, vxlan } from '../synth/packets.js';
 
 const cli = join(import.meta.dirname, '..', 'dist', 'cli', 'tapwatch.js');
 let dir: string;
@@ -77,3 +78,27 @@ it('VXLAN over a UDP socket: per-device totals equal the ground truth', async ()
   const final = stderr.split('\n').filter((l) => l.includes('final counters')).map((l) => JSON.parse(l))[0];
   expect(final.frames).toBe(datagrams.length);
 }, 60_000);
+
+it('SIGHUP reloads the inventory: records closed after it carry the new identity', async () => {
+  const inv = join(dir, 'inventory.csv');
+  writeFileSync(inv, 'ip,id,group\n10.128.0.9,old-name,a\n');
+  const port = await freeUdpPort();
+  const out = join(dir, 'hup.ndjson');
+  const child = spawn('node', [cli, 'collect', '--listen-udp', String(port), '--interval', '3600', '--inventory', inv, '--out', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((r) => child.on('close', r));
+  for (let i = 0; i < 100 && !stderr.includes('listening for VXLAN'); i++) await new Promise((r) => setTimeout(r, 100));
+  const frame = ethernet(ipv4(udp(bytes(16), { src: 40000, dst: 5683 }), { src: '10.128.0.9', dst: '203.0.113.5', proto: 17 }));
+  const sock = createSocket('udp4');
+  await new Promise<void>((r, j) => sock.send(vxlan(frame, { vni: 3 }), port, '127.0.0.1', (e) => (e ? j(e) : r())));
+  writeFileSync(inv, 'ip,id,group\n10.128.0.9,new-name,b\n');
+  child.kill('SIGHUP');
+  for (let i = 0; i < 50 && !stderr.includes('inventory reloaded'); i++) await new Promise((r) => setTimeout(r, 100));
+  expect(stderr).toContain('inventory reloaded');
+  sock.close();
+  child.kill('SIGTERM');
+  expect(await exited).toBe(0);
+  const [record] = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  expect(record.device).toEqual({ id: 'new-name', ip: '10.128.0.9', group: 'b', known: true });
+}, 30_000);
