@@ -14,10 +14,12 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['gre-decap/**/*.test.ts', 'collector/**/*.test.ts', 'analyzer/**/*.test.ts', 'synth/**/*.test.ts', 'cli/**/*.test.ts', 'test/**/*.test.ts'],
-          exclude: [...configDefaults.exclude, '**/*.kafka.test.ts'],
+          exclude: [...configDefaults.exclude, '**/*.kafka.test.ts', '**/*.es.test.ts'],
         },
       },
       { extends: true, test: { name: 'kafka', include: ['test/**/*.kafka.test.ts'], globalSetup: ['test/global-setup.ts'] } },
+      // Elasticsearch likewise: a real node from Maven Central, started only when its tests run.
+      { extends: true, test: { name: 'es', include: ['test/**/*.es.test.ts'], globalSetup: ['test/es-global-setup.ts'] } },
     ],
   },
 });

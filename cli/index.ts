@@ -1,0 +1,85 @@
+// tapwatch index: Kafka topics → Elasticsearch, in its own consumer group, with deterministic ids.
+
+import { Client } from '@elastic/elasticsearch';
+import { pino } from 'pino';
+import { installTemplates } from '../dashboards/templates.js';
+import { inspectionDocument, inspectionDocumentId, inspectionIndex } from '../dashboards/to-document.js';
+import type { InspectionRecord } from '../collector/inspection-record.js';
+import { Indexer, type DocumentRoute } from '../indexer/indexer.js';
+import { intOption, parseCommand, UsageError, type CommandSpec } from './args.js';
+
+const spec: CommandSpec = {
+  name: 'index',
+  usage: 'tapwatch index --kafka BROKERS --elasticsearch URL [options]',
+  summary:
+    'Consumes inspection records from Kafka and bulk-indexes them into Elasticsearch (daily tapwatch-inspection-*\n' +
+    'indices, ids = device + interval start, so redeliveries never duplicate). Offsets are committed only after a\n' +
+    'bulk request succeeded; an unreachable node is retried with backoff. Installs the index templates at start.',
+  options: {
+    kafka: { type: 'string' },
+    elasticsearch: { type: 'string' },
+    group: { type: 'string' },
+    topic: { type: 'string' },
+    'stats-interval': { type: 'string' },
+    'log-level': { type: 'string' },
+  },
+  help: {
+    kafka: 'Kafka brokers, host:port,...',
+    elasticsearch: 'Elasticsearch URL, e.g. http://127.0.0.1:9200',
+    group: 'consumer group (default tapwatch-indexer)',
+    topic: 'inspection topic (default tapwatch.inspection)',
+    'stats-interval': 'seconds between counter log lines (default 10)',
+    'log-level': 'pino level (default info)',
+  },
+};
+
+const inspectionRoute: DocumentRoute = {
+  index: (v) => inspectionIndex(v as InspectionRecord),
+  id: (v) => inspectionDocumentId(v as InspectionRecord),
+  document: (v) => inspectionDocument(v as InspectionRecord),
+};
+
+export async function run(argv: string[]): Promise<number> {
+  const parsed = parseCommand(spec, argv);
+  if (!parsed) return 0;
+  const v = parsed.values as Record<string, string | undefined>;
+  if (!v.kafka || !v.elasticsearch) throw new UsageError('--kafka and --elasticsearch are required');
+  const log = pino({ name: 'tapwatch-index', level: v['log-level'] ?? 'info' }, pino.destination(2));
+  // No client-side retries or dead-node bookkeeping: the indexer's own loop retries whole batches.
+  const client = new Client({ node: v.elasticsearch, requestTimeout: 10_000, maxRetries: 0, resurrectStrategy: 'none' });
+  const indexer = new Indexer({
+    brokers: v.kafka.split(','),
+    groupId: v.group ?? 'tapwatch-indexer',
+    routes: { [v.topic ?? 'tapwatch.inspection']: inspectionRoute },
+    client,
+    log,
+  });
+
+  // The node may not be up yet (compose, CI): retry the templates like any other request.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await installTemplates(client);
+      break;
+    } catch (err) {
+      log.warn({ err: (err as Error).message, attempt }, 'cannot install index templates yet; retrying');
+      await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** Math.min(attempt, 5))));
+    }
+  }
+  const every = (intOption('stats-interval', v['stats-interval'], 1, 86_400) ?? 10) * 1000;
+  const timer = setInterval(() => log.info({ ...indexer.stats }, 'counters'), every).unref();
+  await indexer.start();
+  log.info({ kafka: v.kafka, elasticsearch: v.elasticsearch }, 'indexing');
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log.info({ signal }, 'stopping');
+      resolve();
+    };
+    process.once('SIGTERM', stop).once('SIGINT', stop);
+  });
+  clearInterval(timer);
+  await indexer.stop();
+  await client.close();
+  log.info({ ...indexer.stats }, 'final counters');
+  log.flush();
+  return 0;
+}

@@ -1,0 +1,301 @@
+// tapwatch's index templates and inspection documents on a real Elasticsearch node (test/es-global-setup.ts):
+// the mapping ES builds is the one the templates define, replaying records never duplicates them, and what the node
+// aggregates over the documents is what the records say. Then scripts/es-node.ts itself: a node of its own keeps
+// its data across a restart, and a node that cannot start says why.
+
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, type estypes } from '@elastic/elasticsearch';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { InspectionRecord } from '../collector/inspection-record.js';
+import { ACTIONS_INDEX, ANOMALIES_INDEX, INDEX_TEMPLATES, installTemplates } from '../dashboards/templates.js';
+import { inspectionDocument, inspectionDocumentId, inspectionIndex } from '../dashboards/to-document.js';
+import { startElasticsearch, waitForElasticsearch } from '../scripts/es-node.js';
+import { generateFleetMirror } from '../synth/fleet-mirror.js';
+
+const root = join(import.meta.dirname, '..');
+// Lower case, as index names must be; keeps this run's indices apart from any other run's on a shared node.
+const ns = `t${Date.now().toString(36)}${process.pid}`;
+
+let client: Client;
+let dir: string;
+let demo: InspectionRecord[]; // the demo capture: 39 devices, one interval
+let fleet: InspectionRecord[]; // a synthetic capture cut into 1-second intervals
+const created = new Set<string>();
+
+/** `tapwatch collect` on a capture, with the demo inventory (so some records carry IMSI/IMEI/group). */
+function collect(pcap: string, interval: number): InspectionRecord[] {
+  const args = ['collect', '--pcap', pcap, '--inventory', join(root, 'fixtures', 'demo', 'inventory.csv'), '--interval', String(interval), '--out', '-', '--log-level', 'silent'];
+  const out = execFileSync('node', [join(root, 'dist', 'cli', 'tapwatch.js'), ...args], { encoding: 'utf8' });
+  return out.trim().split('\n').map((line) => JSON.parse(line) as InspectionRecord);
+}
+
+/** Bulk-writes the records' documents with `op` and refreshes; returns the per-item results. */
+async function bulk(op: 'index' | 'create', records: InspectionRecord[], namespace: string): Promise<estypes.BulkResponseItem[]> {
+  const operations = records.flatMap((r) => {
+    const index = inspectionIndex(r, namespace);
+    created.add(index);
+    return [{ [op]: { _index: index, _id: inspectionDocumentId(r) } }, inspectionDocument(r)];
+  });
+  const res = await client.bulk({ operations, refresh: true });
+  return res.items.map((item) => item[op]!);
+}
+
+const indicesOf = (records: InspectionRecord[], namespace: string) => [...new Set(records.map((r) => inspectionIndex(r, namespace)))];
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+/** Full field name → type, for every field that has a type, from mapping properties (as written, or as ES returns them). */
+function fieldTypes(properties: Record<string, estypes.MappingProperty>, prefix = ''): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, m] of Object.entries(properties)) {
+    // Dotted names ('traffic.statistics') and the objects ES expands them into give the same full names.
+    if (m.type !== undefined && m.type !== 'object') out[prefix + name] = m.type;
+    if ('properties' in m && m.properties) Object.assign(out, fieldTypes(m.properties, `${prefix}${name}.`));
+  }
+  return out;
+}
+
+async function mappingTypes(index: string): Promise<Record<string, string>> {
+  const res = await client.indices.getMapping({ index });
+  return fieldTypes(res[index].mappings.properties ?? {});
+}
+
+beforeAll(async () => {
+  client = new Client({ node: inject('elasticsearchUrl') });
+  await installTemplates(client);
+  dir = mkdtempSync(join(tmpdir(), 'tapwatch-es-test-'));
+  demo = collect(join(root, 'fixtures', 'demo', 'fleet-mirror.pcap'), 60);
+  const pcap = join(dir, 'fleet.pcap');
+  generateFleetMirror({ out: pcap, packets: 12_000, devices: 30, seed: 5 });
+  fleet = collect(pcap, 1);
+  expect(demo).toHaveLength(39);
+  expect(new Set(fleet.map((r) => r.interval.start)).size).toBeGreaterThanOrEqual(3);
+});
+
+afterAll(async () => {
+  // By name: wildcard deletes are refused (action.destructive_requires_name defaults to true).
+  if (created.size) await client.indices.delete({ index: [...created], ignore_unavailable: true });
+  await client.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('index templates', () => {
+  it('are installed as composable templates, with their version', async () => {
+    const res = await client.indices.getIndexTemplate({ name: 'tapwatch-*' });
+    const got = Object.fromEntries(res.index_templates.map((t) => [t.name, t.index_template.index_patterns]));
+    expect(got).toEqual(Object.fromEntries(Object.entries(INDEX_TEMPLATES).map(([name, t]) => [name, t.index_patterns])));
+    for (const t of res.index_templates) expect(t.index_template.version, t.name).toBe(INDEX_TEMPLATES[t.name as keyof typeof INDEX_TEMPLATES].version);
+  });
+
+  it('give every inspection field the type the template says, and the ECS / Junction types expected', async () => {
+    const items = await bulk('index', demo, ns);
+    expect(items.filter((i) => i.error)).toEqual([]);
+    const [index] = indicesOf(demo, ns);
+    expect(index).toBe(`tapwatch-inspection-${ns}-2026.01.01`);
+    const types = await mappingTypes(index);
+    expect(types).toEqual(fieldTypes(INDEX_TEMPLATES['tapwatch-inspection'].template.mappings.properties));
+    expect(types).toMatchObject({
+      '@timestamp': 'date',
+      'event.duration': 'long',
+      'source.ip': 'ip',
+      'network.bytes': 'long',
+      'network.packets': 'long',
+      'related.ip': 'ip',
+      'device.id': 'keyword',
+      'device.ip': 'ip',
+      'device.imsi': 'keyword',
+      'tunnel.mirror_source': 'ip',
+      'traffic.statistics.ip.bytes': 'long',
+      'traffic.statistics.pkt.len_64_128': 'long',
+      'detected.protos': 'nested',
+      'detected.protos.name': 'keyword',
+      'detected.protos.packets': 'long',
+      'destinations.top': 'nested',
+      'destinations.top.ip': 'ip',
+      'destinations.top.port': 'long',
+      'destinations.top.transport': 'keyword',
+    });
+  });
+
+  it('give the anomaly and action indices the mappings the analyzer and control API will write to', async () => {
+    const device = { id: 'meter-001', ip: '10.128.0.1', imsi: '440100000000001', group: 'meters' };
+    const samples = {
+      'tapwatch-anomalies': {
+        '@timestamp': '2026-01-01T00:05:00.000Z',
+        ecs: { version: '8.17.0' },
+        event: { kind: 'alert', category: ['network'], type: ['info'], module: 'tapwatch', dataset: 'tapwatch.anomaly', id: 'a1', severity: 73 },
+        source: { ip: device.ip },
+        destination: { ip: '203.0.113.9', port: 8883 },
+        network: { transport: 'tcp', protocol: 'mqtts' },
+        schema: 'tapwatch.anomaly.v1',
+        event_id: 'a1',
+        interval_seconds: 60,
+        device,
+        detector: 'device-baseline',
+        behavior: 'uplink-bytes-spike',
+        metric: 'uplink.bytes',
+        comparison: 'greater-than',
+        observed: 912_000,
+        threshold: 48_000.5,
+        baseline: { scope: 'device', statistic: 'mad', value: 48_000.5, median: 12_000, mad: 4_000, samples: 1440 },
+        score: 19,
+        severity: 'high',
+        alarm: 'in-alarm',
+        datapoints: 3,
+        summary: 'meter-001 sent 19x its usual uplink bytes',
+        policy: { action: 'throttle', dry_run: true },
+      },
+      'tapwatch-actions': {
+        '@timestamp': '2026-01-01T00:05:01.000Z',
+        ecs: { version: '8.17.0' },
+        event: { kind: 'event', category: ['network'], type: ['change'], module: 'tapwatch', dataset: 'tapwatch.action', id: 'x1', action: 'throttle', reason: 'uplink-bytes-spike', outcome: 'success' },
+        device,
+        source: { ip: device.ip },
+        action: { actor: 'analyzer', result: 'applied', enforcer: 'soracom-api', dry_run: false, anomaly_id: 'a1', speed_class: 's1.minimum' },
+      },
+    };
+    for (const [name, index] of [['tapwatch-anomalies', `${ANOMALIES_INDEX}-${ns}`], ['tapwatch-actions', `${ACTIONS_INDEX}-${ns}`]] as const) {
+      await client.index({ index, document: samples[name], refresh: true });
+      created.add(index);
+      expect(await mappingTypes(index), name).toEqual(fieldTypes(INDEX_TEMPLATES[name].template.mappings.properties));
+    }
+    expect(await mappingTypes(`${ANOMALIES_INDEX}-${ns}`)).toMatchObject({ 'source.ip': 'ip', 'destination.ip': 'ip', 'destination.port': 'long', 'network.transport': 'keyword', observed: 'double', 'baseline.value': 'double', 'event.severity': 'long', summary: 'text' });
+  });
+
+  it('reject a field they do not define instead of guessing its type', async () => {
+    const index = inspectionIndex(demo[0], ns);
+    const err = await client.index({ index, id: `${ns}-stray`, document: { ...inspectionDocument(demo[0]), stray: '10.0.0.1' } }).catch((e: Error) => e);
+    expect(String(err)).toMatch(/strict_dynamic_mapping_exception/);
+  });
+});
+
+describe('inspection documents', () => {
+  beforeAll(async () => {
+    expect((await bulk('index', demo, ns)).filter((i) => i.error)).toEqual([]);
+    expect((await bulk('index', fleet, `${ns}-fleet`)).filter((i) => i.error)).toEqual([]);
+  });
+
+  const count = async (records: InspectionRecord[], namespace: string) => (await client.count({ index: indicesOf(records, namespace) })).count;
+
+  it('have deterministic ids: indexing the same records again replaces them, creating them again is refused', async () => {
+    expect(new Set(demo.map(inspectionDocumentId)).size).toBe(demo.length);
+    expect(await count(demo, ns)).toBe(demo.length);
+    const again = await bulk('index', demo, ns);
+    expect(again.map((i) => i.result)).toEqual(demo.map(() => 'updated'));
+    expect(await count(demo, ns)).toBe(demo.length);
+    const refused = await bulk('create', demo, ns);
+    expect(refused.map((i) => i.status)).toEqual(demo.map(() => 409));
+    expect(await count(demo, ns)).toBe(demo.length);
+  });
+
+  it('aggregate on the node to what the records say: sum, avg, max, terms per device', async () => {
+    const res = await client.search({
+      index: indicesOf(demo, ns),
+      size: 0,
+      aggs: {
+        ip_bytes: { sum: { field: 'traffic.statistics.ip.bytes' } },
+        network_packets: { sum: { field: 'network.packets' } },
+        uplink: { sum: { field: 'source.bytes' } },
+        avg_size: { avg: { field: 'traffic.statistics.avg.pkt.size' } },
+        max_size: { max: { field: 'traffic.statistics.max.pkt.size' } },
+        devices: { terms: { field: 'device.id', size: 1000 }, aggs: { bytes: { sum: { field: 'network.bytes' } } } },
+      },
+    });
+    const a = res.aggregations as Record<string, any>;
+    const stats = demo.map((r) => r['traffic.statistics']);
+    expect(a.ip_bytes.value).toBe(sum(stats.map((s) => s['ip.bytes'])));
+    expect(a.network_packets.value).toBe(sum(stats.map((s) => s['ip.packets'])));
+    expect(a.uplink.value).toBe(sum(demo.map((r) => r.uplink.bytes)));
+    expect(a.avg_size.value).toBeCloseTo(sum(stats.map((s) => s['avg.pkt.size'])) / demo.length, 9);
+    expect(a.max_size.value).toBe(Math.max(...stats.map((s) => s['max.pkt.size'])));
+    const perDevice = Object.fromEntries(a.devices.buckets.map((b: any) => [b.key, b.bytes.value]));
+    expect(perDevice).toEqual(Object.fromEntries(demo.map((r) => [r.device.id, r.uplink.bytes + r.downlink.bytes])));
+  });
+
+  it('aggregate nested protocols and destinations per protocol and transport, as the records count them', async () => {
+    const res = await client.search({
+      index: indicesOf(demo, ns),
+      size: 0,
+      aggs: {
+        protos: {
+          nested: { path: 'detected.protos' },
+          aggs: { name: { terms: { field: 'detected.protos.name', size: 100 }, aggs: { packets: { sum: { field: 'detected.protos.packets' } } } } },
+        },
+        dests: {
+          nested: { path: 'destinations.top' },
+          aggs: { transport: { terms: { field: 'destinations.top.transport' }, aggs: { bytes: { sum: { field: 'destinations.top.bytes' } } } } },
+        },
+      },
+    });
+    const a = res.aggregations as Record<string, any>;
+    const expected = (pairs: [string, number][]) => pairs.reduce<Record<string, number>>((m, [k, v]) => ({ ...m, [k]: (m[k] ?? 0) + v }), {});
+    const byKey = (buckets: any[], metric: string) => Object.fromEntries(buckets.map((b) => [b.key, b[metric].value]));
+    expect(byKey(a.protos.name.buckets, 'packets')).toEqual(expected(demo.flatMap((r) => r['detected.protos'].map((p): [string, number] => [p.name, p.packets]))));
+    expect(byKey(a.dests.transport.buckets, 'bytes')).toEqual(expected(demo.flatMap((r) => r.destinations.top.map((d): [string, number] => [d.transport, d.bytes]))));
+    // The per-protocol packets of one record are only its own: a record with mqtt adds nothing to another protocol.
+    expect(sum(a.protos.name.buckets.map((b: any) => b.packets.value))).toBe(sum(demo.flatMap((r) => r['detected.protos'].map((p) => p.packets))));
+  });
+
+  it('match IP ranges on ip fields: a CIDR term on related.ip finds the records that talked to that network', async () => {
+    const cidr = '198.51.100.0/24';
+    const inNet = (ip: string) => ip.startsWith('198.51.100.');
+    const res = await client.count({ index: indicesOf(demo, ns), query: { term: { 'related.ip': cidr } } });
+    expect(res.count).toBe(demo.filter((r) => r.destinations.top.some((d) => inNet(d.ip))).length);
+    expect(res.count).toBeGreaterThan(0);
+  });
+
+  it('bucket by interval start in a date_histogram, each bucket holding that interval`s records', async () => {
+    const res = await client.search({
+      index: indicesOf(fleet, `${ns}-fleet`),
+      size: 0,
+      aggs: { t: { date_histogram: { field: '@timestamp', fixed_interval: '1s', min_doc_count: 1 }, aggs: { bytes: { sum: { field: 'network.bytes' } } } } },
+    });
+    const buckets = (res.aggregations as Record<string, any>).t.buckets as { key_as_string: string; doc_count: number; bytes: { value: number } }[];
+    const want = new Map<string, { docs: number; bytes: number }>();
+    for (const r of fleet) {
+      const w = want.get(r.interval.start) ?? { docs: 0, bytes: 0 };
+      want.set(r.interval.start, { docs: w.docs + 1, bytes: w.bytes + r['traffic.statistics']['ip.bytes'] });
+    }
+    expect(new Map(buckets.map((b) => [b.key_as_string, { docs: b.doc_count, bytes: b.bytes.value }]))).toEqual(want);
+  });
+});
+
+describe('a node of its own (scripts/es-node.ts)', () => {
+  const version = process.env.ELASTICSEARCH_VERSION || undefined;
+
+  it('keeps its indices across stop({ keepData: true }) and restart(), on the same port, and deletes them on stop()', async () => {
+    const node = await startElasticsearch({ version });
+    const c = new Client({ node: node.url });
+    try {
+      await c.index({ index: 'restart-check', id: '1', document: { n: 1 }, refresh: true });
+      const { url, pid } = node;
+      await node.stop({ keepData: true });
+      await expect(waitForElasticsearch(url, { timeoutMs: 0 })).rejects.toThrow(/ECONNREFUSED/);
+      await node.restart();
+      expect(node.url).toBe(url);
+      expect(node.pid).not.toBe(pid);
+      expect((await c.get({ index: 'restart-check', id: '1' }))._source).toEqual({ n: 1 });
+    } finally {
+      await c.close();
+      await node.stop();
+    }
+    expect(existsSync(node.dataDir)).toBe(false);
+  });
+
+  it('fails to start with an error that names the cause and shows the log, here a taken port', async () => {
+    const taken = createServer();
+    const port = await new Promise<number>((ok) => taken.listen(0, '127.0.0.1', () => ok((taken.address() as { port: number }).port)));
+    const dataDir = mkdtempSync(join(tmpdir(), 'tapwatch-es-fail-'));
+    try {
+      await expect(startElasticsearch({ version, port, dataDir })).rejects.toThrow(
+        new RegExp(`did not start: the server process exited[\\s\\S]*BindHttpException: Failed to bind to 127\\.0\\.0\\.1:${port}[\\s\\S]*Last 40 lines of ${dataDir}/elasticsearch\\.out`),
+      );
+    } finally {
+      taken.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
