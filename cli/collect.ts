@@ -167,7 +167,7 @@ export async function run(argv: string[]): Promise<number> {
       const path = v.pcap as string;
       const progress = new Progress(path, statSync(path).size, (v.progress as boolean | undefined) ?? process.stderr.isTTY === true);
       const stats = await replayCapture(path, collector, pipeline, {
-        speed: Number((v.speed as string | undefined) ?? 0),
+        speed: speedOption(v.speed as string | undefined),
         onProgress: (bytes, frames) => progress.update(bytes, frames),
         stopRequested: () => stopping,
       });
@@ -201,6 +201,12 @@ export async function run(argv: string[]): Promise<number> {
     log.flush();
   }
   return exit;
+}
+
+function speedOption(text: string | undefined): number {
+  const speed = Number(text ?? 0);
+  if (!Number.isFinite(speed) || speed < 0) throw new UsageError(`--speed: a number ≥ 0 (0 = as fast as possible), got '${text}'`);
+  return speed;
 }
 
 function tableSink(): RecordSink {
