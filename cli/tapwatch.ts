@@ -6,6 +6,7 @@ import { UsageError } from './args.js';
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
   decap: { summary: 'decapsulate a capture and summarise what is inside', load: () => import('./decap.js') },
   collect: { summary: 'per-device inspection records from a mirror, to NDJSON or Kafka', load: () => import('./collect.js') },
+  analyze: { summary: 'anomaly events from inspection records (offline, NDJSON)', load: () => import('./analyze.js') },
   index: { summary: 'Kafka records into Elasticsearch, exactly once per document', load: () => import('./index.js') },
 };
 

@@ -1,0 +1,218 @@
+// What the analyzer knows about each group of devices (the peers a device is compared with): the
+// group-scope percentiles of the last closed interval, the share of the group breaching each
+// behavior (so that a fleet-wide swing, such as a reconnect storm after a cell outage, is not
+// blamed on every device), which destinations the group has taken up, and the isolation forest
+// over the group's recent feature vectors.
+//
+// Records arrive interleaved across devices; an interval is closed when the first record of a
+// later one arrives, and the group statistics a record is judged by are those of the last closed
+// interval. In a consumer group each analyzer sees its partitions' devices: a sample of every
+// group, so shares and percentiles stay meaningful.
+
+import { quantileSorted } from 'simple-statistics';
+import { decodeArray, encodeArray, fnv1a, mix32 } from './codec.js';
+import { CountMin, type CountMinState } from './count-min.js';
+import { IsolationForest, type ForestState } from './iforest.js';
+import type { AnalyzerConfig, CompiledRule } from './rules.js';
+
+const SKETCH_WIDTH = 8192;
+const SKETCH_DEPTH = 4;
+
+export interface GroupStateJSON {
+  devices: number;
+  sketch: CountMinState;
+  ring: string;
+  ringNext: number;
+  ringLen: number;
+  forest: ForestState | null;
+  sinceTrain: number;
+  trainings: number;
+  openValues: string[];
+  openCount: number[];
+  openEvaluated: string;
+  openBreached: string;
+  closedQuantile: string;
+  closedDevices: string;
+  closedShare: string;
+}
+
+export class GroupState {
+  devices = 0;
+  sketch = new CountMin(SKETCH_WIDTH, SKETCH_DEPTH);
+  readonly ring: Float32Array;
+  ringNext = 0;
+  ringLen = 0;
+  forest: IsolationForest | null = null;
+  sinceTrain = 0;
+  trainings = 0;
+  /** Values of group-scope behaviors in the open interval (one growable array per behavior). */
+  openValues: Float64Array[];
+  openCount: number[];
+  readonly openEvaluated: Int32Array;
+  readonly openBreached: Int32Array;
+  readonly closedQuantile: Float64Array;
+  readonly closedDevices: Int32Array;
+  readonly closedShare: Float64Array;
+
+  constructor(readonly name: string, readonly dims: number, private readonly c: AnalyzerConfig, private readonly rules: CompiledRule[]) {
+    const r = rules.length;
+    this.ring = new Float32Array(c.fleet.trainingVectors * dims);
+    this.openValues = rules.map(() => new Float64Array(0));
+    this.openCount = rules.map(() => 0);
+    this.openEvaluated = new Int32Array(r);
+    this.openBreached = new Int32Array(r);
+    this.closedQuantile = new Float64Array(r).fill(NaN);
+    this.closedDevices = new Int32Array(r);
+    this.closedShare = new Float64Array(r);
+  }
+
+  /** A destination new to one of the group's devices. */
+  adopt(key: number): void {
+    this.sketch.add(key);
+  }
+
+  /** Taken up by enough of the group that it is the group's, not one device's. */
+  common(key: number): boolean {
+    const d = this.c.destinations;
+    return this.sketch.estimate(key) >= Math.max(d.commonMin, d.commonShare * this.devices);
+  }
+
+  addValue(rule: number, x: number): void {
+    let a = this.openValues[rule];
+    const n = this.openCount[rule];
+    if (n === a.length) {
+      const grown = new Float64Array(Math.max(64, a.length * 2));
+      grown.set(a);
+      this.openValues[rule] = a = grown;
+    }
+    a[n] = x;
+    this.openCount[rule] = n + 1;
+  }
+
+  countEvaluation(rule: number, breached: boolean): void {
+    this.openEvaluated[rule]++;
+    if (breached) this.openBreached[rule]++;
+  }
+
+  addTraining(vector: Float64Array): void {
+    this.ring.set(vector, this.ringNext * this.dims);
+    this.ringNext = (this.ringNext + 1) % this.c.fleet.trainingVectors;
+    if (this.ringLen < this.c.fleet.trainingVectors) this.ringLen++;
+  }
+
+  close(seed: number): void {
+    const f = this.c.fleet;
+    for (const rule of this.rules) {
+      const i = rule.index;
+      const n = this.openCount[i];
+      if (rule.stat?.kind === 'quantile' && rule.stat.scope === 'group') {
+        if (n >= f.minGroupDevices) {
+          const sorted = this.openValues[i].slice(0, n).sort();
+          this.closedQuantile[i] = quantileSorted(sorted as unknown as number[], rule.stat.p);
+        } else this.closedQuantile[i] = NaN;
+        this.closedDevices[i] = n;
+      }
+      this.closedShare[i] = this.openEvaluated[i] >= f.minGroupDevices ? this.openBreached[i] / this.openEvaluated[i] : 0;
+      this.openCount[i] = 0;
+      this.openEvaluated[i] = 0;
+      this.openBreached[i] = 0;
+    }
+    this.sinceTrain++;
+    const enough = this.ringLen >= Math.max(2 * f.minGroupDevices, 16);
+    if (enough && (this.forest === null || this.sinceTrain >= f.retrainEveryIntervals)) {
+      this.forest = IsolationForest.train(this.ring, this.ringLen, this.dims, {
+        trees: f.trees,
+        sampleSize: f.sampleSize,
+        seed: mix32(seed ^ fnv1a(this.name) ^ Math.imul(this.trainings + 1, 0x9e3779b1)),
+      });
+      this.trainings++;
+      this.sinceTrain = 0;
+    }
+  }
+
+  toJSON(): GroupStateJSON {
+    return {
+      devices: this.devices,
+      sketch: this.sketch.toJSON(),
+      ring: encodeArray(this.ring.subarray(0, this.ringLen * this.dims)),
+      ringNext: this.ringNext,
+      ringLen: this.ringLen,
+      forest: this.forest && this.forest.toJSON(),
+      sinceTrain: this.sinceTrain,
+      trainings: this.trainings,
+      openValues: this.openValues.map((a, i) => encodeArray(a.subarray(0, this.openCount[i]))),
+      openCount: this.openCount.slice(),
+      openEvaluated: encodeArray(this.openEvaluated),
+      openBreached: encodeArray(this.openBreached),
+      closedQuantile: encodeArray(this.closedQuantile),
+      closedDevices: encodeArray(this.closedDevices),
+      closedShare: encodeArray(this.closedShare),
+    };
+  }
+
+  static fromJSON(name: string, dims: number, c: AnalyzerConfig, rules: CompiledRule[], s: GroupStateJSON): GroupState {
+    const g = new GroupState(name, dims, c, rules);
+    const r = rules.length;
+    if (s.openCount.length !== r) throw new Error(`checkpoint: group ${name} was saved with ${s.openCount.length} behaviors, the configuration has ${r}`);
+    g.devices = s.devices;
+    g.sketch = CountMin.fromJSON(s.sketch);
+    g.ring.set(decodeArray(s.ring, Float32Array, s.ringLen * dims));
+    g.ringNext = s.ringNext;
+    g.ringLen = s.ringLen;
+    g.forest = s.forest && IsolationForest.fromJSON(s.forest);
+    g.sinceTrain = s.sinceTrain;
+    g.trainings = s.trainings;
+    g.openValues = s.openValues.map((v) => decodeArray(v, Float64Array));
+    g.openCount = s.openCount.slice();
+    g.openEvaluated.set(decodeArray(s.openEvaluated, Int32Array, r));
+    g.openBreached.set(decodeArray(s.openBreached, Int32Array, r));
+    g.closedQuantile.set(decodeArray(s.closedQuantile, Float64Array, r));
+    g.closedDevices.set(decodeArray(s.closedDevices, Int32Array, r));
+    g.closedShare.set(decodeArray(s.closedShare, Float64Array, r));
+    return g;
+  }
+}
+
+export interface FleetStateJSON {
+  openMinute: number | null;
+  groups: Record<string, GroupStateJSON>;
+}
+
+export class Fleet {
+  openMinute: number | null = null;
+  readonly groups = new Map<string, GroupState>();
+
+  constructor(readonly dims: number, private readonly c: AnalyzerConfig, private readonly rules: CompiledRule[]) {}
+
+  group(name: string): GroupState {
+    let g = this.groups.get(name);
+    if (!g) this.groups.set(name, (g = new GroupState(name, this.dims, this.c, this.rules)));
+    return g;
+  }
+
+  /**
+   * Moves the fleet's clock to the interval starting at `minute`; returns true when the record
+   * belongs to the open interval (a late record is judged but not counted into the group's statistics).
+   */
+  advance(minute: number): boolean {
+    if (this.openMinute === null) this.openMinute = minute;
+    if (minute > this.openMinute) {
+      // Groups are closed in name order: training draws from a seeded generator, and the result must not depend on Map insertion order.
+      for (const name of [...this.groups.keys()].sort()) this.groups.get(name)!.close(this.c.fleet.seed);
+      this.openMinute = minute;
+    }
+    return minute === this.openMinute;
+  }
+
+  toJSON(): FleetStateJSON {
+    const groups: Record<string, GroupStateJSON> = {};
+    for (const [name, g] of this.groups) groups[name] = g.toJSON();
+    return { openMinute: this.openMinute, groups };
+  }
+
+  restore(s: FleetStateJSON): void {
+    this.openMinute = s.openMinute;
+    this.groups.clear();
+    for (const [name, g] of Object.entries(s.groups)) this.groups.set(name, GroupState.fromJSON(name, this.dims, this.c, this.rules, g));
+  }
+}
