@@ -4,27 +4,34 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
+import { AnalyzerService } from '../analyzer/kafka-service.js';
 import { createAnalyzer } from '../analyzer/analyzer.js';
-import { defaultConfig, loadConfig } from '../analyzer/rules.js';
+import { defaultConfig, loadConfig, type AnalyzerConfig } from '../analyzer/rules.js';
 import { recordErrors, type InspectionRecord } from '../collector/inspection-record.js';
 import { parseCommand, UsageError, type CommandSpec } from './args.js';
 
 const spec: CommandSpec = {
   name: 'analyze',
-  usage: 'tapwatch analyze --in records.ndjson --out anomalies.ndjson|- [--rules rules.json]',
+  usage: 'tapwatch analyze (--in records.ndjson --out anomalies.ndjson|- | --kafka BROKERS) [--rules rules.json]',
   summary:
     'Learns a baseline per device and per group from inspection records, and writes one anomaly event per alarm\n' +
     'transition (in-alarm / alarm-cleared) with the metric, the observed value, the baseline and a sentence to act on.\n' +
-    'Lines that are not valid records are counted and skipped, with a log line each.',
+    'Lines that are not valid records are counted and skipped, with a log line each. With --kafka it joins consumer\n' +
+    'group tapwatch-analyzer on tapwatch.inspection, writes events to tapwatch.anomalies keyed by device, and\n' +
+    'checkpoints device state to the compacted topic tapwatch.analyzer-state, restored on partition assignment.',
   options: {
     in: { type: 'string' },
+    kafka: { type: 'string' },
+    group: { type: 'string' },
     out: { type: 'string' },
     rules: { type: 'string' },
     'log-level': { type: 'string' },
   },
   help: {
     in: "inspection records, NDJSON ('-' for stdin)",
+    kafka: 'consume tapwatch.inspection from these brokers instead (host:port,...); runs until SIGTERM',
+    group: 'consumer group with --kafka (default tapwatch-analyzer)',
     out: "anomaly events, NDJSON ('-' for stdout)",
     rules: 'behaviors config (JSON; default analyzer/rules.default.json, documented in analyzer/README.md)',
     'log-level': 'pino level (default info)',
@@ -35,9 +42,11 @@ export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommand(spec, argv);
   if (!parsed) return 0;
   const v = parsed.values as Record<string, string | undefined>;
-  if (!v.in || !v.out) throw new UsageError('--in and --out are required');
   const log = pino({ name: 'tapwatch-analyze', level: v['log-level'] ?? 'info' }, pino.destination(2));
-  const analyzer = createAnalyzer(v.rules ? loadConfig(v.rules) : defaultConfig());
+  const config = v.rules ? loadConfig(v.rules) : defaultConfig();
+  if (v.kafka) return runOnKafka(v.kafka, v.group, config, log);
+  if (!v.in || !v.out) throw new UsageError('give --in and --out, or --kafka');
+  const analyzer = createAnalyzer(config);
   const input = v.in === '-' ? process.stdin : createReadStream(v.in);
   const output = v.out === '-' ? process.stdout : createWriteStream(v.out);
   let records = 0;
@@ -68,6 +77,20 @@ export async function run(argv: string[]): Promise<number> {
     await once(output, 'close');
   }
   log.info({ records, events, invalid }, 'done');
+  log.flush();
+  return 0;
+}
+
+async function runOnKafka(brokers: string, group: string | undefined, config: AnalyzerConfig, log: Logger): Promise<number> {
+  const service = new AnalyzerService({ brokers: brokers.split(','), groupId: group, config, log });
+  const timer = setInterval(() => log.info({ ...service.stats }, 'counters'), 10_000).unref();
+  const stopped = new Promise<string>((resolve) => process.once('SIGTERM', resolve).once('SIGINT', resolve));
+  await service.start();
+  log.info({ kafka: brokers }, 'analyzing');
+  log.info({ signal: await stopped }, 'stopping');
+  clearInterval(timer);
+  await service.stop();
+  log.info({ ...service.stats }, 'final counters');
   log.flush();
   return 0;
 }
