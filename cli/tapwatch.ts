@@ -6,7 +6,8 @@ import { UsageError } from './args.js';
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
   decap: { summary: 'decapsulate a capture and summarise what is inside', load: () => import('./decap.js') },
   collect: { summary: 'per-device inspection records from a mirror, to NDJSON or Kafka', load: () => import('./collect.js') },
-  analyze: { summary: 'anomaly events from inspection records (offline, NDJSON)', load: () => import('./analyze.js') },
+  analyze: { summary: 'anomaly events from inspection records (NDJSON files, or Kafka with checkpoints)', load: () => import('./analyze.js') },
+  dashboards: { summary: 'index templates into Elasticsearch, dashboards into Kibana', load: () => import('./dashboards.js') },
   index: { summary: 'Kafka records into Elasticsearch, exactly once per document', load: () => import('./index.js') },
 };
 

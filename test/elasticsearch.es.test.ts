@@ -3,7 +3,6 @@
 // aggregates over the documents is what the records say. Then scripts/es-node.ts itself: a node of its own keeps
 // its data across a restart, and a node that cannot start says why.
 
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,10 +12,10 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { InspectionRecord } from '../collector/inspection-record.js';
 import { ACTIONS_INDEX, ANOMALIES_INDEX, INDEX_TEMPLATES, installTemplates } from '../dashboards/templates.js';
 import { inspectionDocument, inspectionDocumentId, inspectionIndex } from '../dashboards/to-document.js';
+import { bulkRecords, collect, fieldTypes, indicesOf, root, sampleAction, sampleAnomaly } from './es-fixtures.js';
 import { startElasticsearch, waitForElasticsearch } from '../scripts/es-node.js';
 import { generateFleetMirror } from '../synth/fleet-mirror.js';
 
-const root = join(import.meta.dirname, '..');
 // Lower case, as index names must be; keeps this run's indices apart from any other run's on a shared node.
 const ns = `t${Date.now().toString(36)}${process.pid}`;
 
@@ -26,37 +25,13 @@ let demo: InspectionRecord[]; // the demo capture: 39 devices, one interval
 let fleet: InspectionRecord[]; // a synthetic capture cut into 1-second intervals
 const created = new Set<string>();
 
-/** `tapwatch collect` on a capture, with the demo inventory (so some records carry IMSI/IMEI/group). */
-function collect(pcap: string, interval: number): InspectionRecord[] {
-  const args = ['collect', '--pcap', pcap, '--inventory', join(root, 'fixtures', 'demo', 'inventory.csv'), '--interval', String(interval), '--out', '-', '--log-level', 'silent'];
-  const out = execFileSync('node', [join(root, 'dist', 'cli', 'tapwatch.js'), ...args], { encoding: 'utf8' });
-  return out.trim().split('\n').map((line) => JSON.parse(line) as InspectionRecord);
-}
-
-/** Bulk-writes the records' documents with `op` and refreshes; returns the per-item results. */
+/** Bulk-writes the records' documents with `op` and refreshes, remembering their indices for afterAll. */
 async function bulk(op: 'index' | 'create', records: InspectionRecord[], namespace: string): Promise<estypes.BulkResponseItem[]> {
-  const operations = records.flatMap((r) => {
-    const index = inspectionIndex(r, namespace);
-    created.add(index);
-    return [{ [op]: { _index: index, _id: inspectionDocumentId(r) } }, inspectionDocument(r)];
-  });
-  const res = await client.bulk({ operations, refresh: true });
-  return res.items.map((item) => item[op]!);
+  for (const index of indicesOf(records, namespace)) created.add(index);
+  return bulkRecords(client, op, records, namespace);
 }
 
-const indicesOf = (records: InspectionRecord[], namespace: string) => [...new Set(records.map((r) => inspectionIndex(r, namespace)))];
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
-
-/** Full field name → type, for every field that has a type, from mapping properties (as written, or as ES returns them). */
-function fieldTypes(properties: Record<string, estypes.MappingProperty>, prefix = ''): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, m] of Object.entries(properties)) {
-    // Dotted names ('traffic.statistics') and the objects ES expands them into give the same full names.
-    if (m.type !== undefined && m.type !== 'object') out[prefix + name] = m.type;
-    if ('properties' in m && m.properties) Object.assign(out, fieldTypes(m.properties, `${prefix}${name}.`));
-  }
-  return out;
-}
 
 async function mappingTypes(index: string): Promise<Record<string, string>> {
   const res = await client.indices.getMapping({ index });
@@ -121,42 +96,7 @@ describe('index templates', () => {
   });
 
   it('give the anomaly and action indices the mappings the analyzer and control API will write to', async () => {
-    const device = { id: 'meter-001', ip: '10.128.0.1', imsi: '440100000000001', group: 'meters' };
-    const samples = {
-      'tapwatch-anomalies': {
-        '@timestamp': '2026-01-01T00:05:00.000Z',
-        ecs: { version: '8.17.0' },
-        event: { kind: 'alert', category: ['network'], type: ['info'], module: 'tapwatch', dataset: 'tapwatch.anomaly', id: 'a1', severity: 73 },
-        source: { ip: device.ip },
-        destination: { ip: '203.0.113.9', port: 8883 },
-        network: { transport: 'tcp', protocol: 'mqtts' },
-        schema: 'tapwatch.anomaly.v1',
-        event_id: 'a1',
-        interval_seconds: 60,
-        device,
-        detector: 'device-baseline',
-        behavior: 'uplink-bytes-spike',
-        metric: 'uplink.bytes',
-        comparison: 'greater-than',
-        observed: 912_000,
-        threshold: 48_000.5,
-        baseline: { scope: 'device', statistic: 'mad', value: 48_000.5, median: 12_000, mad: 4_000, samples: 1440 },
-        score: 19,
-        severity: 'high',
-        alarm: 'in-alarm',
-        datapoints: 3,
-        summary: 'meter-001 sent 19x its usual uplink bytes',
-        policy: { action: 'throttle', dry_run: true },
-      },
-      'tapwatch-actions': {
-        '@timestamp': '2026-01-01T00:05:01.000Z',
-        ecs: { version: '8.17.0' },
-        event: { kind: 'event', category: ['network'], type: ['change'], module: 'tapwatch', dataset: 'tapwatch.action', id: 'x1', action: 'throttle', reason: 'uplink-bytes-spike', outcome: 'success' },
-        device,
-        source: { ip: device.ip },
-        action: { actor: 'analyzer', result: 'applied', enforcer: 'soracom-api', dry_run: false, anomaly_id: 'a1', speed_class: 's1.minimum' },
-      },
-    };
+    const samples = { 'tapwatch-anomalies': sampleAnomaly(), 'tapwatch-actions': sampleAction() };
     for (const [name, index] of [['tapwatch-anomalies', `${ANOMALIES_INDEX}-${ns}`], ['tapwatch-actions', `${ACTIONS_INDEX}-${ns}`]] as const) {
       await client.index({ index, document: samples[name], refresh: true });
       created.add(index);
