@@ -3,7 +3,8 @@
 import { Client } from '@elastic/elasticsearch';
 import { pino } from 'pino';
 import { installTemplates } from '../dashboards/templates.js';
-import { inspectionDocument, inspectionDocumentId, inspectionIndex } from '../dashboards/to-document.js';
+import { anomalyDocument, anomalyDocumentId, anomalyIndex, inspectionDocument, inspectionDocumentId, inspectionIndex } from '../dashboards/to-document.js';
+import type { AnomalyEvent } from '../analyzer/anomaly-event.js';
 import type { InspectionRecord } from '../collector/inspection-record.js';
 import { Indexer, type DocumentRoute } from '../indexer/indexer.js';
 import { intOption, parseCommand, UsageError, type CommandSpec } from './args.js';
@@ -12,7 +13,7 @@ const spec: CommandSpec = {
   name: 'index',
   usage: 'tapwatch index --kafka BROKERS --elasticsearch URL [options]',
   summary:
-    'Consumes inspection records from Kafka and bulk-indexes them into Elasticsearch (daily tapwatch-inspection-*\n' +
+    'Consumes inspection records and anomaly events from Kafka and bulk-indexes them into Elasticsearch (daily tapwatch-inspection-*\n' +
     'indices, ids = device + interval start, so redeliveries never duplicate). Offsets are committed only after a\n' +
     'bulk request succeeded; an unreachable node is retried with backoff. Installs the index templates at start.',
   options: {
@@ -20,6 +21,7 @@ const spec: CommandSpec = {
     elasticsearch: { type: 'string' },
     group: { type: 'string' },
     topic: { type: 'string' },
+    'anomalies-topic': { type: 'string' },
     'stats-interval': { type: 'string' },
     'log-level': { type: 'string' },
   },
@@ -28,6 +30,7 @@ const spec: CommandSpec = {
     elasticsearch: 'Elasticsearch URL, e.g. http://127.0.0.1:9200',
     group: 'consumer group (default tapwatch-indexer)',
     topic: 'inspection topic (default tapwatch.inspection)',
+    'anomalies-topic': 'anomaly events topic, indexed into tapwatch-anomalies (default tapwatch.anomalies)',
     'stats-interval': 'seconds between counter log lines (default 10)',
     'log-level': 'pino level (default info)',
   },
@@ -37,6 +40,12 @@ const inspectionRoute: DocumentRoute = {
   index: (v) => inspectionIndex(v as InspectionRecord),
   id: (v) => inspectionDocumentId(v as InspectionRecord),
   document: (v) => inspectionDocument(v as InspectionRecord),
+};
+
+const anomalyRoute: DocumentRoute = {
+  index: () => anomalyIndex(),
+  id: (v) => anomalyDocumentId(v as AnomalyEvent),
+  document: (v) => anomalyDocument(v as AnomalyEvent),
 };
 
 export async function run(argv: string[]): Promise<number> {
@@ -50,7 +59,7 @@ export async function run(argv: string[]): Promise<number> {
   const indexer = new Indexer({
     brokers: v.kafka.split(','),
     groupId: v.group ?? 'tapwatch-indexer',
-    routes: { [v.topic ?? 'tapwatch.inspection']: inspectionRoute },
+    routes: { [v.topic ?? 'tapwatch.inspection']: inspectionRoute, [v['anomalies-topic'] ?? 'tapwatch.anomalies']: anomalyRoute },
     client,
     log,
   });

@@ -3,7 +3,8 @@
 // the ECS fields that Kibana's network views and other ECS-aware tools look for.
 
 import type { InspectionRecord } from '../collector/inspection-record.js';
-import { ECS_VERSION, INSPECTION_INDEX_PREFIX } from './templates.js';
+import type { AnomalyEvent } from '../analyzer/anomaly-event.js';
+import { ANOMALIES_INDEX, ECS_VERSION, INSPECTION_INDEX_PREFIX } from './templates.js';
 
 /**
  * The daily index of the interval's start (UTC), e.g. tapwatch-inspection-2026.01.01, or with a namespace
@@ -46,5 +47,28 @@ export function inspectionDocument(record: InspectionRecord) {
     // Lets one term query on related.ip find a device's records and the records of every device that talked to an
     // address, without a nested query on destinations.top.
     related: { ip: [...new Set([record.device.ip, ...record.destinations.top.map((d) => d.ip)])] },
+  };
+}
+
+const SEVERITY_SCORE: Record<AnomalyEvent['severity'], number> = { low: 21, medium: 47, high: 73, critical: 99 };
+
+/** AnomalyEvents go to one index: alarm transitions are few, unlike inspection records. */
+export function anomalyIndex(): string {
+  return ANOMALIES_INDEX;
+}
+
+/** The event's own id (device, behavior, time, transition): a redelivered event overwrites itself. */
+export function anomalyDocumentId(e: AnomalyEvent): string {
+  return e.event_id;
+}
+
+/** An AnomalyEvent as a tapwatch-anomalies document: the event as the analyzer wrote it, plus ECS fields. */
+export function anomalyDocument(e: AnomalyEvent) {
+  return {
+    ...e,
+    ecs: { version: ECS_VERSION },
+    // ECS event.severity is numeric; the named severity stays in the event's own `severity`.
+    event: { kind: 'alert', category: ['network'], type: ['info'], module: 'tapwatch', dataset: 'tapwatch.anomaly', id: e.event_id, severity: SEVERITY_SCORE[e.severity] },
+    source: { ip: e.device.ip },
   };
 }

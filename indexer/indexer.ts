@@ -49,6 +49,7 @@ export class Indexer {
     this.consumer.on(REBALANCING, () => this.o.log.info('consumer group rebalancing'));
     this.consumer.on(CRASH, (e) => this.o.log.error({ err: e.payload.error.message, restart: e.payload.restart }, 'consumer crashed'));
     await this.consumer.connect();
+    await this.createMissingTopics(kafka);
     await this.consumer.subscribe({ topics: Object.keys(this.o.routes), fromBeginning: true });
     await this.consumer.run({
       autoCommit: false,
@@ -59,6 +60,19 @@ export class Indexer {
 
   async stop(): Promise<void> {
     await this.consumer?.disconnect();
+  }
+
+  /** A topic nobody has written to yet (no anomalies so far) is created, not left to broker auto-creation. */
+  private async createMissingTopics(kafka: Kafka): Promise<void> {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const have = new Set(await admin.listTopics());
+      const missing = Object.keys(this.o.routes).filter((t) => !have.has(t));
+      if (missing.length) await admin.createTopics({ topics: missing.map((topic) => ({ topic, numPartitions: 6 })), waitForLeaders: true });
+    } finally {
+      await admin.disconnect();
+    }
   }
 
   private async indexBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {

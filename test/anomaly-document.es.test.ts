@@ -1,0 +1,33 @@
+// Real AnomalyEvents from the analyzer, mapped by anomalyDocument(), are accepted by the strict
+// tapwatch-anomalies template on the real node, once each however often they are sent.
+
+import { Client } from '@elastic/elasticsearch';
+import { expect, inject, it } from 'vitest';
+import { createAnalyzer } from '../analyzer/analyzer.js';
+import type { AnomalyEvent } from '../analyzer/anomaly-event.js';
+import { defaultConfig } from '../analyzer/rules.js';
+import { Scenario } from '../analyzer/scenario.js';
+import { installTemplates } from '../dashboards/templates.js';
+import { anomalyDocument, anomalyDocumentId, anomalyIndex } from '../dashboards/to-document.js';
+
+it('analyzer events index into tapwatch-anomalies under the strict mapping, idempotently', async () => {
+  const sc = new Scenario({ devices: 250, days: 3, incidentsPerType: 2, seed: 13 });
+  const analyzer = createAnalyzer(defaultConfig());
+  const events: AnomalyEvent[] = [];
+  for (const b of sc.batches()) for (const r of b) events.push(...analyzer.process(r));
+  expect(events.length).toBeGreaterThan(10);
+  expect(new Set(events.map((e) => e.alarm))).toEqual(new Set(['in-alarm', 'alarm-cleared']));
+
+  const client = new Client({ node: inject('elasticsearchUrl') });
+  await installTemplates(client);
+  for (let pass = 0; pass < 2; pass++) {
+    const res = await client.bulk({ refresh: true, operations: events.flatMap((e) => [{ index: { _index: anomalyIndex(), _id: anomalyDocumentId(e) } }, anomalyDocument(e)]) });
+    const failed = res.items.filter((i) => i.index?.error).map((i) => i.index?.error?.reason);
+    expect(failed).toEqual([]);
+  }
+  expect((await client.count({ index: anomalyIndex() })).count).toBe(new Set(events.map((e) => e.event_id)).size);
+  const bySeverity = await client.search({ index: anomalyIndex(), size: 0, aggs: { s: { terms: { field: 'severity' } } } });
+  const buckets = (bySeverity.aggregations!.s as { buckets: { key: string; doc_count: number }[] }).buckets;
+  expect(buckets.reduce((n, b) => n + b.doc_count, 0)).toBe(events.length);
+  await client.close();
+}, 120_000);
