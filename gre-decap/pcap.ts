@@ -4,8 +4,9 @@
 //  file header: magic(4) version_major(2) version_minor(2) thiszone(4) sigfigs(4) snaplen(4) linktype(4)
 //  record:      ts_sec(4) ts_frac(4) incl_len(4) orig_len(4) data[incl_len]
 
-import { ByteSource, MAX_RECORD, leadingHex, newStats } from './byte-source.js';
-import { CaptureFormatError, type Frame, type FrameReader, type ReaderStats } from './frame.js';
+import { ByteSource, MAX_RECORD, leadingHex } from './byte-source.js';
+import { StreamReader } from './stream-reader.js';
+import { CaptureFormatError, type Frame, type FrameReader } from './frame.js';
 
 const PCAP_MAGIC_US = 0xa1b2c3d4;
 const PCAP_MAGIC_NS = 0xa1b23c4d;
@@ -20,20 +21,17 @@ export function isPcapMagic(src: ByteSource): boolean {
   return be === PCAP_MAGIC_US || be === PCAP_MAGIC_NS || le === PCAP_MAGIC_US || le === PCAP_MAGIC_NS;
 }
 
-export class PcapReader implements FrameReader {
+export class PcapReader extends StreamReader implements FrameReader {
   readonly format = 'pcap' as const;
-  readonly stats: ReaderStats = newStats();
-  readonly path: string;
   readonly linkType: number;
   readonly snaplen: number;
   private readonly le: boolean;
   /** 1000 for microsecond files, 1 for nanosecond: fraction × this = nanoseconds. */
   private readonly fracToNs: number;
-  private done = false;
 
   /** Reads the file header from `src` (positioned at offset 0, magic already sniffed as pcap). */
-  constructor(private readonly src: ByteSource) {
-    this.path = src.path;
+  constructor(src: ByteSource) {
+    super(src);
     if (!src.ensure(FILE_HEADER)) {
       throw new CaptureFormatError(src.path, leadingHex(src.buf, src.end),
         `file is ${src.end} bytes, shorter than the ${FILE_HEADER}-byte pcap header`);
@@ -52,14 +50,14 @@ export class PcapReader implements FrameReader {
   next(f: Frame): boolean {
     if (this.done) return false;
     const src = this.src;
-    if (!src.ensure(RECORD_HEADER)) return this.atEnd(RECORD_HEADER);
+    if (!src.ensure(RECORD_HEADER)) return this.ended(RECORD_HEADER);
     const le = this.le;
     let p = src.pos;
     const incl = src.view.getUint32(p + 8, le);
     if (incl > MAX_RECORD) {
       return this.fail(src.offset, `impossible record at offset ${src.offset}: captured length ${incl} exceeds the ${MAX_RECORD}-byte cap`);
     }
-    if (!src.ensure(RECORD_HEADER + incl)) return this.atEnd(RECORD_HEADER + incl);
+    if (!src.ensure(RECORD_HEADER + incl)) return this.ended(RECORD_HEADER + incl);
     const v = src.view;
     p = src.pos;
     const wire = v.getUint32(p + 12, le);
@@ -85,30 +83,13 @@ export class PcapReader implements FrameReader {
     return true;
   }
 
-  close(): void {
-    this.done = true;
-    this.src.close();
-  }
 
-  /** The input ran out while `need` bytes were wanted: a clean end, a truncated record, or a read error. */
-  private atEnd(need: number): boolean {
-    const src = this.src;
-    const left = src.end - src.pos;
-    if (src.readError !== null) return this.fail(src.offset, src.readError);
-    if (left === 0) {
-      this.close();
-      return false;
-    }
-    this.stats.truncatedTailBytes = left;
-    return this.fail(src.offset, need === RECORD_HEADER
-      ? `truncated record header at offset ${src.offset}: ${left} of ${RECORD_HEADER} bytes remain`
-      : `truncated record at offset ${src.offset}: header says ${need - RECORD_HEADER} bytes, ${left - RECORD_HEADER} remain`);
-  }
 
-  private fail(offset: number, msg: string): boolean {
-    this.stats.error = msg;
-    this.stats.errorOffset = offset;
-    this.close();
-    return false;
+  /** The input ran out: a clean end, a read error, or a truncated tail reported with its offset. */
+  private ended(need: number): boolean {
+    return this.atEnd(need, (need, left) =>
+      need === RECORD_HEADER
+        ? `truncated record header at offset ${this.src.offset}: ${left} of ${RECORD_HEADER} bytes remain`
+        : `truncated record at offset ${this.src.offset}: header says ${need - RECORD_HEADER} bytes, ${left - RECORD_HEADER} remain`);
   }
 }

@@ -10,8 +10,9 @@
 //
 // A section (SHB) fixes the byte order and owns its interfaces; a later SHB may switch both.
 
-import { ByteSource, MAX_RECORD, leadingHex, newStats } from './byte-source.js';
-import { CaptureFormatError, type Frame, type FrameReader, type ReaderStats } from './frame.js';
+import { ByteSource, MAX_RECORD, leadingHex } from './byte-source.js';
+import { StreamReader } from './stream-reader.js';
+import { CaptureFormatError, type Frame, type FrameReader } from './frame.js';
 
 const BT_SHB = 0x0a0d0d0a;
 const BT_IDB = 1;
@@ -60,12 +61,9 @@ export function isPcapngMagic(src: ByteSource): boolean {
   return src.end >= 4 && src.view.getUint32(0, true) === BT_SHB;
 }
 
-export class PcapngReader implements FrameReader {
+export class PcapngReader extends StreamReader implements FrameReader {
   readonly format = 'pcapng' as const;
-  readonly stats: ReaderStats = newStats();
-  readonly path: string;
   private le = true;
-  private done = false;
   // Interfaces of the current section, indexed by interface id. Typed arrays, grown only at an IDB.
   private nIf = 0;
   private ifLink = new Uint32Array(4);
@@ -79,8 +77,8 @@ export class PcapngReader implements FrameReader {
   private ifOffset = new Float64Array(4);
 
   /** Checks the first Section Header Block of `src` (positioned at 0); next() then reads it again. */
-  constructor(private readonly src: ByteSource) {
-    this.path = src.path;
+  constructor(src: ByteSource) {
+    super(src);
     if (!src.ensure(SHB_MIN)) {
       throw new CaptureFormatError(src.path, leadingHex(src.buf, src.end),
         `file is ${src.end} bytes, shorter than the ${SHB_MIN}-byte pcapng section header`);
@@ -96,7 +94,7 @@ export class PcapngReader implements FrameReader {
     if (this.done) return false;
     const src = this.src;
     for (;;) {
-      if (!src.ensure(12)) return this.atEnd(12);
+      if (!src.ensure(12)) return this.ended(12);
       let v = src.view;
       let p = src.pos;
       const type = v.getUint32(p, this.le);
@@ -112,7 +110,7 @@ export class PcapngReader implements FrameReader {
       if (len < 12 || (len & 3) !== 0 || len > MAX_RECORD) {
         return this.bad(0, 'impossible block', `type ${type}, length ${len} (must be a multiple of 4 from 12 to ${MAX_RECORD})`);
       }
-      if (!src.ensure(len)) return this.atEnd(len);
+      if (!src.ensure(len)) return this.ended(len);
       v = src.view;
       p = src.pos;
       const trailing = v.getUint32(p + len - 4, le);
@@ -138,11 +136,6 @@ export class PcapngReader implements FrameReader {
           this.stats.skippedBlocks++;
       }
     }
-  }
-
-  close(): void {
-    this.done = true;
-    this.src.close();
   }
 
   /** Enhanced (6) or obsolete (2) Packet Block: same layout but for the width of the interface id. */
@@ -289,20 +282,6 @@ export class PcapngReader implements FrameReader {
     this.ifOffset = grow(this.ifOffset, new Float64Array(n));
   }
 
-  /** The input ran out while `need` bytes were wanted: a clean end, a truncated block, or a read error. */
-  private atEnd(need: number): boolean {
-    const src = this.src;
-    const left = src.end - src.pos;
-    if (src.readError !== null) return this.fail(src.offset, src.readError);
-    if (left === 0) {
-      this.close();
-      return false;
-    }
-    this.stats.truncatedTailBytes = left;
-    return this.fail(src.offset, need === 12
-      ? `truncated block header at offset ${src.offset}: ${left} of 12 bytes remain`
-      : `truncated block at offset ${src.offset}: header says ${need} bytes, ${left} remain`);
-  }
 
   /** Stops on a bad block; `consumed` = bytes of it already taken from the input, to report its start. */
   private bad(consumed: number, what: string, detail: string): boolean {
@@ -311,10 +290,12 @@ export class PcapngReader implements FrameReader {
     return this.fail(off, `${what} at offset ${off}: ${detail}`);
   }
 
-  private fail(offset: number, msg: string): boolean {
-    this.stats.error = msg;
-    this.stats.errorOffset = offset;
-    this.close();
-    return false;
+
+  /** The input ran out: a clean end, a read error, or a truncated tail reported with its offset. */
+  private ended(need: number): boolean {
+    return this.atEnd(need, (need, left) =>
+      need === 12
+        ? `truncated block header at offset ${this.src.offset}: ${left} of 12 bytes remain`
+        : `truncated block at offset ${this.src.offset}: header says ${need} bytes, ${left} remain`);
   }
 }
