@@ -5,11 +5,11 @@
 // leaves out. As root the node runs as the system user tapwatch-es, created here if missing: ES refuses root.
 //   node dist/scripts/es-node.js --help
 
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client } from '@elastic/elasticsearch';
-import { ServerProcess, freePort, isAlive, javaHome, mavenPackage, repoRoot, run, runIfMain, serviceCli } from './service-utils.js';
+import { ServerProcess, ServiceNode, freePort, javaHome, mavenPackage, repoRoot, run, runIfMain, serviceCli } from './service-utils.js';
 
 /** Newest 8.19.x on Maven Central (checked 2026-11-22): 8.x is the last line that runs on JDK 17 (9.x needs 21)
  *  and the one @elastic/elasticsearch 8.19 speaks to. */
@@ -44,41 +44,27 @@ export async function startElasticsearch(options: EsOptions = {}): Promise<EsNod
   return node;
 }
 
-export class EsNode {
+export class EsNode extends ServiceNode {
   /** 'http://127.0.0.1:<port>' */
   readonly url: string;
   /** stdout and stderr of bin/elasticsearch: launcher errors and the node's console log. */
   readonly logFile: string;
-  #server: ServerProcess | undefined;
 
   constructor(
     readonly version: string,
     private readonly home: string,
     readonly port: number,
-    readonly dataDir: string,
-    private readonly ownsDir: boolean,
+    dataDir: string,
+    ownsDir: boolean,
     private readonly detached: boolean,
   ) {
+    super(dataDir, ownsDir);
     this.url = `http://127.0.0.1:${port}`;
     this.logFile = join(dataDir, 'elasticsearch.out');
   }
 
-  /** pid of bin/elasticsearch's launcher JVM, which runs the node JVM as its child and stops it on SIGTERM;
-   *  a restart gives a new one. */
-  get pid(): number {
-    return this.#server?.pid ?? 0;
-  }
-
-  /** A clean shutdown (SIGKILL after 20 s). Deletes the data dir if startElasticsearch made it, unless keepData:
-   *  then restart() brings the same node back with its indices. */
-  async stop({ keepData = false }: { keepData?: boolean } = {}): Promise<void> {
-    await this.#server?.stop();
-    if (this.ownsDir && !keepData) await rm(this.dataDir, { recursive: true, force: true });
-  }
-
-  /** Stops the node if it runs (keeping its data), then starts it again on the same port and data dir. */
-  async restart(): Promise<void> {
-    if (isAlive(this.pid)) await this.stop({ keepData: true });
+  /** bin/elasticsearch's launcher JVM runs the node JVM as its child and stops it on SIGTERM. */
+  protected async launch(): Promise<ServerProcess> {
     const conf = join(this.dataDir, 'config');
     const tmp = join(this.dataDir, 'tmp');
     await Promise.all(['config', 'data', 'logs', 'tmp'].map((d) => mkdir(join(this.dataDir, d), { recursive: true })));
@@ -88,7 +74,7 @@ export class EsNode {
     await writeFile(join(conf, 'elasticsearch.yml'), elasticsearchYml(this.port, this.dataDir));
     const user = await serviceUser();
     if (user) await chownTree(this.dataDir, user);
-    this.#server = await ServerProcess.start({
+    return ServerProcess.start({
       what: `Elasticsearch ${this.version} at ${this.url}`,
       command: join(this.home, 'bin', 'elasticsearch'),
       args: [],

@@ -6,12 +6,12 @@
 
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
-import { LOG_TAIL_LINES, ServerProcess, freePort, isAlive, javaHome, lastLines, mavenPackage, repoRoot, run, runIfMain, serviceCli } from './service-utils.js';
+import { LOG_TAIL_LINES, ServerProcess, ServiceNode, freePort, javaHome, lastLines, mavenPackage, repoRoot, run, runIfMain, serviceCli } from './service-utils.js';
 
 /** Latest 3.9 patch on Maven Central; 3.x is the line whose protocol versions kafkajs 2.2.4 was built against. */
 export const DEFAULT_KAFKA_VERSION = '3.9.2';
@@ -46,47 +46,31 @@ export async function startKafka(options: KafkaOptions = {}): Promise<KafkaBroke
   return broker;
 }
 
-export class KafkaBroker {
+export class KafkaBroker extends ServiceNode {
   /** bootstrap servers for clients, '127.0.0.1:<port>' */
   readonly brokers: string;
   readonly logFile: string;
-  #server: ServerProcess | undefined;
 
   constructor(
     readonly version: string,
     private readonly libs: string,
     readonly port: number,
     readonly controllerPort: number,
-    readonly dataDir: string,
-    private readonly ownsDir: boolean,
+    dataDir: string,
+    ownsDir: boolean,
     private readonly detached: boolean,
   ) {
+    super(dataDir, ownsDir);
     this.brokers = `127.0.0.1:${port}`;
     this.logFile = join(dataDir, 'broker.log');
   }
 
-  /** pid of the current JVM; a restart gives a new one. */
-  get pid(): number {
-    return this.#server?.pid ?? 0;
-  }
-
-  /**
-   * SIGTERM (a clean shutdown that flushes the log), SIGKILL after 20 s. Deletes the data dir if startKafka
-   * made it, unless keepData: then restart() brings the same broker back with its topics and offsets.
-   */
-  async stop({ keepData = false }: { keepData?: boolean } = {}): Promise<void> {
-    await this.#server?.stop();
-    if (this.ownsDir && !keepData) await rm(this.dataDir, { recursive: true, force: true });
-  }
-
-  /** Stops the broker if it runs (keeping its data), then starts it again on the same ports and data dir. */
-  async restart(): Promise<void> {
-    if (isAlive(this.pid)) await this.stop({ keepData: true });
+  protected async launch(): Promise<ServerProcess> {
     const props = join(this.dataDir, 'server.properties');
     await mkdir(this.dataDir, { recursive: true });
     await writeFile(props, serverProperties(this.version, this.port, this.controllerPort, join(this.dataDir, 'kraft')));
     if (!existsSync(join(this.dataDir, 'kraft', 'meta.properties'))) await this.format(props);
-    this.#server = await ServerProcess.start({
+    return ServerProcess.start({
       what: `Kafka ${this.version} at ${this.brokers}`,
       command: javaBin(),
       // G1 as in Kafka's own start script: on a machine under 2 GB or 2 cores the JVM would pick Serial.

@@ -127,6 +127,36 @@ export class ServerProcess {
   }
 }
 
+/**
+ * A server run in a data dir of its own (Kafka, Elasticsearch): what their lifecycles share. stop() is a clean
+ * shutdown (SIGKILL after a grace period) that deletes the data dir if this process made it, unless keepData:
+ * then restart() brings the same server back, on the same ports, with its data.
+ */
+export abstract class ServiceNode {
+  #server: ServerProcess | undefined;
+
+  constructor(readonly dataDir: string, private readonly ownsDir: boolean) {}
+
+  /** pid of the server process; a restart gives a new one. */
+  get pid(): number {
+    return this.#server?.pid ?? 0;
+  }
+
+  async stop({ keepData = false }: { keepData?: boolean } = {}): Promise<void> {
+    await this.#server?.stop();
+    if (this.ownsDir && !keepData) await rm(this.dataDir, { recursive: true, force: true });
+  }
+
+  /** Stops the server if it runs (keeping its data), then starts it again. */
+  async restart(): Promise<void> {
+    if (isAlive(this.pid)) await this.stop({ keepData: true });
+    this.#server = await this.launch();
+  }
+
+  /** Writes the server's config into the data dir and starts it, resolving once it answers. */
+  protected abstract launch(): Promise<ServerProcess>;
+}
+
 /** `preferred` if it can be bound on 127.0.0.1 (and is not `avoid`), else a free port the OS picks. */
 export async function freePort(preferred: number, avoid?: number): Promise<number> {
   const tryListen = (port: number): Promise<number | undefined> =>
