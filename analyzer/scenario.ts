@@ -18,7 +18,7 @@
 // address, and DNS tunnelling. Firmware updates are labeled too, as the benign case.
 
 import { Prng } from '../synth/prng.js';
-import { RECORD_SCHEMA_ID, type Destination, type InspectionRecord } from '../collector/inspection-record.js';
+import { RECORD_SCHEMA_ID, trafficStatistics, type Destination, type InspectionRecord } from '../collector/inspection-record.js';
 
 export const INCIDENT_TYPES = ['exfiltration', 'telnet-scan', 'ddos', 'c2-beacon', 'dns-tunnel', 'firmware-update'] as const;
 export type IncidentType = (typeof INCIDENT_TYPES)[number];
@@ -136,7 +136,6 @@ const SNMP_MANAGER = '192.0.2.20';
 const C2_POOL = ['185.220.101.33', '91.92.248.17', '45.137.21.9', '194.26.29.114'];
 const C2_PORTS = [443, 8443, 6667, 4444];
 
-const ETHERNET_HEADER = 14;
 
 export class Scenario {
   readonly options: ScenarioOptions;
@@ -610,24 +609,7 @@ export class Scenario {
       device: { id: d.id, ip: d.ip, imsi: d.imsi, group: d.group, known: true },
       collector: { source: 'scenario' },
       tunnel: { type: 'gre', key: 1 + (d.index % 4), mirror_source: '192.0.2.1' },
-      'traffic.statistics': {
-        'ethernet.bytes': ipBytes + ETHERNET_HEADER * packets,
-        'ip.bytes': ipBytes,
-        'ip.packets': packets,
-        'total.packets': packets,
-        'avg.pkt.size': packets > 0 ? Math.floor(ipBytes / packets) : 0,
-        'max.pkt.size': maxSize,
-        'pkt.len_min64': hist[0],
-        'pkt.len_64_128': hist[1],
-        'pkt.len_128_256': hist[2],
-        'pkt.len_256_1024': hist[3],
-        'pkt.len_1024_1500': hist[4],
-        'pkt.len_grt1500': hist[5],
-        'tcp.pkts': tcpP,
-        'udp.pkts': udpP,
-        'fragmented.pkts': 0,
-        'unique.flows': uniq,
-      },
+      'traffic.statistics': trafficStatistics({ ipBytes, packets, maxSize, sizeHistogram: hist, tcp: tcpP, udp: udpP, fragmented: 0, flows: uniq }),
       uplink: { bytes: upB, packets: upP },
       downlink: { bytes: downB, packets: downP },
       'detected.protos': detected,

@@ -72,3 +72,41 @@ export function recordErrors(record: unknown): string | null {
   return (validator.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}`).join('; ');
 }
 
+
+/** What `traffic.statistics` is made of; the derived fields (ethernet bytes, average size) follow from it. */
+export interface TrafficCounts {
+  ipBytes: number;
+  packets: number;
+  maxSize: number;
+  /** Packets by IP length: <64, 64–127, 128–255, 256–1023, 1024–1500, >1500. */
+  sizeHistogram: ArrayLike<number>;
+  tcp: number;
+  udp: number;
+  fragmented: number;
+  flows: number;
+}
+
+const ETHERNET_HEADER = 14;
+
+/** The Junction/nDPI statistics block, defined once for every producer of records. */
+export function trafficStatistics(t: TrafficCounts): InspectionRecord['traffic.statistics'] {
+  const h = t.sizeHistogram;
+  return {
+    'ethernet.bytes': t.ipBytes + ETHERNET_HEADER * t.packets,
+    'ip.bytes': t.ipBytes,
+    'ip.packets': t.packets,
+    'total.packets': t.packets,
+    'avg.pkt.size': t.packets > 0 ? Math.floor(t.ipBytes / t.packets) : 0,
+    'max.pkt.size': t.maxSize,
+    'pkt.len_min64': h[0],
+    'pkt.len_64_128': h[1],
+    'pkt.len_128_256': h[2],
+    'pkt.len_256_1024': h[3],
+    'pkt.len_1024_1500': h[4],
+    'pkt.len_grt1500': h[5],
+    'tcp.pkts': t.tcp,
+    'udp.pkts': t.udp,
+    'fragmented.pkts': t.fragmented,
+    'unique.flows': t.flows,
+  };
+}

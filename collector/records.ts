@@ -10,7 +10,7 @@ import {
 } from './aggregate.js';
 import { PROTO_NAMES, protoOf } from './protocols.js';
 import type { Inventory } from './inventory.js';
-import { RECORD_SCHEMA_ID, type Destination, type InspectionRecord } from './inspection-record.js';
+import { RECORD_SCHEMA_ID, trafficStatistics, type Destination, type InspectionRecord } from './inspection-record.js';
 
 export interface IntervalInfo {
   startSec: number;
@@ -19,7 +19,6 @@ export interface IntervalInfo {
   source: string;
 }
 
-const ETHERNET_HEADER = 14;
 
 /**
  * Text of addresses, remembered across intervals: devices by slot (the device table only grows),
@@ -156,24 +155,16 @@ export function snapshot(agg: Aggregator, iv: IntervalInfo, inventory: Inventory
       device,
       collector: { source: iv.source },
       tunnel,
-      'traffic.statistics': {
-        'ethernet.bytes': ipBytes + ETHERNET_HEADER * packets,
-        'ip.bytes': ipBytes,
-        'ip.packets': packets,
-        'total.packets': packets,
-        'avg.pkt.size': packets > 0 ? Math.floor(ipBytes / packets) : 0,
-        'max.pkt.size': c[base + F_MAX_SIZE],
-        'pkt.len_min64': c[base + F_HIST],
-        'pkt.len_64_128': c[base + F_HIST + 1],
-        'pkt.len_128_256': c[base + F_HIST + 2],
-        'pkt.len_256_1024': c[base + F_HIST + 3],
-        'pkt.len_1024_1500': c[base + F_HIST + 4],
-        'pkt.len_grt1500': c[base + F_HIST + 5],
-        'tcp.pkts': c[base + F_TCP],
-        'udp.pkts': c[base + F_UDP],
-        'fragmented.pkts': c[base + F_FRAGMENTED],
-        'unique.flows': flows.flows,
-      },
+      'traffic.statistics': trafficStatistics({
+        ipBytes,
+        packets,
+        maxSize: c[base + F_MAX_SIZE],
+        sizeHistogram: c.subarray(base + F_HIST, base + F_HIST + 6),
+        tcp: c[base + F_TCP],
+        udp: c[base + F_UDP],
+        fragmented: c[base + F_FRAGMENTED],
+        flows: flows.flows,
+      }),
       uplink: { bytes: c[base + F_UP_BYTES], packets: upPackets },
       downlink: { bytes: c[base + F_DOWN_BYTES], packets: downPackets },
       'detected.protos': protos,
