@@ -59,7 +59,7 @@ export class AnalyzerService {
     this.consumer = this.kafka.consumer({ groupId: this.o.groupId ?? 'tapwatch-analyzer', sessionTimeout: 10_000, heartbeatInterval: 1000 });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
       this.o.log.info({ assignment: e.payload.memberAssignment }, 'partitions assigned; restoring device state');
-      this.restoring = this.restoreState();
+      this.restoring = this.restoreWithRetry();
     });
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [this.input], fromBeginning: true });
@@ -123,6 +123,18 @@ export class AnalyzerService {
     await heartbeat();
   }
 
+  /** A restore that fails (the group is rebalancing, a broker is away) is logged and tried again. */
+  private async restoreWithRetry(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.restoreState();
+      } catch (err) {
+        this.o.log.warn({ err: (err as Error).message, attempt }, 'restoring device state failed; retrying');
+        await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** Math.min(attempt, 5))));
+      }
+    }
+  }
+
   /** Reads the checkpoint topic to its end and restores every device it knows better than this analyzer. */
   private async restoreState(): Promise<void> {
     const admin = this.kafka.admin();
@@ -130,7 +142,10 @@ export class AnalyzerService {
     const ends = await admin.fetchTopicOffsets(this.state);
     await admin.disconnect();
     const remaining = new Map(ends.filter((p) => p.high !== p.low).map((p) => [p.partition, BigInt(p.high)]));
-    if (remaining.size === 0) return;
+    if (remaining.size === 0) {
+      this.o.log.info({ restored: 0, checkpointed: 0 }, 'device state restored');
+      return;
+    }
     const latest = new Map<string, DeviceStateJSON>();
     const reader = this.kafka.consumer({ groupId: `tapwatch-analyzer-restore-${process.pid}-${Date.now()}` });
     await reader.connect();
@@ -155,6 +170,6 @@ export class AnalyzerService {
       this.analyzer.restore(id, state);
       this.stats.restored++;
     }
-    this.o.log.info({ restored: this.stats.restored, checkpointed: latest.size }, 'device state restored');
+    this.o.log.info({ restored: this.stats.restored, checkpointed: latest.size, analyzerDevices: this.analyzer.deviceIds().length }, 'device state restored');
   }
 }

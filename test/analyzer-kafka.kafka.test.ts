@@ -82,7 +82,7 @@ it('an analyzer killed mid-run: the other takes over its devices with their base
   await admin.disconnect();
 
   const restored = b.logs().filter((l) => l.msg === 'device state restored').map((l) => l.restored as number);
-  expect(Math.max(0, ...restored)).toBeGreaterThan(0);
+  expect(Math.max(0, ...restored), JSON.stringify(b.logs().filter((l) => l.msg !== 'counters'))).toBeGreaterThan(0);
   const final = b.logs().find((l) => l.msg === 'final counters') as { records: number; invalid: number };
   expect(final.invalid).toBe(0);
 
