@@ -2,7 +2,7 @@
 // inspection records every interval → NDJSON, Kafka, or a table for people.
 
 import { statSync } from 'node:fs';
-import { pino, type Logger } from 'pino';
+import { pino } from 'pino';
 import { REASON_NAMES, NOTE_NAMES } from '../gre-decap/malformed.js';
 import { Collector } from '../collector/collector.js';
 import { DeviceNets } from '../collector/device-nets.js';

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { Frame } from '../gre-decap/frame.js';
 import { LINKTYPE_RAW } from '../gre-decap/layers.js';
 import type { Collector } from './collector.js';
+import { parseIpv6Words } from './device-nets.js';
 import type { Pipeline } from './pipeline.js';
 
 export interface LiveSourceOptions {
@@ -115,10 +116,13 @@ function writeIpv6Udp(b: Uint8Array, r: RemoteInfo, dstPort: number, len: number
   b[5] = (len + 8) & 0xff;
   b[6] = 17;
   b[7] = 64;
-  const groups = expandIpv6(r.address.split('%')[0]);
-  for (let i = 0; i < 8; i++) {
-    b[8 + 2 * i] = groups[i] >> 8;
-    b[9 + 2 * i] = groups[i] & 0xff;
+  const words = parseIpv6Words(r.address.split('%')[0]);
+  for (let i = 0; i < 4; i++) {
+    const at = 8 + 4 * i;
+    b[at] = words[i] >>> 24;
+    b[at + 1] = (words[i] >>> 16) & 0xff;
+    b[at + 2] = (words[i] >>> 8) & 0xff;
+    b[at + 3] = words[i] & 0xff;
   }
   writeUdp(b, 40, r.port, dstPort, len);
   return 48;
@@ -131,11 +135,4 @@ function writeUdp(b: Uint8Array, at: number, src: number, dst: number, len: numb
   b[at + 3] = dst & 0xff;
   b[at + 4] = (len + 8) >> 8;
   b[at + 5] = (len + 8) & 0xff;
-}
-
-function expandIpv6(s: string): number[] {
-  const [head, tail = ''] = s.split('::');
-  const h = head ? head.split(':') : [];
-  const t = s.includes('::') && tail ? tail.split(':') : [];
-  return [...h, ...new Array<string>(8 - h.length - t.length).fill('0'), ...t].map((g) => parseInt(g, 16) || 0);
 }

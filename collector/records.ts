@@ -98,7 +98,6 @@ function summarizeFlows(agg: Aggregator): Map<number, DeviceFlows> {
 export function snapshot(agg: Aggregator, iv: IntervalInfo, inventory: Inventory, topK: number, names: AddressNames): InspectionRecord[] {
   const start = new Date(iv.startSec * 1000).toISOString();
   const end = new Date((iv.startSec + iv.seconds) * 1000).toISOString();
-  const key = new Uint32Array(4);
   const destKey = new Uint32Array(6);
 
   const perDevice = summarizeFlows(agg);

@@ -49,138 +49,113 @@ const settings = {
 
 const meta = { managed_by: 'tapwatch' };
 
-export const INDEX_TEMPLATES = {
-  'tapwatch-inspection': {
-    index_patterns: [`${INSPECTION_INDEX_PREFIX}*`],
+/** A composable template with tapwatch's settings and a strict mapping: a field nobody declared is an error. */
+function strictTemplate<P extends Record<string, estypes.MappingProperty>>(pattern: string, properties: P, _meta: estypes.Metadata = meta) {
+  return {
+    index_patterns: [pattern],
     priority: 200,
     version: TEMPLATE_VERSION,
-    _meta: { ...meta, record_schema: record.schema.const },
-    template: {
-      settings,
-      mappings: {
-        dynamic: 'strict',
-        properties: {
-          ...base,
-          event: event(),
-          observer: { properties: { type: keyword, product: keyword } },
-          source: { properties: { ip, bytes: long, packets: long } },
-          network: { properties: { type: keyword, bytes: long, packets: long } },
-          related: { properties: { ip } },
-          // The record as the collector wrote it.
-          schema: keyword,
-          interval: { properties: { start: date, end: date, seconds: long, complete: boolean } },
-          device,
-          collector: { properties: { source: keyword } },
-          tunnel: { properties: { type: keyword, key: long, vni: long, session: long, call_id: long, mirror_source: ip } },
-          'traffic.statistics': counters(record['traffic.statistics']),
-          uplink: counters(record.uplink),
-          downlink: counters(record.downlink),
-          // nested: "packets of mqtt" must add up mqtt's packets, not every protocol's of a record that has mqtt.
-          'detected.protos': { type: 'nested', properties: { name: keyword, packets: long, bytes: long, flows: long } },
-          destinations: {
-            properties: {
-              distinct: long,
-              distinct_ports: long,
-              top: { type: 'nested', properties: { ip, port: long, transport: keyword, packets: long, bytes: long } },
-            },
-          },
-          tcp: counters(record.tcp),
-          dns: counters(record.dns),
-        },
+    _meta,
+    template: { settings, mappings: { dynamic: 'strict' as const, properties } },
+  };
+}
+
+export const INDEX_TEMPLATES = {
+  'tapwatch-inspection': strictTemplate(`${INSPECTION_INDEX_PREFIX}*`, {
+    ...base,
+    event: event(),
+    observer: { properties: { type: keyword, product: keyword } },
+    source: { properties: { ip, bytes: long, packets: long } },
+    network: { properties: { type: keyword, bytes: long, packets: long } },
+    related: { properties: { ip } },
+    // The record as the collector wrote it.
+    schema: keyword,
+    interval: { properties: { start: date, end: date, seconds: long, complete: boolean } },
+    device,
+    collector: { properties: { source: keyword } },
+    tunnel: { properties: { type: keyword, key: long, vni: long, session: long, call_id: long, mirror_source: ip } },
+    'traffic.statistics': counters(record['traffic.statistics']),
+    uplink: counters(record.uplink),
+    downlink: counters(record.downlink),
+    // nested: "packets of mqtt" must add up mqtt's packets, not every protocol's of a record that has mqtt.
+    'detected.protos': { type: 'nested', properties: { name: keyword, packets: long, bytes: long, flows: long } },
+    destinations: {
+      properties: {
+        distinct: long,
+        distinct_ports: long,
+        top: { type: 'nested', properties: { ip, port: long, transport: keyword, packets: long, bytes: long } },
       },
     },
-  },
+    tcp: counters(record.tcp),
+    dns: counters(record.dns),
+  }, { ...meta, record_schema: record.schema.const }),
 
   // Written by the analyzer: one document per alarm transition. The AnomalyEvent's own names (analyzer/
   // anomaly-event.ts) plus ECS: event.id = event_id, event.severity = a number for sorting (severity is the label),
   // source.ip = device.ip, and destination.* / network.* for an anomaly about one far end.
-  'tapwatch-anomalies': {
-    index_patterns: [`${ANOMALIES_INDEX}*`],
-    priority: 200,
-    version: TEMPLATE_VERSION,
-    _meta: meta,
-    template: {
-      settings,
-      mappings: {
-        dynamic: 'strict',
-        properties: {
-          ...base,
-          event: event({ severity: long }),
-          source: { properties: { ip } },
-          destination: { properties: { ip, port: long } },
-          network: { properties: { transport: keyword, protocol: keyword } },
-          schema: keyword,
-          event_id: keyword,
-          interval_seconds: long,
-          device,
-          detector: keyword,
-          behavior: keyword,
-          metric: keyword,
-          comparison: keyword,
-          observed: double,
-          threshold: double,
-          baseline: {
-            properties: {
-              scope: keyword,
-              statistic: keyword,
-              value: double,
-              median: double,
-              mad: double,
-              time_of_day: keyword,
-              samples: long,
-              group: keyword,
-              devices: long,
-            },
-          },
-          score: double,
-          severity: keyword,
-          // in-alarm | alarm-cleared (AWS IoT Device Defender's names)
-          alarm: keyword,
-          datapoints: long,
-          alarm_since: date,
-          suspected: keyword,
-          summary: text,
-          // What the policy chose to do about it.
-          policy: { properties: { action: keyword, dry_run: boolean } },
-        },
+  'tapwatch-anomalies': strictTemplate(`${ANOMALIES_INDEX}*`, {
+    ...base,
+    event: event({ severity: long }),
+    source: { properties: { ip } },
+    destination: { properties: { ip, port: long } },
+    network: { properties: { transport: keyword, protocol: keyword } },
+    schema: keyword,
+    event_id: keyword,
+    interval_seconds: long,
+    device,
+    detector: keyword,
+    behavior: keyword,
+    metric: keyword,
+    comparison: keyword,
+    observed: double,
+    threshold: double,
+    baseline: {
+      properties: {
+        scope: keyword,
+        statistic: keyword,
+        value: double,
+        median: double,
+        mad: double,
+        time_of_day: keyword,
+        samples: long,
+        group: keyword,
+        devices: long,
       },
     },
-  },
+    score: double,
+    severity: keyword,
+    // in-alarm | alarm-cleared (AWS IoT Device Defender's names)
+    alarm: keyword,
+    datapoints: long,
+    alarm_since: date,
+    suspected: keyword,
+    summary: text,
+    // What the policy chose to do about it.
+    policy: { properties: { action: keyword, dry_run: boolean } },
+  }),
 
   // Written by the control API: one document per action taken (or not taken, in dry-run) on a device.
-  'tapwatch-actions': {
-    index_patterns: [`${ACTIONS_INDEX}*`],
-    priority: 200,
-    version: TEMPLATE_VERSION,
-    _meta: meta,
-    template: {
-      settings,
-      mappings: {
-        dynamic: 'strict',
-        properties: {
-          ...base,
-          // event.action: the action type (block, throttle, ...); event.reason: why; event.outcome: ECS's
-          // success/failure/unknown, with tapwatch's finer result in action.result.
-          event: event({ action: keyword, reason: keyword, outcome: keyword }),
-          device,
-          source: { properties: { ip } },
-          action: {
-            properties: {
-              actor: keyword,
-              result: keyword,
-              enforcer: keyword,
-              dry_run: boolean,
-              // event.id of the anomaly that led to it, if any.
-              anomaly_id: keyword,
-              speed_class: keyword,
-              group_id: keyword,
-            },
-          },
-          error: { properties: { message: text } },
-        },
+  'tapwatch-actions': strictTemplate(`${ACTIONS_INDEX}*`, {
+    ...base,
+    // event.action: the action type (block, throttle, ...); event.reason: why; event.outcome: ECS's
+    // success/failure/unknown, with tapwatch's finer result in action.result.
+    event: event({ action: keyword, reason: keyword, outcome: keyword }),
+    device,
+    source: { properties: { ip } },
+    action: {
+      properties: {
+        actor: keyword,
+        result: keyword,
+        enforcer: keyword,
+        dry_run: boolean,
+        // event.id of the anomaly that led to it, if any.
+        anomaly_id: keyword,
+        speed_class: keyword,
+        group_id: keyword,
       },
     },
-  },
+    error: { properties: { message: text } },
+  }),
 } satisfies Record<string, Omit<estypes.IndicesPutIndexTemplateRequest, 'name'>>;
 
 /** Creates or replaces the three templates. They apply to indices created afterwards; existing ones keep their mapping. */
