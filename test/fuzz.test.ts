@@ -82,7 +82,10 @@ describe('fuzz: readers', () => {
       const chosen: SynthFrame[] = frames.slice(start, start + n).map((fr, k) => ({ data: fr.data, tsSec: 1_700_000_000 + k, tsNsec: k * 1000 }));
       const clean = rng.float() < 0.5
         ? pcapBytes(chosen, { bigEndian: rng.float() < 0.3, nanos: rng.float() < 0.3 })
-        : pcapngBytes(chosen, { bigEndian: rng.float() < 0.3, block: rng.float() < 0.2 ? 'spb' : 'epb', unknownBlock: rng.float() < 0.3 });
+        : rng.float() < 0.2
+          ? pcapngBytes(chosen, { bigEndian: rng.float() < 0.3, block: 'spb', unknownBlock: rng.float() < 0.3 })
+          : // Two interfaces at 10^-9 and 2^-24 s, so timestamp conversion is fuzzed too.
+            pcapngBytes(chosen.map((c, k) => ({ ...c, iface: k % 2 })), { bigEndian: rng.float() < 0.3, interfaces: [{ tsresol: 9 }, { tsresol: 0x80 | 24 }], unknownBlock: rng.float() < 0.3 });
       const bytes = mutate(rng, clean);
       files++;
       let reader;
@@ -102,6 +105,7 @@ describe('fuzz: readers', () => {
         count++;
         if (count > maxFrames) throw new Error(`reader did not stop on fuzz-${i}`);
         expect(f.off + f.capLen).toBeLessThanOrEqual(f.buf.length);
+        expect(f.tsNsec).toBeLessThan(1e9);
       }
       expect(reader.stats.frames).toBe(count);
       if (reader.stats.error) stoppedWithError++;
