@@ -89,7 +89,7 @@ export class AnalyzerService {
   }
 
   private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    await this.restoring;
+    await this.restored(heartbeat);
     const touched = new Set<string>();
     const out: { key: string; value: string }[] = [];
     for (const m of batch.messages) {
@@ -123,6 +123,17 @@ export class AnalyzerService {
     await heartbeat();
   }
 
+  /** Waits for the restore in progress, heartbeating meanwhile: a restore slower than the session timeout must
+   *  not get this member evicted, or every rejoin would start another restore and the group would never settle. */
+  private async restored(heartbeat: () => Promise<void>): Promise<void> {
+    let done = false;
+    const restoring = this.restoring.then(() => (done = true));
+    while (!done) {
+      await Promise.race([restoring, new Promise((r) => setTimeout(r, 1000))]);
+      if (!done) await heartbeat();
+    }
+  }
+
   /** A restore that fails (the group is rebalancing, a broker is away) is logged and tried again. */
   private async restoreWithRetry(): Promise<void> {
     for (let attempt = 1; ; attempt++) {
@@ -148,21 +159,31 @@ export class AnalyzerService {
     }
     const latest = new Map<string, DeviceStateJSON>();
     const reader = this.kafka.consumer({ groupId: `tapwatch-analyzer-restore-${process.pid}-${Date.now()}` });
-    await reader.connect();
-    await reader.subscribe({ topics: [this.state], fromBeginning: true });
-    await new Promise<void>((resolve, reject) => {
-      reader
-        .run({
-          eachMessage: async ({ partition, message }) => {
-            if (message.key && message.value) latest.set(message.key.toString(), JSON.parse(message.value.toString()));
-            const end = remaining.get(partition);
-            if (end !== undefined && BigInt(message.offset) + 1n >= end) remaining.delete(partition);
-            if (remaining.size === 0) resolve();
-          },
-        })
-        .catch(reject);
-    });
-    await reader.disconnect();
+    const timeoutMs = 60_000;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await reader.connect();
+      await reader.subscribe({ topics: [this.state], fromBeginning: true });
+      await new Promise<void>((resolve, reject) => {
+        // run() resolves once the reader is started; a reader that crashes later or never reaches the end
+        // would otherwise leave the restore, and every batch waiting for it, hanging.
+        timer = setTimeout(() => reject(new Error(`checkpoint topic not read to its end within ${timeoutMs / 1000} s`)), timeoutMs);
+        reader.on(reader.events.CRASH, (e) => reject(e.payload.error));
+        reader
+          .run({
+            eachMessage: async ({ partition, message }) => {
+              if (message.key && message.value) latest.set(message.key.toString(), JSON.parse(message.value.toString()));
+              const end = remaining.get(partition);
+              if (end !== undefined && BigInt(message.offset) + 1n >= end) remaining.delete(partition);
+              if (remaining.size === 0) resolve();
+            },
+          })
+          .catch(reject);
+      });
+    } finally {
+      clearTimeout(timer);
+      await reader.disconnect();
+    }
     for (const [id, state] of latest) {
       // Only a checkpoint that has seen more of the device than this analyzer has (a device it never
       // held, or held before its partition moved away and back).

@@ -27,15 +27,20 @@ interface Analyzer {
 function startAnalyzer(brokers: string): Analyzer {
   const child = spawn('node', [cli, 'analyze', '--kafka', brokers], { stdio: ['ignore', 'ignore', 'pipe'] });
   children.push(child);
+  analyzers.push({ child, logs: () => stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)) });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
-  return { child, logs: () => stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)) };
+  return analyzers[analyzers.length - 1];
 }
 
-async function until(what: string, ok: () => Promise<boolean> | boolean, timeoutMs = 90_000): Promise<void> {
+const analyzers: Analyzer[] = [];
+/** What the analyzers said besides their periodic counters, for a failure message. */
+const said = () => analyzers.map((x, i) => `analyzer ${i}:\n${x.logs().filter((l) => l.msg !== 'counters').slice(-30).map((l) => JSON.stringify(l)).join('\n')}`).join('\n');
+
+async function until(what: string, ok: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
   const t0 = Date.now();
   while (!(await ok())) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}\n${said()}`);
     await new Promise((r) => setTimeout(r, 500));
   }
 }
@@ -71,11 +76,11 @@ it('an analyzer killed mid-run: the other takes over its devices with their base
   const b = startAnalyzer(brokers);
   await until('both analyzers to be assigned partitions', () => [a, b].every((x) => x.logs().some((l) => l.msg === 'partitions assigned; restoring device state')));
   await publish(0, split);
-  await until('the first half to be analyzed', lagZero, 180_000);
+  await until('the first half to be analyzed', lagZero, 150_000);
 
   a.child.kill('SIGKILL');
   await publish(split, batches.length);
-  await until('the second half to be analyzed by the survivor', lagZero, 180_000);
+  await until('the second half to be analyzed by the survivor', lagZero, 150_000);
   b.child.kill('SIGTERM');
   await new Promise((r) => b.child.on('close', r));
   await producer.disconnect();
