@@ -13,7 +13,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
-          include: ['gre-decap/**/*.test.ts', 'collector/**/*.test.ts', 'analyzer/**/*.test.ts', 'synth/**/*.test.ts', 'cli/**/*.test.ts', 'test/**/*.test.ts'],
+          include: ['gre-decap/**/*.test.ts', 'collector/**/*.test.ts', 'analyzer/**/*.test.ts', 'control/**/*.test.ts', 'synth/**/*.test.ts', 'cli/**/*.test.ts', 'test/**/*.test.ts'],
           exclude: [...configDefaults.exclude, '**/*.kafka.test.ts', '**/*.es.test.ts'],
         },
       },

@@ -1,4 +1,5 @@
-// Network namespaces for tests that need a real network: two namespaces joined by a veth pair, with
+// Network namespaces for tests that need a real network: two namespaces joined by a veth pair
+// (createNetnsPair), or any namespaces and veth links between them (createNetnsTopology), with
 // names unique to this process, so parallel runs never collide; namespaces left behind by runs that
 // were killed (their creator's pid is gone) are deleted on the next creation. Everything that runs
 // inside is tracked and killed on destroy(). Needs root: without it (or when `ip netns add` fails)
@@ -8,12 +9,15 @@
 //   const child = net.spawn(net.b.ns, 'node', ['dist/scripts/live-decap.js', '--interface', net.b.iface]);
 //   net.exec(net.a.ns, 'node', ['dist/scripts/inject-frames.js', '--interface', net.a.iface, ...]);
 //   net.destroy();                             // in afterAll; idempotent
+//
+// UDP tools run as node scripts inside namespaces (no ping or netcat needed): startUdpEcho,
+// udpProbe (who answers), udpThroughput (what arrives of a steady blast).
 
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
-/** Prefix of every namespace these helpers create: `${prefix}-${pid}-${random}-{a,b}`. */
+/** Prefix of every namespace these helpers create: `${prefix}-${pid}-${random}-${name}` (name a, b for a pair). */
 export const NETNS_PREFIX = 'tapwatch';
 
 export class NetnsError extends Error {
@@ -25,7 +29,7 @@ export interface NetnsEnd {
   ns: string;
   /** The veth end inside it. */
   iface: string;
-  /** IPv4 address on the veth (192.0.2.0/24, RFC 5737 documentation range). */
+  /** IPv4 address on the veth (a pair's: in 192.0.2.0/24, RFC 5737 documentation range). */
   addr: string;
   prefixLen: number;
   /** The veth end's MAC address. */
@@ -44,16 +48,43 @@ export interface NetnsPairOptions {
   addrB?: string;
 }
 
-export interface NetnsPair {
-  readonly a: NetnsEnd;
-  readonly b: NetnsEnd;
-  readonly mtu: number;
+/** Runs commands inside namespaces and removes everything on destroy(). */
+export interface NetnsRunner {
   /** Runs a command inside a namespace and returns its stdout; throws with its stderr on failure. */
   exec(ns: string, cmd: string, args: readonly string[], opts?: { timeoutMs?: number; input?: string }): string;
   /** Starts a command inside a namespace (`ip netns exec`, which execs it: the child's pid is the command's). */
   spawn(ns: string, cmd: string, args: readonly string[], opts?: SpawnOptions): ChildProcess;
-  /** Kills what spawn() started and anything else running inside, then deletes both namespaces (their veths go with them). */
+  /** Kills what spawn() started and anything else running inside, then deletes the namespaces (their veths go with them). */
   destroy(): void;
+}
+
+export interface NetnsPair extends NetnsRunner {
+  readonly a: NetnsEnd;
+  readonly b: NetnsEnd;
+  readonly mtu: number;
+}
+
+export interface NetnsLink {
+  /** Short names (from NetnsTopologyOptions.namespaces) of the namespaces at the two ends. */
+  a: string;
+  b: string;
+  /** Address/prefix length of each end, e.g. '10.128.0.1/24'. */
+  addrA: string;
+  addrB: string;
+}
+
+export interface NetnsTopologyOptions extends Pick<NetnsPairOptions, 'prefix' | 'mtu' | 'ipv6'> {
+  /** Short names ([a-z0-9], e.g. 'dev', 'gw'). */
+  namespaces: readonly string[];
+  links: readonly NetnsLink[];
+}
+
+export interface NetnsTopology extends NetnsRunner {
+  /** Full namespace name by short name. */
+  readonly ns: Readonly<Record<string, string>>;
+  /** The ends of each link, in the order of NetnsTopologyOptions.links. */
+  readonly links: ReadonlyArray<{ readonly a: NetnsEnd; readonly b: NetnsEnd }>;
+  readonly mtu: number;
 }
 
 function run(cmd: string, args: readonly string[], timeoutMs = 10_000, input?: string): string {
@@ -144,21 +175,35 @@ function macOf(ns: string, iface: string): string {
 }
 
 export function createNetnsPair(opts: NetnsPairOptions = {}): NetnsPair {
+  const t = createNetnsTopology({
+    ...opts,
+    namespaces: ['a', 'b'],
+    links: [{ a: 'a', b: 'b', addrA: `${opts.addrA ?? '192.0.2.1'}/24`, addrB: `${opts.addrB ?? '192.0.2.2'}/24` }],
+  });
+  const [{ a, b }] = t.links;
+  return { a, b, mtu: t.mtu, exec: t.exec, spawn: t.spawn, destroy: t.destroy };
+}
+
+/**
+ * Namespaces `${prefix}-${pid}-${random}-${name}` for each of `namespaces`, joined by the veth pairs
+ * of `links` (interface names `tw${random}${link}{a,b}`), each end up with its address, lo up.
+ * Routes, forwarding and extra addresses are the caller's, through exec().
+ */
+export function createNetnsTopology(opts: NetnsTopologyOptions): NetnsTopology {
   requireNetnsPrivilege();
   const prefix = opts.prefix ?? NETNS_PREFIX;
   if (!/^[A-Za-z0-9_.]{1,32}$/.test(prefix)) throw new NetnsError(`bad namespace prefix '${prefix}'`);
+  if (opts.links.length > 10) throw new NetnsError('at most 10 links (interface names have 15 bytes)');
   const mtu = opts.mtu ?? 9500;
   cleanStaleNetns(prefix);
 
   const id = randomBytes(4).toString('hex');
   const base = `${prefix}-${process.pid}-${id}`;
-  const nsA = `${base}-a`;
-  const nsB = `${base}-b`;
-  // Interface names: at most 15 bytes; unique too, though each lives in its own namespace.
-  const ifA = `tw${id}a`;
-  const ifB = `tw${id}b`;
-  const addrA = opts.addrA ?? '192.0.2.1';
-  const addrB = opts.addrB ?? '192.0.2.2';
+  const names: Record<string, string> = {};
+  for (const n of opts.namespaces) {
+    if (!/^[a-z0-9]{1,16}$/.test(n) || n in names) throw new NetnsError(`bad or repeated namespace name '${n}'`);
+    names[n] = `${base}-${n}`;
+  }
   const created: string[] = [];
   const children = new Set<ChildProcess>();
   let destroyed = false;
@@ -181,11 +226,10 @@ export function createNetnsPair(opts: NetnsPairOptions = {}): NetnsPair {
   };
   // If the test process exits without afterAll (crash, process.exit), still try to clean up.
   process.on('exit', destroy);
-  let a: NetnsEnd;
-  let b: NetnsEnd;
+  const links: Array<{ a: NetnsEnd; b: NetnsEnd }> = [];
 
   try {
-    for (const ns of [nsA, nsB]) {
+    for (const ns of Object.values(names)) {
       try {
         run('ip', ['netns', 'add', ns]);
       } catch (e) {
@@ -197,22 +241,31 @@ export function createNetnsPair(opts: NetnsPairOptions = {}): NetnsPair {
         run('ip', ['netns', 'exec', ns, 'sh', '-c',
           'for f in /proc/sys/net/ipv6/conf/default/disable_ipv6 /proc/sys/net/ipv6/conf/all/disable_ipv6; do [ -e $f ] && echo 1 > $f; done; true']);
       }
-    }
-    run('ip', ['link', 'add', ifA, 'netns', nsA, 'mtu', String(mtu), 'type', 'veth', 'peer', 'name', ifB, 'netns', nsB, 'mtu', String(mtu)]);
-    for (const [ns, iface, addr] of [[nsA, ifA, addrA], [nsB, ifB, addrB]]) {
-      run('ip', ['-n', ns, 'addr', 'add', `${addr}/24`, 'dev', iface]);
-      run('ip', ['-n', ns, 'link', 'set', 'dev', iface, 'up']);
       run('ip', ['-n', ns, 'link', 'set', 'dev', 'lo', 'up']);
     }
-    a = { ns: nsA, iface: ifA, addr: addrA, prefixLen: 24, mac: macOf(nsA, ifA) };
-    b = { ns: nsB, iface: ifB, addr: addrB, prefixLen: 24, mac: macOf(nsB, ifB) };
+    opts.links.forEach((l, i) => {
+      const nsA = names[l.a];
+      const nsB = names[l.b];
+      if (!nsA || !nsB) throw new NetnsError(`link ${i} joins an unknown namespace (${l.a}, ${l.b})`);
+      // Interface names: at most 15 bytes; unique too, though each lives in its own namespace.
+      const ifA = `tw${id}${i}a`;
+      const ifB = `tw${id}${i}b`;
+      run('ip', ['link', 'add', ifA, 'netns', nsA, 'mtu', String(mtu), 'type', 'veth', 'peer', 'name', ifB, 'netns', nsB, 'mtu', String(mtu)]);
+      const end = (ns: string, iface: string, cidr: string): NetnsEnd => {
+        const [addr, len] = cidr.split('/');
+        run('ip', ['-n', ns, 'addr', 'add', cidr, 'dev', iface]);
+        run('ip', ['-n', ns, 'link', 'set', 'dev', iface, 'up']);
+        return { ns, iface, addr, prefixLen: Number(len), mac: macOf(ns, iface) };
+      };
+      links.push({ a: end(nsA, ifA, l.addrA), b: end(nsB, ifB, l.addrB) });
+    });
   } catch (e) {
     destroy();
     throw e;
   }
   return {
-    a,
-    b,
+    ns: names,
+    links,
     mtu,
     exec(ns, cmd, args, o = {}) {
       return run('ip', ['netns', 'exec', ns, cmd, ...args], o.timeoutMs ?? 30_000, o.input);
@@ -274,4 +327,91 @@ export function waitForExit(child: ChildProcess, timeoutMs: number): Promise<num
       resolve(code);
     });
   });
+}
+
+// ---- UDP tools ----------------------------------------------------------------------------------
+
+// One node script for every tool (CommonJS, as `node -e` runs it): argv is mode, then the mode's arguments.
+const UDP_AGENT = `
+const dgram = require('node:dgram');
+const [mode, ...a] = process.argv.slice(1);
+const sock = (addr) => dgram.createSocket(addr.includes(':') ? 'udp6' : 'udp4');
+if (mode === 'echo') {
+  const [bind, port, name] = a;
+  const s = sock(bind);
+  s.on('message', (_m, r) => s.send(name, r.port, r.address));
+  s.bind(+port, bind, () => console.log('ready'));
+} else if (mode === 'probe') {
+  const [from, to, port, count] = a;
+  const s = sock(from);
+  const seen = {};
+  s.on('message', (m) => { seen[m.toString()] = (seen[m.toString()] || 0) + 1; });
+  s.bind(0, from, () => {
+    let sent = 0;
+    const t = setInterval(() => {
+      s.send('probe', +port, to);
+      if (++sent < +count) return;
+      clearInterval(t);
+      setTimeout(() => { console.log(JSON.stringify(seen)); s.close(); }, 300);
+    }, 20);
+  });
+} else if (mode === 'sink') {
+  const [bind, port, ms] = a;
+  const s = sock(bind);
+  let bytes = 0;
+  s.on('message', (m) => { bytes += m.length; });
+  s.bind(+port, bind, () => {
+    console.log('ready');
+    setTimeout(() => { console.log(JSON.stringify({ bytes })); s.close(); }, +ms);
+  });
+} else if (mode === 'blast') {
+  const [from, to, port, ms, bytesPerSecond] = a;
+  const s = sock(from);
+  const payload = Buffer.alloc(1000);
+  const tickMs = 10;
+  const perTick = Math.max(1, Math.round((+bytesPerSecond * tickMs) / 1000 / payload.length));
+  s.bind(0, from, () => {
+    const end = Date.now() + +ms;
+    const t = setInterval(() => {
+      if (Date.now() >= end) { clearInterval(t); s.close(); return; }
+      for (let i = 0; i < perTick; i++) s.send(payload, +port, to);
+    }, tickMs);
+  });
+} else {
+  throw new Error('unknown mode ' + mode);
+}
+`;
+
+/** Starts a UDP server in `ns` on bind:port that answers every datagram with `name`; resolves once it listens. */
+export async function startUdpEcho(net: NetnsRunner, ns: string, o: { bind: string; port: number; name: string }): Promise<ChildProcess> {
+  const child = net.spawn(ns, process.execPath, ['-e', UDP_AGENT, 'echo', o.bind, String(o.port), o.name]);
+  const out = collectOutput(child);
+  await waitForOutput(child, () => out.stdout() + out.stderr(), /ready/, 10_000);
+  return child;
+}
+
+/**
+ * Sends `count` datagrams (20 ms apart) from source address `from` to to:port and returns the
+ * answers counted by the name of the echo server that sent them ({} when none came back within 300 ms).
+ */
+export function udpProbe(net: NetnsRunner, ns: string, o: { from: string; to: string; port: number; count: number }): Record<string, number> {
+  return JSON.parse(net.exec(ns, process.execPath, ['-e', UDP_AGENT, 'probe', o.from, o.to, String(o.port), String(o.count)])) as Record<string, number>;
+}
+
+/**
+ * Offers `offered` bytes/s of UDP payload (1000-byte datagrams) from `from` in fromNs to to:port in
+ * toNs for `ms`, and returns the payload bytes/s that arrived there.
+ */
+export async function udpThroughput(
+  net: NetnsRunner,
+  o: { fromNs: string; from: string; toNs: string; to: string; port: number; ms: number; offered: number },
+): Promise<number> {
+  // The sink listens a little longer than the blast lasts, so late datagrams (the blast's own start-up) count.
+  const sink = net.spawn(o.toNs, process.execPath, ['-e', UDP_AGENT, 'sink', o.to, String(o.port), String(o.ms + 700)]);
+  const out = collectOutput(sink);
+  await waitForOutput(sink, () => out.stdout() + out.stderr(), /ready/, 10_000);
+  net.exec(o.fromNs, process.execPath, ['-e', UDP_AGENT, 'blast', o.from, o.to, String(o.port), String(o.ms), String(o.offered)]);
+  await waitForExit(sink, o.ms + 10_000);
+  const { bytes } = JSON.parse(out.stdout().trim().split('\n').at(-1) ?? '') as { bytes: number };
+  return bytes / (o.ms / 1000);
 }
