@@ -11,6 +11,11 @@ export interface InventoryEntry {
   group?: string;
 }
 
+/** An inventory entry with the IP it is keyed by (what the control API imports as a subscriber). */
+export interface InventoryRow extends InventoryEntry {
+  ip: string;
+}
+
 export class InventoryError extends Error {
   readonly code = 'TW_ERR_INVENTORY';
 }
@@ -31,16 +36,7 @@ export class Inventory {
     } catch (e) {
       throw new InventoryError(`inventory ${path}: ${(e as Error).message}`);
     }
-    const rows = text.trimStart().startsWith('[') ? parseJson(path, text) : parseCsv(path, text);
-    const byIp = new Map<string, InventoryEntry>();
-    rows.forEach((r, i) => {
-      const ip = r.ip?.trim();
-      if (!ip) throw new InventoryError(`inventory ${path}: entry ${i + 1} has no ip`);
-      const entry: InventoryEntry = { id: r.id?.trim() || ip };
-      for (const k of ['imsi', 'imei', 'group'] as const) if (r[k]?.trim()) entry[k] = r[k]!.trim();
-      byIp.set(ip, entry);
-    });
-    return new Inventory(byIp, path);
+    return new Inventory(new Map(parseInventory(text, path).map(({ ip, ...entry }) => [ip, entry])), path);
   }
 
   get size(): number {
@@ -54,14 +50,36 @@ export class Inventory {
 
 type Row = Partial<Record<(typeof COLUMNS)[number], string>>;
 
-function parseJson(path: string, text: string): Row[] {
+/** Rows of a CSV text or a JSON array text (told apart by a leading '['), checked and trimmed;
+ *  `source` names the input in errors (a path, or "request body"). */
+export function parseInventory(text: string, source: string): InventoryRow[] {
+  if (!text.trimStart().startsWith('[')) return inventoryRows(parseCsv(source, text), source);
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (e) {
-    throw new InventoryError(`inventory ${path}: malformed JSON: ${(e as Error).message}`);
+    throw new InventoryError(`inventory ${source}: malformed JSON: ${(e as Error).message}`);
   }
-  if (!Array.isArray(data)) throw new InventoryError(`inventory ${path}: expected a JSON array of {ip, id, imsi, imei, group}`);
+  return inventoryFromJson(data, source);
+}
+
+/** The same rows from an already parsed JSON value (the control API's JSON request body). */
+export function inventoryFromJson(data: unknown, source: string): InventoryRow[] {
+  if (!Array.isArray(data)) throw new InventoryError(`inventory ${source}: expected a JSON array of {ip, id, imsi, imei, group}`);
+  return inventoryRows(jsonRows(source, data), source);
+}
+
+function inventoryRows(rows: Row[], source: string): InventoryRow[] {
+  return rows.map((r, i) => {
+    const ip = r.ip?.trim();
+    if (!ip) throw new InventoryError(`inventory ${source}: entry ${i + 1} has no ip`);
+    const row: InventoryRow = { ip, id: r.id?.trim() || ip };
+    for (const k of ['imsi', 'imei', 'group'] as const) if (r[k]?.trim()) row[k] = r[k]!.trim();
+    return row;
+  });
+}
+
+function jsonRows(path: string, data: unknown[]): Row[] {
   return data.map((d, i) => {
     if (d === null || typeof d !== 'object') throw new InventoryError(`inventory ${path}: entry ${i + 1} is not an object`);
     const row: Row = {};

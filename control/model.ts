@@ -55,7 +55,9 @@ export type SubscriberAction =
   | { type: 'deactivate' }
   | { type: 'activate' }
   | { type: 'update_speed_class'; speedClass: SpeedClass }
-  | { type: 'set_group'; groupId: string };
+  | { type: 'set_group'; groupId: string }
+  // SORACOM's POST /subscribers/{imsi}/unset_group: how a release puts back a subscriber that had no group.
+  | { type: 'unset_group' };
 
 /** Everything an enforcer needs to know: the store's desired state. */
 export interface EnforcementState {
@@ -89,4 +91,18 @@ export interface ControlClient {
   listSubscribers(): Promise<Subscriber[]>;
   /** `idempotencyKey`: the same key twice applies the action once; the second call returns the first's result. */
   act(imsi: string, action: SubscriberAction, opts?: { idempotencyKey?: string; reason?: string }): Promise<Subscriber>;
+}
+
+/** One audit row: who changed what, why, and the object before and after (null when created or
+ *  deleted). Written in the same transaction as the change it records. */
+export interface AuditEntry {
+  id: number;
+  time: number; // ms since the epoch
+  actor: string; // the authKeyId that asked, or 'local' for the CLI and in-process callers
+  action: string; // e.g. 'update_speed_class', 'create_group', 'import', 'create_auth_key'
+  targetType: 'subscriber' | 'group' | 'auth_key';
+  targetId: string;
+  reason: string | null; // the X-Tapwatch-Reason header
+  before: unknown;
+  after: unknown;
 }

@@ -1,0 +1,98 @@
+// The control API under load: authenticated POST /v1/subscribers/{imsi}/update_speed_class, the
+// call the analyzer's responder makes, alternating speed classes over 1,000 subscribers. The
+// server (file database in a temp dir, enforcer none) runs in a child process so that autocannon
+// does not share its event loop. Exits 1 if any response was not 2xx.
+//
+//   node dist/bench/control-api.js [--duration 10] [--connections 32] [--devices 1000]
+
+import { fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { pino } from 'pino';
+import { SPEED_CLASSES } from '../control/model.js';
+import { buildControlServer } from '../control/server.js';
+
+const WARMUP_S = 2;
+
+interface Ready {
+  url: string;
+  headers: Record<string, string>;
+  imsis: string[];
+}
+
+/** The child: a server with `devices` subscribers and a logged-in analyzer key, until told to stop. */
+async function serve(devices: number): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'tapwatch-bench-control-'));
+  // The bench measures the request path, not the limiter: one key sends everything.
+  const server = await buildControlServer({ db: join(dir, 'control.db'), log: pino({ level: 'warn' }), rateLimit: { perSecond: 1e9, burst: 1e9 } });
+  const rows = Array.from({ length: devices }, (_, i) => ({ ip: `10.128.${i >> 8}.${i & 255}`, id: `device-${i}`, imsi: String(440100000000000 + i) }));
+  server.store.importDevices(rows, { actor: 'local' });
+  const key = server.store.createKey('analyzer', 'bench');
+  const login = (await server.app.inject({ method: 'POST', url: '/v1/auth', payload: key })).json();
+  await server.app.listen({ host: '127.0.0.1', port: 0 });
+  const ready: Ready = {
+    url: `http://127.0.0.1:${(server.app.server.address() as AddressInfo).port}`,
+    headers: { 'x-soracom-api-key': login.apiKey, 'x-soracom-token': login.token, 'content-type': 'application/json' },
+    imsis: rows.map((r) => r.imsi),
+  };
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
+  process.send!(ready);
+  await once(process, 'message');
+  loop.disable();
+  process.send!({ loopP99Ms: loop.percentile(99) / 1e6, loopMaxMs: loop.max / 1e6, backgroundCheckpoints: server.store.backgroundCheckpoints });
+  await server.close();
+  rmSync(dir, { recursive: true, force: true });
+  process.exit(0);
+}
+
+async function bench(duration: number, connections: number, devices: number): Promise<number> {
+  const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['--serve', String(devices)], { stdio: 'inherit' });
+  const [ready] = (await once(child, 'message')) as [Ready];
+  // Bodies made once: the generator should cost as little as possible per request.
+  const bodies = SPEED_CLASSES.map((speedClass) => JSON.stringify({ speedClass }));
+  let n = 0;
+  const load = (seconds: number) =>
+    autocannon({
+      url: ready.url,
+      connections,
+      duration: seconds,
+      headers: ready.headers,
+      requests: [
+        {
+          method: 'POST',
+          setupRequest: (req) => {
+            const i = n++;
+            return { ...req, path: `/v1/subscribers/${ready.imsis[i % ready.imsis.length]}/update_speed_class`, body: bodies[i % bodies.length] };
+          },
+        },
+      ],
+    });
+  // Not measured: the first seconds run cold code (JIT) and open the connections.
+  const warm = await load(WARMUP_S);
+  const result = await load(duration);
+  child.send('stop');
+  const [server] = (await once(child, 'message')) as [{ loopP99Ms: number; loopMaxMs: number; backgroundCheckpoints: number }];
+  await once(child, 'exit');
+  const total = result['2xx'] + result.non2xx;
+  console.log(`POST /v1/subscribers/{imsi}/update_speed_class, ${connections} connections, ${result.duration} s after ${WARMUP_S} s of warm-up, ${devices} subscribers, enforcer none`);
+  console.log(`  requests/s  ${Math.round(result.requests.average)} (mean), ${total} requests`);
+  console.log(`  latency     p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, max ${result.latency.max} ms`);
+  console.log(`  non-2xx     ${result.non2xx}${result.non2xx ? ` ${JSON.stringify(result.statusCodeStats)}` : ''}; errors ${result.errors}, timeouts ${result.timeouts}`);
+  console.log(`  server      event-loop delay p99 ${server.loopP99Ms.toFixed(1)} ms, max ${server.loopMaxMs.toFixed(1)} ms; ${server.backgroundCheckpoints} WAL checkpoints in the background`);
+  return result.non2xx + warm.non2xx > 0 || result.errors + warm.errors > 0 ? 1 : 0;
+}
+
+const { values, positionals } = parseArgs({
+  options: { duration: { type: 'string' }, connections: { type: 'string' }, devices: { type: 'string' }, serve: { type: 'boolean' } },
+  allowPositionals: true,
+});
+if (values.serve) await serve(Number(positionals[0]));
+else process.exitCode = await bench(Number(values.duration ?? 10), Number(values.connections ?? 32), Number(values.devices ?? 1000));

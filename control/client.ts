@@ -1,0 +1,153 @@
+// A client for a SORACOM-compatible API: this server, a second instance of it, or SORACOM itself.
+// It logs in on first use and again when a token is refused (expired), retries what can be retried
+// (connection errors, timeouts, 5xx, 429 after its Retry-After) with exponential backoff, and sends
+// every action with an Idempotency-Key, so a retry after a lost reply does not act twice.
+
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ControlClient, Subscriber, SubscriberAction } from './model.js';
+
+export class ControlApiError extends Error {
+  /** `status` 0 and code TW_CLIENT_UNREACHABLE when no HTTP answer came at all. */
+  constructor(readonly status: number, readonly code: string, message: string) {
+    super(message);
+    this.name = 'ControlApiError';
+  }
+}
+
+export interface SoracomClientOptions {
+  /** The API root as SORACOM documents it (https://g.api.soracom.io/v1); a bare origin gets /v1 added. */
+  baseUrl: string;
+  authKeyId: string;
+  authKey: string;
+  /** Retries after the first attempt. Default 4. */
+  retries?: number;
+  /** First backoff; doubled each retry, with jitter, up to 10 s. Default 200 ms. */
+  backoffMs?: number;
+  /** Per attempt. Default 10 s. */
+  timeoutMs?: number;
+}
+
+interface Session {
+  apiKey: string;
+  token: string;
+}
+
+const MAX_BACKOFF_MS = 10_000;
+const PAGE = 1000;
+
+export class SoracomClient implements ControlClient {
+  private readonly base: string;
+  private readonly retries: number;
+  private readonly backoffMs: number;
+  private readonly timeoutMs: number;
+  private session: Promise<Session> | null = null;
+
+  constructor(private readonly opts: SoracomClientOptions) {
+    const url = new URL(opts.baseUrl);
+    this.base = (url.pathname === '/' ? `${url.origin}/v1` : url.href).replace(/\/+$/, '');
+    this.retries = opts.retries ?? 4;
+    this.backoffMs = opts.backoffMs ?? 200;
+    this.timeoutMs = opts.timeoutMs ?? 10_000;
+  }
+
+  async getSubscriber(imsi: string): Promise<Subscriber | null> {
+    try {
+      return (await this.call('GET', `/subscribers/${encodeURIComponent(imsi)}`)).body as Subscriber;
+    } catch (err) {
+      if (err instanceof ControlApiError && err.status === 404) return null;
+      throw err;
+    }
+  }
+
+  /** Every subscriber, following x-soracom-next-key. */
+  async listSubscribers(): Promise<Subscriber[]> {
+    const all: Subscriber[] = [];
+    let next: string | null = null;
+    do {
+      const query: string = `?limit=${PAGE}${next === null ? '' : `&last_evaluated_key=${encodeURIComponent(next)}`}`;
+      const res = await this.call('GET', `/subscribers${query}`);
+      all.push(...(res.body as Subscriber[]));
+      next = res.headers.get('x-soracom-next-key');
+    } while (next !== null);
+    return all;
+  }
+
+  /** An Idempotency-Key is made up when none is given: retries within this call stay one action. */
+  async act(imsi: string, action: SubscriberAction, opts: { idempotencyKey?: string; reason?: string } = {}): Promise<Subscriber> {
+    const headers: Record<string, string> = { 'idempotency-key': opts.idempotencyKey ?? randomUUID() };
+    // Header values are Latin-1: the server decodes this.
+    if (opts.reason) headers['x-tapwatch-reason'] = encodeURIComponent(opts.reason);
+    const body = action.type === 'update_speed_class' ? { speedClass: action.speedClass } : action.type === 'set_group' ? { groupId: action.groupId } : undefined;
+    return (await this.call('POST', `/subscribers/${encodeURIComponent(imsi)}/${action.type}`, body, headers)).body as Subscriber;
+  }
+
+  /** An authenticated call; a refused token is renewed once. */
+  private async call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ body: unknown; headers: Headers }> {
+    for (let renewed = false; ; renewed = true) {
+      const login = this.login();
+      const session = await login;
+      try {
+        return await this.request(method, path, body, { ...headers, 'x-soracom-api-key': session.apiKey, 'x-soracom-token': session.token });
+      } catch (err) {
+        if (renewed || !(err instanceof ControlApiError) || err.status !== 401) throw err;
+        // Only the first caller to see the refusal drops the session; the others then share its new login.
+        if (this.session === login) this.session = null;
+      }
+    }
+  }
+
+  private login(): Promise<Session> {
+    if (!this.session) {
+      const pending = this.request('POST', '/auth', { authKeyId: this.opts.authKeyId, authKey: this.opts.authKey }).then((r) => r.body as Session);
+      this.session = pending;
+      pending.catch(() => {
+        if (this.session === pending) this.session = null;
+      });
+    }
+    return this.session;
+  }
+
+  private async request(method: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<{ body: unknown; headers: Headers }> {
+    const url = `${this.base}${path}`;
+    const init = {
+      method,
+      headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    };
+    for (let attempt = 0; ; attempt++) {
+      let res: Response;
+      try {
+        res = await fetch(url, { ...init, signal: AbortSignal.timeout(this.timeoutMs) });
+      } catch (err) {
+        const cause = (err as Error & { cause?: Error }).cause?.message ?? (err as Error).message;
+        if (attempt >= this.retries) throw new ControlApiError(0, 'TW_CLIENT_UNREACHABLE', `${method} ${url}: ${cause} (after ${attempt + 1} attempts)`);
+        await sleep(this.backoff(attempt));
+        continue;
+      }
+      const text = await res.text();
+      if (res.ok) return { body: text === '' ? null : JSON.parse(text), headers: res.headers };
+      if ((res.status >= 500 || res.status === 429) && attempt < this.retries) {
+        const retryAfter = Number(res.headers.get('retry-after'));
+        await sleep(retryAfter > 0 ? Math.min(retryAfter * 1000, MAX_BACKOFF_MS) : this.backoff(attempt));
+        continue;
+      }
+      throw errorFrom(res.status, text, `${method} ${url}`);
+    }
+  }
+
+  private backoff(attempt: number): number {
+    const ms = Math.min(this.backoffMs * 2 ** attempt, MAX_BACKOFF_MS);
+    return ms / 2 + Math.random() * (ms / 2);
+  }
+}
+
+function errorFrom(status: number, text: string, what: string): ControlApiError {
+  try {
+    const body = JSON.parse(text) as { code?: unknown; message?: unknown };
+    if (typeof body.code === 'string' && typeof body.message === 'string') return new ControlApiError(status, body.code, `${what}: ${status} ${body.code}: ${body.message}`);
+  } catch {
+    // Not a SORACOM error body (a proxy's HTML page, say): report the text as it is.
+  }
+  return new ControlApiError(status, `HTTP_${status}`, `${what}: ${status} ${text.slice(0, 200)}`);
+}

@@ -1,0 +1,78 @@
+// Enforcement by another SORACOM-compatible API (SORACOM itself, or a second tapwatch): each
+// action is forwarded as the same call. Reconcile pushes, per subscriber, what differs upstream.
+// Subscribers and groups are not created upstream (SORACOM has no call for the first): a
+// subscriber missing there is reported and skipped, and a group must exist there under the same id.
+
+import type { Logger } from 'pino';
+import { SoracomClient } from '../client.js';
+import type { EnforcementState, Enforcer, Subscriber, SubscriberAction } from '../model.js';
+
+export interface UpstreamEnforcerOptions {
+  baseUrl: string;
+  authKeyId: string;
+  authKey: string;
+  log: Logger;
+  /** Client retries per call. Default 2: a failure is retried again by the runner's reconcile,
+   *  and meanwhile the request that caused it is waiting. */
+  retries?: number;
+}
+
+/** Upstream calls in flight at once during a reconcile. */
+const CONCURRENCY = 8;
+const REASON = 'tapwatch upstream enforcer';
+
+export class UpstreamEnforcer implements Enforcer {
+  readonly name = 'upstream';
+  private readonly client: SoracomClient;
+  private readonly log: Logger;
+
+  constructor(opts: UpstreamEnforcerOptions) {
+    this.client = new SoracomClient({ baseUrl: opts.baseUrl, authKeyId: opts.authKeyId, authKey: opts.authKey, retries: opts.retries ?? 2, timeoutMs: 5000 });
+    this.log = opts.log;
+  }
+
+  async apply(subscriber: Subscriber, action: SubscriberAction): Promise<void> {
+    await this.client.act(subscriber.imsi, action, { reason: REASON });
+  }
+
+  async reconcile(state: EnforcementState): Promise<void> {
+    const upstream = new Map((await this.client.listSubscribers()).map((s) => [s.imsi, s]));
+    const missing: string[] = [];
+    const work: Array<{ imsi: string; action: SubscriberAction }> = [];
+    for (const s of state.subscribers) {
+      const up = upstream.get(s.imsi);
+      if (!up) missing.push(s.imsi);
+      else for (const action of differences(s, up)) work.push({ imsi: s.imsi, action });
+    }
+    const failures: string[] = [];
+    const next = work[Symbol.iterator]();
+    const worker = async () => {
+      for (const { imsi, action } of next) {
+        try {
+          await this.client.act(imsi, action, { reason: REASON });
+        } catch (err) {
+          failures.push(`${imsi} ${action.type}: ${(err as Error).message}`);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+    if (missing.length) this.log.warn({ count: missing.length, first: missing.slice(0, 10) }, 'subscribers unknown upstream: not enforced there');
+    this.log.info({ subscribers: state.subscribers.length, pushed: work.length - failures.length, failed: failures.length, missing: missing.length }, 'upstream reconciled');
+    if (failures.length) throw new Error(`${failures.length} of ${work.length} upstream calls failed; first: ${failures[0]}`);
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** The calls that make `up` match `want`. Statuses other than active and inactive are not set by
+ *  any action tapwatch takes, so they are left as they are. */
+function differences(want: Subscriber, up: Subscriber): SubscriberAction[] {
+  const actions: SubscriberAction[] = [];
+  if (want.status !== up.status) {
+    if (want.status === 'active') actions.push({ type: 'activate' });
+    else if (want.status === 'inactive') actions.push({ type: 'deactivate' });
+  }
+  if (want.speedClass !== up.speedClass) actions.push({ type: 'update_speed_class', speedClass: want.speedClass });
+  if (want.groupId !== up.groupId) actions.push(want.groupId === null ? { type: 'unset_group' } : { type: 'set_group', groupId: want.groupId });
+  return actions;
+}

@@ -1,0 +1,93 @@
+// Groups, and tapwatch's configuration of a group (quarantine, redirect gateway). A configuration
+// change affects every member, so it is followed by a full reconcile rather than per-subscriber calls.
+
+import type { FastifyPluginAsync } from 'fastify';
+import { ApiError } from '../errors.js';
+import { changeContext, reasonHeaderSchema, type RouteDeps } from './context.js';
+import { authenticated, errorResponses, groupIdPattern, ref } from './schemas.js';
+
+const groupParams = { type: 'object', properties: { groupId: { type: 'string', pattern: groupIdPattern } }, required: ['groupId'] } as const;
+const reasonHeaders = { type: 'object', properties: reasonHeaderSchema } as const;
+
+export const groupRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, runner }) => {
+  app.get('/v1/groups', {
+    config: { access: 'read' },
+    schema: { summary: 'All groups', security: authenticated, response: { 200: { type: 'array', items: ref('Group') }, ...errorResponses } },
+  }, async () => store.listGroups());
+
+  app.post<{ Body: { groupId?: string; tags?: Record<string, string> } }>(
+    '/v1/groups',
+    {
+      config: { access: 'admin' },
+      schema: {
+        summary: 'Create a group (groupId is a tapwatch addition: SORACOM always generates one; so do we when it is left out)',
+        security: authenticated,
+        headers: reasonHeaders,
+        body: {
+          type: 'object',
+          properties: {
+            groupId: { type: 'string', pattern: groupIdPattern },
+            tags: { type: 'object', additionalProperties: { type: 'string', maxLength: 256 }, maxProperties: 32 },
+          },
+          additionalProperties: false,
+        },
+        response: { 201: ref('Group'), ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      reply.code(201);
+      return store.createGroup(req.body, changeContext(req));
+    },
+  );
+
+  app.get<{ Params: { groupId: string } }>('/v1/groups/:groupId', {
+    config: { access: 'read' },
+    schema: { summary: 'One group', security: authenticated, params: groupParams, response: { 200: ref('Group'), ...errorResponses } },
+  }, async (req) => {
+    const g = store.getGroup(req.params.groupId);
+    if (!g) throw new ApiError('TWG0001');
+    return g;
+  });
+
+  app.delete<{ Params: { groupId: string } }>('/v1/groups/:groupId', {
+    config: { access: 'admin' },
+    schema: {
+      summary: 'Delete an empty group',
+      security: authenticated,
+      params: groupParams,
+      headers: reasonHeaders,
+      response: { 204: { type: 'null', description: 'Deleted' }, ...errorResponses },
+    },
+  }, async (req, reply) => {
+    store.deleteGroup(req.params.groupId, changeContext(req));
+    return reply.code(204).send();
+  });
+
+  app.put<{ Params: { groupId: string }; Body: { quarantine: boolean; redirectGateway: string | null } }>(
+    '/v1/groups/:groupId/configuration/tapwatch',
+    {
+      config: { access: 'admin' },
+      schema: {
+        summary: 'Set what the enforcer does to the group’s members: quarantine (no traffic but to the redirect gateway, if any)',
+        security: authenticated,
+        params: groupParams,
+        headers: reasonHeaders,
+        body: {
+          type: 'object',
+          properties: {
+            quarantine: { type: 'boolean' },
+            redirectGateway: { anyOf: [{ type: 'string', format: 'ipv4' }, { type: 'string', format: 'ipv6' }, { type: 'null' }] },
+          },
+          required: ['quarantine', 'redirectGateway'],
+          additionalProperties: false,
+        },
+        response: { 200: ref('Group'), ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const group = store.setGroupTapwatchConfiguration(req.params.groupId, req.body, changeContext(req));
+      reply.header('x-tapwatch-enforced', String(await runner.reconcile()));
+      return group;
+    },
+  );
+};
