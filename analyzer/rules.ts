@@ -1,9 +1,9 @@
 // The analyzer's configuration: loading, validation (JSON Schema first, then what a schema cannot
 // say), and compilation of behaviors into the flat form the per-record loop evaluates.
 
-import { readFileSync, existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { Ajv, type ValidateFunction } from 'ajv';
+import { bundledFile, schemaProblems } from './config-files.js';
 import { ANALYZER_CONFIG_SCHEMA, type COMPARISONS, type SEVERITIES } from './rules.schema.js';
 import { METRIC_COUNT, METRIC_INFO, metricIndex, type Metric } from './features.js';
 
@@ -60,9 +60,7 @@ let validator: ValidateFunction | null = null;
 /** Schema and semantic problems, each naming where it is ("behaviors[3] 'dns-tunnel': ..."); empty when valid. */
 export function configProblems(config: unknown): string[] {
   validator ??= new Ajv({ allErrors: true, strict: true }).compile(ANALYZER_CONFIG_SCHEMA);
-  if (!validator(config)) {
-    return (validator.errors ?? []).map((e) => `${where(config, e.instancePath)} ${e.message}${e.params && 'allowedValues' in e.params ? `: ${(e.params.allowedValues as string[]).join(', ')}` : ''}`);
-  }
+  if (!validator(config)) return schemaProblems(validator.errors, config, 'behaviors');
   const c = config as AnalyzerConfig;
   const problems: string[] = [];
   const names = new Set<string>();
@@ -91,13 +89,6 @@ export function configProblems(config: unknown): string[] {
   return problems;
 }
 
-function where(config: unknown, path: string): string {
-  const m = /^\/behaviors\/(\d+)(.*)$/.exec(path);
-  if (!m) return path || '(top level)';
-  const b = (config as { behaviors: { name?: unknown }[] }).behaviors[Number(m[1])];
-  return `behaviors[${m[1]}]${typeof b?.name === 'string' ? ` '${b.name}'` : ''}${m[2] ? ` ${m[2]}` : ''}`;
-}
-
 export function validateConfig(config: unknown, source?: string): AnalyzerConfig {
   const problems = configProblems(config);
   if (problems.length > 0) throw new AnalyzerConfigError(problems, source);
@@ -114,14 +105,9 @@ export function loadConfig(path: string): AnalyzerConfig {
   return validateConfig(parsed, path);
 }
 
-/**
- * rules.default.json sits beside this module's source; tsc does not copy JSON into dist/, so from
- * dist/analyzer/ it is found in the source tree (../../analyzer/).
- */
+/** rules.default.json, as shipped (see bundledFile). */
 export function defaultConfigPath(): string {
-  const candidates = [new URL('./rules.default.json', import.meta.url), new URL('../../analyzer/rules.default.json', import.meta.url)];
-  for (const u of candidates) if (existsSync(u)) return fileURLToPath(u);
-  throw new AnalyzerConfigError([`rules.default.json not found beside ${fileURLToPath(import.meta.url)} nor in ../../analyzer/`]);
+  return bundledFile('rules.default.json', (problem) => new AnalyzerConfigError([problem]));
 }
 
 export function defaultConfig(): AnalyzerConfig {

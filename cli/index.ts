@@ -3,7 +3,8 @@
 import { Client } from '@elastic/elasticsearch';
 import { pino } from 'pino';
 import { installTemplates } from '../dashboards/templates.js';
-import { anomalyDocument, anomalyDocumentId, anomalyIndex, inspectionDocument, inspectionDocumentId, inspectionIndex } from '../dashboards/to-document.js';
+import { actionDocument, actionDocumentId, actionIndex, anomalyDocument, anomalyDocumentId, anomalyIndex, inspectionDocument, inspectionDocumentId, inspectionIndex } from '../dashboards/to-document.js';
+import type { ActionEvent } from '../analyzer/action-event.js';
 import type { AnomalyEvent } from '../analyzer/anomaly-event.js';
 import type { InspectionRecord } from '../collector/inspection-record.js';
 import { Indexer, type DocumentRoute } from '../indexer/indexer.js';
@@ -13,15 +14,17 @@ const spec: CommandSpec = {
   name: 'index',
   usage: 'tapwatch index --kafka BROKERS --elasticsearch URL [options]',
   summary:
-    'Consumes inspection records and anomaly events from Kafka and bulk-indexes them into Elasticsearch (daily tapwatch-inspection-*\n' +
-    'indices, ids = device + interval start, so redeliveries never duplicate). Offsets are committed only after a\n' +
-    'bulk request succeeded; an unreachable node is retried with backoff. Installs the index templates at start.',
+    'Consumes inspection records, anomaly events and action events from Kafka and bulk-indexes them into Elasticsearch\n' +
+    '(daily tapwatch-inspection-* indices, tapwatch-anomalies, tapwatch-actions), with deterministic ids, so redeliveries\n' +
+    'never duplicate. Offsets are committed only after a bulk request succeeded; an unreachable node is retried with\n' +
+    'backoff. Installs the index templates at start.',
   options: {
     kafka: { type: 'string' },
     elasticsearch: { type: 'string' },
     group: { type: 'string' },
     topic: { type: 'string' },
     'anomalies-topic': { type: 'string' },
+    'actions-topic': { type: 'string' },
     'stats-interval': { type: 'string' },
     'log-level': { type: 'string' },
   },
@@ -31,6 +34,7 @@ const spec: CommandSpec = {
     group: 'consumer group (default tapwatch-indexer)',
     topic: 'inspection topic (default tapwatch.inspection)',
     'anomalies-topic': 'anomaly events topic, indexed into tapwatch-anomalies (default tapwatch.anomalies)',
+    'actions-topic': 'action events topic, indexed into tapwatch-actions (default tapwatch.actions)',
     'stats-interval': 'seconds between counter log lines (default 10)',
     'log-level': 'pino level (default info)',
   },
@@ -48,6 +52,12 @@ const anomalyRoute: DocumentRoute = {
   document: (v) => anomalyDocument(v as AnomalyEvent),
 };
 
+const actionRoute: DocumentRoute = {
+  index: () => actionIndex(),
+  id: (v) => actionDocumentId(v as ActionEvent),
+  document: (v) => actionDocument(v as ActionEvent),
+};
+
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommand(spec, argv);
   if (!parsed) return 0;
@@ -59,7 +69,11 @@ export async function run(argv: string[]): Promise<number> {
   const indexer = new Indexer({
     brokers: v.kafka.split(','),
     groupId: v.group ?? 'tapwatch-indexer',
-    routes: { [v.topic ?? 'tapwatch.inspection']: inspectionRoute, [v['anomalies-topic'] ?? 'tapwatch.anomalies']: anomalyRoute },
+    routes: {
+      [v.topic ?? 'tapwatch.inspection']: inspectionRoute,
+      [v['anomalies-topic'] ?? 'tapwatch.anomalies']: anomalyRoute,
+      [v['actions-topic'] ?? 'tapwatch.actions']: actionRoute,
+    },
     client,
     log,
   });

@@ -13,7 +13,7 @@ export const INSPECTION_INDEX_PREFIX = 'tapwatch-inspection-';
 export const ANOMALIES_INDEX = 'tapwatch-anomalies';
 export const ACTIONS_INDEX = 'tapwatch-actions';
 /** Raise with every mapping change: ES keeps it with the template, so an installation can tell which one it has. */
-const TEMPLATE_VERSION = 1;
+const TEMPLATE_VERSION = 2;
 
 const keyword = { type: 'keyword' } as const;
 const long = { type: 'long' } as const;
@@ -134,12 +134,14 @@ export const INDEX_TEMPLATES = {
     policy: { properties: { action: keyword, dry_run: boolean } },
   }),
 
-  // Written by the control API: one document per action taken (or not taken, in dry-run) on a device.
+  // Written by the responder (analyzer/action-event.ts, dashboards/to-document.ts actionDocument): one document
+  // per decision about a device, taken or not.
   'tapwatch-actions': strictTemplate(`${ACTIONS_INDEX}*`, {
     ...base,
-    // event.action: the action type (block, throttle, ...); event.reason: why; event.outcome: ECS's
+    // event.action: the action type (block, throttle, ...); event.reason: the sentence; event.outcome: ECS's
     // success/failure/unknown, with tapwatch's finer result in action.result.
     event: event({ action: keyword, reason: keyword, outcome: keyword }),
+    schema: keyword,
     device,
     source: { properties: { ip } },
     action: {
@@ -148,12 +150,21 @@ export const INDEX_TEMPLATES = {
         result: keyword,
         enforcer: keyword,
         dry_run: boolean,
+        // The policy rule that chose it.
+        rule: keyword,
         // event.id of the anomaly that led to it, if any.
         anomaly_id: keyword,
         speed_class: keyword,
         group_id: keyword,
+        // The subscriber's state before the action: what its release puts back.
+        previous: { properties: { status: keyword, speed_class: keyword, group_id: keyword } },
+        // For a release: the action it undoes.
+        releases: { properties: { action_id: keyword, action: keyword } },
+        expires_at: date,
       },
     },
+    // The anomaly behind it, so actions can be counted by behavior and severity without a join.
+    anomaly: { properties: { behavior: keyword, detector: keyword, severity: keyword, metric: keyword, observed: double, threshold: double } },
     error: { properties: { message: text } },
   }),
 } satisfies Record<string, Omit<estypes.IndicesPutIndexTemplateRequest, 'name'>>;

@@ -3,8 +3,9 @@
 // the ECS fields that Kibana's network views and other ECS-aware tools look for.
 
 import type { InspectionRecord } from '../collector/inspection-record.js';
+import type { ActionEvent, ActionResult } from '../analyzer/action-event.js';
 import type { AnomalyEvent } from '../analyzer/anomaly-event.js';
-import { ANOMALIES_INDEX, ECS_VERSION, INSPECTION_INDEX_PREFIX } from './templates.js';
+import { ACTIONS_INDEX, ANOMALIES_INDEX, ECS_VERSION, INSPECTION_INDEX_PREFIX } from './templates.js';
 
 /**
  * The daily index of the interval's start (UTC), e.g. tapwatch-inspection-2026.01.01, or with a namespace
@@ -70,5 +71,58 @@ export function anomalyDocument(e: AnomalyEvent) {
     // ECS event.severity is numeric; the named severity stays in the event's own `severity`.
     event: { kind: 'alert', category: ['network'], type: ['info'], module: 'tapwatch', dataset: 'tapwatch.anomaly', id: e.event_id, severity: SEVERITY_SCORE[e.severity] },
     source: { ip: e.device.ip },
+  };
+}
+
+/** ECS event.outcome: only an applied action succeeded and only a failed one failed; a decision not to act has no outcome. */
+const OUTCOME: Record<ActionResult, 'success' | 'failure' | 'unknown'> = {
+  applied: 'success',
+  failed: 'failure',
+  'dry-run': 'unknown',
+  'skipped-allowlist': 'unknown',
+  'skipped-cooldown': 'unknown',
+  'skipped-no-imsi': 'unknown',
+  'suppressed-breaker': 'unknown',
+};
+
+/** ActionEvents go to one index: the responder's decisions are fewer still than alarm transitions. */
+export function actionIndex(): string {
+  return ACTIONS_INDEX;
+}
+
+/** action_id + result: a redelivered event overwrites itself, and a retry that failed then succeeded keeps both. */
+export function actionDocumentId(e: ActionEvent): string {
+  return `${e.action_id}/${e.result}`;
+}
+
+/**
+ * An ActionEvent as a tapwatch-actions document. Not the event spread as-is, as anomalies are: the action
+ * type goes to ECS event.action, and the object `action` holds what the responder did (result, rule,
+ * parameters, previous state), which is where the dashboards look.
+ */
+export function actionDocument(e: ActionEvent) {
+  const a = e.anomaly;
+  return {
+    '@timestamp': e['@timestamp'],
+    ecs: { version: ECS_VERSION },
+    event: { kind: 'event', category: ['network'], type: ['change'], module: 'tapwatch', dataset: 'tapwatch.action', id: e.action_id, action: e.action, reason: e.reason, outcome: OUTCOME[e.result] },
+    schema: e.schema,
+    device: e.device,
+    source: { ip: e.device.ip },
+    action: {
+      actor: e.actor,
+      result: e.result,
+      enforcer: e.enforcer,
+      dry_run: e.dry_run,
+      rule: e.rule,
+      anomaly_id: a?.event_id,
+      speed_class: e.speed_class,
+      group_id: e.group_id,
+      previous: e.previous,
+      releases: e.releases,
+      expires_at: e.expires_at,
+    },
+    anomaly: a && { behavior: a.behavior, detector: a.detector, severity: a.severity, metric: a.metric, observed: a.observed, threshold: a.threshold },
+    error: e.error,
   };
 }
