@@ -4,10 +4,13 @@
 import { UsageError } from './args.js';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
+  demo: { summary: 'the whole pipeline in one process on a bundled capture with an incident', load: () => import('./demo.js') },
   decap: { summary: 'decapsulate a capture and summarise what is inside', load: () => import('./decap.js') },
   collect: { summary: 'per-device inspection records from a mirror, to NDJSON or Kafka', load: () => import('./collect.js') },
   analyze: { summary: 'anomaly events from inspection records (NDJSON files, or Kafka with checkpoints)', load: () => import('./analyze.js') },
+  respond: { summary: 'act on anomaly events through the control API, as a response policy says', load: () => import('./respond.js') },
   dashboards: { summary: 'index templates into Elasticsearch, dashboards into Kibana', load: () => import('./dashboards.js') },
+  control: { summary: 'the control API (SORACOM-compatible): block, throttle, quarantine; audit; enforcement', load: () => import('./control.js') },
   index: { summary: 'Kafka records into Elasticsearch, exactly once per document', load: () => import('./index.js') },
 };
 
