@@ -84,7 +84,11 @@ export class KafkaBroker extends ServiceNode {
 
   private async format(props: string): Promise<void> {
     // 16 random bytes, base64url: the format StorageTool's random-uuid prints, without parsing its log-mixed stdout.
-    const clusterId = randomBytes(16).toString('base64url');
+    // Not starting with '-', as Kafka's Uuid.randomUuid() ensures: the argument parser takes "-t -x..." for two flags
+    // (one run in 64 failed to start the broker).
+    let clusterId: string;
+    do clusterId = randomBytes(16).toString('base64url');
+    while (clusterId.startsWith('-'));
     const args = ['-Xmx256m', ...this.jvmCommon(), 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props];
     const { code, output } = await run(javaBin(), args);
     if (code !== 0) throw new Error(`Kafka ${this.version} StorageTool format failed (exit ${code}):\n${lastLines(output, LOG_TAIL_LINES)}`);

@@ -57,7 +57,10 @@ export class KafkaSink implements RecordSink {
 
   async send(records: InspectionRecord[]): Promise<void> {
     if (this.producer === null) await this.start();
-    const messages = records.map((r) => ({ key: r.device.id, value: JSON.stringify(r), timestamp: String(Date.parse(r.interval.start)) }));
+    // No message timestamp of our own: the broker's default (when it was produced). The interval's time is in the
+    // record; as the message time, a replayed capture's months-old intervals rolled and expired the partitions'
+    // segments at once (retention.ms is 7 days), deleting records before anyone consumed them.
+    const messages = records.map((r) => ({ key: r.device.id, value: JSON.stringify(r) }));
     await this.withRetry('send', () => this.producer!.send({ topic: this.opts.topic, acks: -1, compression: CompressionTypes.GZIP, messages }));
     this.stats.delivered += records.length;
   }
