@@ -4,6 +4,7 @@
 //
 //   node dist/bench/run.js [--packets 5000000] [--runs 3] [--seed 1] [--json FILE] [--verbose]
 
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -118,12 +119,16 @@ function main(): number {
   const rss = rssSizes.length ? collectRss(rssSizes, seed, ROOT) : [];
   if (rss.length) process.stdout.write(`\ntapwatch collect peak RSS by capture size (default capacities: 65,536 devices, 2^20 flows and destinations an interval):\n${formatRss(rss)}\n`);
 
+  // The control API's own load test (autocannon against a server in a child process), after the packet path.
+  process.stdout.write('\ncontrol API (node dist/bench/control-api.js):\n');
+  const control = spawnSync(process.execPath, [join(ROOT, 'dist', 'bench', 'control-api.js')], { stdio: 'inherit' });
+
   if (values.json) {
     const out = { command, machine, capture: { path: cap.path, packets, bytes: cap.bytes, seed }, runs, results, collectRss: rss };
     writeFileSync(values.json, JSON.stringify(out, null, 2) + '\n');
   }
-  // Peers are context; only tapwatch's own rows decide the exit status.
-  return results.some((r) => r.kind === 'tapwatch' && r.status === 'failed') ? 1 : 0;
+  // Peers are context; only tapwatch's own rows (and the control API's run) decide the exit status.
+  return results.some((r) => r.kind === 'tapwatch' && r.status === 'failed') || control.status !== 0 ? 1 : 0;
 }
 
 try {
