@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import type { InspectionRecord } from '../collector/inspection-record.js';
 import { recordErrors } from '../collector/inspection-record.js';
 import { createAnalyzer, type Analyzer, type DeviceStateJSON } from './analyzer.js';
+import { tailTopic } from './topic-tail.js';
 import type { AnalyzerConfig } from './rules.js';
 
 export interface AnalyzerServiceOptions {
@@ -148,41 +149,14 @@ export class AnalyzerService {
 
   /** Reads the checkpoint topic to its end and restores every device it knows better than this analyzer. */
   private async restoreState(): Promise<void> {
-    const admin = this.kafka.admin();
-    await admin.connect();
-    const ends = await admin.fetchTopicOffsets(this.state);
-    await admin.disconnect();
-    const remaining = new Map(ends.filter((p) => p.high !== p.low).map((p) => [p.partition, BigInt(p.high)]));
-    if (remaining.size === 0) {
-      this.o.log.info({ restored: 0, checkpointed: 0 }, 'device state restored');
-      return;
-    }
     const latest = new Map<string, DeviceStateJSON>();
-    const reader = this.kafka.consumer({ groupId: `tapwatch-analyzer-restore-${process.pid}-${Date.now()}` });
-    const timeoutMs = 60_000;
-    let timer: NodeJS.Timeout | undefined;
+    const tail = await tailTopic(this.kafka, this.state, (m) => {
+      if (m.key && m.value) latest.set(m.key.toString(), JSON.parse(m.value.toString()));
+    }, { group: `tapwatch-analyzer-restore-${process.pid}-${Date.now()}` });
     try {
-      await reader.connect();
-      await reader.subscribe({ topics: [this.state], fromBeginning: true });
-      await new Promise<void>((resolve, reject) => {
-        // run() resolves once the reader is started; a reader that crashes later or never reaches the end
-        // would otherwise leave the restore, and every batch waiting for it, hanging.
-        timer = setTimeout(() => reject(new Error(`checkpoint topic not read to its end within ${timeoutMs / 1000} s`)), timeoutMs);
-        reader.on(reader.events.CRASH, (e) => reject(e.payload.error));
-        reader
-          .run({
-            eachMessage: async ({ partition, message }) => {
-              if (message.key && message.value) latest.set(message.key.toString(), JSON.parse(message.value.toString()));
-              const end = remaining.get(partition);
-              if (end !== undefined && BigInt(message.offset) + 1n >= end) remaining.delete(partition);
-              if (remaining.size === 0) resolve();
-            },
-          })
-          .catch(reject);
-      });
+      await tail.caughtUp;
     } finally {
-      clearTimeout(timer);
-      await reader.disconnect();
+      await tail.stop();
     }
     for (const [id, state] of latest) {
       // Only a checkpoint that has seen more of the device than this analyzer has (a device it never

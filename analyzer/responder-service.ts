@@ -64,16 +64,19 @@ export class ResponderService {
     await this.ensureTopics();
     this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await this.producer.connect();
-    this.tail = await tailTopic(this.kafka, this.actions, (value, partition, offset) => this.observe(value, partition, offset), {
-      group: `tapwatch-responder-ledger-${process.pid}-${Date.now()}`,
-      onCrash: (err) => this.o.log.error({ err: err.message }, 'reading tapwatch.actions crashed'),
+    // Topics another service has just created may not have leaders yet: a start-up step that fails is retried.
+    await this.retrying('rebuilding the ledger from the actions topic', async () => {
+      this.tail = await tailTopic(this.kafka, this.actions, (m, partition) => this.observe(m.value, partition, m.offset), {
+        group: `tapwatch-responder-ledger-${process.pid}-${Date.now()}`,
+        onCrash: (err) => this.o.log.error({ err: err.message }, 'reading tapwatch.actions crashed'),
+      });
+      try {
+        await this.tail.caughtUp;
+      } catch (err) {
+        await this.tail.stop();
+        throw err;
+      }
     });
-    try {
-      await this.tail.caughtUp;
-    } catch (err) {
-      await this.tail.stop();
-      throw err;
-    }
     this.o.log.info({ events: this.stats.ledgerEvents, invalid: this.stats.ledgerInvalid }, 'ledger rebuilt from the actions topic');
     await this.refreshFleet();
     this.consumer = this.kafka.consumer({ groupId: this.o.groupId ?? 'tapwatch-responder', sessionTimeout: 30_000, heartbeatInterval: 3000 });
@@ -83,6 +86,19 @@ export class ResponderService {
     await this.consumer.subscribe({ topics: [this.anomalies], fromBeginning: true });
     await this.consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (p) => this.onBatch(p) });
     this.timer = setInterval(() => void this.tick(), this.o.releaseCheckMs ?? 10_000);
+  }
+
+  private async retrying(what: string, step: () => Promise<unknown>, attempts = 20): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await step();
+        return;
+      } catch (err) {
+        if (attempt === attempts) throw err;
+        this.o.log.warn({ err: (err as Error).message, attempt }, `${what} failed; retrying`);
+        await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** Math.min(attempt, 5))));
+      }
+    }
   }
 
   async stop(): Promise<void> {

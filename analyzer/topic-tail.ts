@@ -1,7 +1,8 @@
 // Reads a topic from its beginning and keeps following it: how a service rebuilds its state from an
-// event log at start and then stays current with what others append.
+// event log at start (the responder's ledger, the analyzer's device checkpoints) and then, if it
+// wants, stays current with what others append.
 
-import type { Kafka } from 'kafkajs';
+import type { Kafka, KafkaMessage } from 'kafkajs';
 
 export interface TopicTail {
   /** Resolves once every partition has been read up to the end it had when the tail started. */
@@ -17,7 +18,7 @@ export interface TopicTail {
 export async function tailTopic(
   kafka: Kafka,
   topic: string,
-  onMessage: (value: Buffer | null, partition: number, offset: string) => void,
+  onMessage: (message: KafkaMessage, partition: number) => void,
   opts: { group: string; timeoutMs?: number; onCrash?: (err: Error) => void },
 ): Promise<TopicTail> {
   const admin = kafka.admin();
@@ -46,7 +47,7 @@ export async function tailTopic(
   await reader.run({
     autoCommit: false,
     eachMessage: async ({ partition, message }) => {
-      onMessage(message.value, partition, message.offset);
+      onMessage(message, partition);
       const end = remaining.get(partition);
       if (end !== undefined && BigInt(message.offset) + 1n >= end) {
         remaining.delete(partition);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SPEED_CLASS_KBPS, SPEED_CLASSES, UNTHROTTLED_SPEED_CLASS, type EnforcementState, type Group, type Subscriber } from '../model.js';
+import { SPEED_CLASS_KBPS, SPEED_CLASSES, UNTHROTTLED_SPEED_CLASS, type Group, type Subscriber } from '../model.js';
 import { NftRulesetError, parseAddress, planEnforcement, QUARANTINE_MARK_BASE, quarantineSetName, type EnforcementPlan } from './nft-ruleset.js';
 
 let nextImsi = 1;
