@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import type { InspectionRecord } from '../collector/inspection-record.js';
 import { recordErrors } from '../collector/inspection-record.js';
 import { createAnalyzer, type Analyzer, type DeviceStateJSON } from './analyzer.js';
+import { ensureTopics } from '../kafka/topics.js';
 import { tailTopic } from './topic-tail.js';
 import type { AnalyzerConfig } from './rules.js';
 
@@ -73,20 +74,12 @@ export class AnalyzerService {
   }
 
   private async ensureTopics(): Promise<void> {
-    const admin = this.kafka.admin();
-    await admin.connect();
-    try {
-      const have = new Set(await admin.listTopics());
-      const partitions = this.o.partitions ?? 6;
-      const topics = [
-        { topic: this.events, numPartitions: partitions },
-        // Compacted: the latest state of each device is all a restore needs.
-        { topic: this.state, numPartitions: partitions, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
-      ].filter((t) => !have.has(t.topic));
-      if (topics.length) await admin.createTopics({ topics, waitForLeaders: true });
-    } finally {
-      await admin.disconnect();
-    }
+    const partitions = this.o.partitions ?? 6;
+    await ensureTopics(this.kafka, [
+      { topic: this.events, numPartitions: partitions },
+      // Compacted: the latest state of each device is all a restore needs.
+      { topic: this.state, numPartitions: partitions, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
+    ], { onRetry: (err, attempt) => this.o.log.warn({ err: err.message, attempt }, 'creating topics failed; retrying') });
   }
 
   private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {

@@ -12,6 +12,7 @@ import { actionEventErrors, type ActionEvent } from './action-event.js';
 import { eventErrors, type AnomalyEvent } from './anomaly-event.js';
 import type { Policy } from './policy.js';
 import { createResponder, type Responder } from './responder.js';
+import { ensureTopics } from '../kafka/topics.js';
 import { tailTopic, type TopicTail } from './topic-tail.js';
 
 export interface ResponderServiceOptions {
@@ -126,16 +127,10 @@ export class ResponderService {
   }
 
   private async ensureTopics(): Promise<void> {
-    const admin = this.kafka.admin();
-    await admin.connect();
-    try {
-      const have = new Set(await admin.listTopics());
-      const partitions = this.o.partitions ?? 6;
-      const missing = [this.anomalies, this.actions].filter((t) => !have.has(t));
-      if (missing.length) await admin.createTopics({ topics: missing.map((topic) => ({ topic, numPartitions: partitions })), waitForLeaders: true });
-    } finally {
-      await admin.disconnect();
-    }
+    const numPartitions = this.o.partitions ?? 6;
+    await ensureTopics(this.kafka, [this.anomalies, this.actions].map((topic) => ({ topic, numPartitions })), {
+      onRetry: (err, attempt) => this.o.log.warn({ err: err.message, attempt }, 'creating topics failed; retrying'),
+    });
   }
 
   private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {

@@ -7,6 +7,7 @@
 import type { Client } from '@elastic/elasticsearch';
 import { Kafka, logLevel, type Consumer, type EachBatchPayload } from 'kafkajs';
 import type { Logger } from 'pino';
+import { ensureTopics } from '../kafka/topics.js';
 
 /** How the messages of one topic become documents. */
 export interface DocumentRoute {
@@ -49,7 +50,10 @@ export class Indexer {
     this.consumer.on(REBALANCING, () => this.o.log.info('consumer group rebalancing'));
     this.consumer.on(CRASH, (e) => this.o.log.error({ err: e.payload.error.message, restart: e.payload.restart }, 'consumer crashed'));
     await this.consumer.connect();
-    await this.createMissingTopics(kafka);
+    // A topic nobody has written to yet (no anomalies so far) is created, not left to broker auto-creation.
+    await ensureTopics(kafka, Object.keys(this.o.routes).map((topic) => ({ topic, numPartitions: 6 })), {
+      onRetry: (err, attempt) => this.o.log.warn({ err: err.message, attempt }, 'creating topics failed; retrying'),
+    });
     await this.consumer.subscribe({ topics: Object.keys(this.o.routes), fromBeginning: true });
     await this.consumer.run({
       autoCommit: false,
@@ -60,19 +64,6 @@ export class Indexer {
 
   async stop(): Promise<void> {
     await this.consumer?.disconnect();
-  }
-
-  /** A topic nobody has written to yet (no anomalies so far) is created, not left to broker auto-creation. */
-  private async createMissingTopics(kafka: Kafka): Promise<void> {
-    const admin = kafka.admin();
-    await admin.connect();
-    try {
-      const have = new Set(await admin.listTopics());
-      const missing = Object.keys(this.o.routes).filter((t) => !have.has(t));
-      if (missing.length) await admin.createTopics({ topics: missing.map((topic) => ({ topic, numPartitions: 6 })), waitForLeaders: true });
-    } finally {
-      await admin.disconnect();
-    }
   }
 
   private async indexBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {

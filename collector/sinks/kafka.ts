@@ -8,6 +8,7 @@
 
 import { CompressionTypes, Kafka, logLevel, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
+import { ensureTopics } from '../../kafka/topics.js';
 import type { InspectionRecord } from '../inspection-record.js';
 import { newSinkStats, type RecordSink } from './sink.js';
 
@@ -39,17 +40,8 @@ export class KafkaSink implements RecordSink {
   /** Connects and creates the topic when missing; retried like a send. */
   async start(): Promise<void> {
     await this.withRetry('connect', async () => {
-      const admin = this.kafka.admin();
-      await admin.connect();
-      try {
-        const topics = await admin.listTopics();
-        if (!topics.includes(this.opts.topic)) {
-          await admin.createTopics({ topics: [{ topic: this.opts.topic, numPartitions: this.opts.partitions }], waitForLeaders: true });
-          this.log.info({ topic: this.opts.topic, partitions: this.opts.partitions }, 'created topic');
-        }
-      } finally {
-        await admin.disconnect();
-      }
+      const created = await ensureTopics(this.kafka, [{ topic: this.opts.topic, numPartitions: this.opts.partitions }], { attempts: 1 });
+      if (created.length) this.log.info({ topic: this.opts.topic, partitions: this.opts.partitions }, 'created topic');
       this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
       await this.producer.connect();
     });
