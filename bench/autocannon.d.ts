@@ -26,7 +26,7 @@ declare module 'autocannon' {
     headers?: Record<string, string>;
     requests?: Array<RawRequest & { setupRequest?: (req: RawRequest, context: Record<string, unknown>) => RawRequest }>;
   }
-  interface Result {
+  export interface Result {
     requests: Histogram;
     latency: Histogram;
     duration: number;
