@@ -1,3 +1,4 @@
+import { typedArrayBytes } from '../test/helpers/typed-bytes.js';
 import { describe, expect, it } from 'vitest';
 import { medianSorted, quantileSorted } from 'simple-statistics';
 import { Prng } from '../synth/prng.js';
@@ -85,9 +86,12 @@ describe('device baseline', () => {
     }
   });
 
-  it('states its memory: steady arrays and the warm-up buffer', () => {
+  it('states its memory as the typed arrays it really holds, during warm-up and after', () => {
     const bytes = DeviceBaseline.bytesPerDevice(options);
-    expect(bytes.steady).toBe(METRIC_COUNT * 5 * 4 * 8 + METRIC_COUNT * 3);
-    expect(bytes.warmup).toBe(METRIC_COUNT * 96 * 4 + 96);
+    const b = new DeviceBaseline(options);
+    expect(typedArrayBytes(b)).toBe(bytes.steady + bytes.warmup);
+    feed(b, options.warmup + 5, (i) => 1000 + (i % 13) * 100, new Prng(6));
+    expect(b.ready).toBe(true);
+    expect(typedArrayBytes(b)).toBe(bytes.steady);
   });
 });

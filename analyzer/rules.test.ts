@@ -58,13 +58,16 @@ describe('analyzer configuration', () => {
     const broken = join(dir, 'broken.json');
     writeFileSync(broken, '{ "intervalSeconds": 300,');
     expect(() => loadConfig(broken)).toThrow(AnalyzerConfigError);
+    writeFileSync(broken, JSON.stringify({ ...defaultConfig(), warmupIntervals: 0 }));
+    let thrown: unknown;
     try {
-      writeFileSync(broken, JSON.stringify({ ...defaultConfig(), warmupIntervals: 0 }));
       loadConfig(broken);
     } catch (e) {
-      expect((e as AnalyzerConfigError).code).toBe('TW_ERR_ANALYZER_CONFIG');
-      expect((e as Error).message).toContain(broken);
-      expect((e as Error).message).toMatch(/\/warmupIntervals must be >= 1/);
+      thrown = e;
     }
+    expect(thrown).toBeInstanceOf(AnalyzerConfigError);
+    expect((thrown as AnalyzerConfigError).code).toBe('TW_ERR_ANALYZER_CONFIG');
+    expect((thrown as Error).message).toContain(broken);
+    expect((thrown as Error).message).toMatch(/\/warmupIntervals must be >= 1/);
   });
 });

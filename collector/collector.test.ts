@@ -27,6 +27,10 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function collect(path: string, opts: Partial<CollectorOptions> = {}, inventory?: Inventory): Promise<InspectionRecord[]> {
+  return (await collectWith(path, opts, inventory)).records;
+}
+
+async function collectWith(path: string, opts: Partial<CollectorOptions> = {}, inventory?: Inventory): Promise<{ records: InspectionRecord[]; collector: Collector }> {
   const out: InspectionRecord[] = [];
   const bus = new RecordBus();
   bus.subscribe((r) => {
@@ -47,7 +51,7 @@ async function collect(path: string, opts: Partial<CollectorOptions> = {}, inven
   });
   if (inventory) c.inventory = inventory;
   await replayCapture(path, c, pipeline, { speed: 0, stopRequested: () => false });
-  return out;
+  return { records: out, collector: c };
 }
 
 describe('collector on a synthetic fleet mirror', () => {
@@ -164,10 +168,31 @@ describe('counters mean what they say', () => {
       const inner = ethernet(ipv4(udp(bytes(10), { src: 1000, dst: 5683 }), { src: `10.128.1.${i}`, dst: SRV, proto: 17 }));
       frames.push([ethernet(ipv4(udp(vxlan(inner, { vni: 77 }), { src: 50000, dst: 4789 }), { src: '192.0.2.9', dst: '198.51.100.1', proto: 17 })), t0]);
     }
-    const records = await collect(write('vx.pcap', frames), { maxDevices: 3 });
+    const { records, collector } = await collectWith(write('vx.pcap', frames), { maxDevices: 3 });
     expect(records.map((r) => r.device.ip)).toEqual(['10.128.1.1', '10.128.1.2', '10.128.1.3']);
+    expect(collector.agg.stats.deviceOverflow).toBe(2);
+    expect(collector.agg.stats.attributed).toBe(5);
     expect(records[0].tunnel).toEqual({ type: 'vxlan', vni: 77, mirror_source: '192.0.2.9' });
     expect(records[0]['detected.protos'][0].name).toBe('coap');
+  });
+
+  it('counts the destinations and flows that did not fit, and keeps the ones that did exact', async () => {
+    const t0 = 1_767_225_600;
+    const frames: [Uint8Array, number][] = [];
+    // One device: 6 far ends on one port each (destinations), then 4 more source ports to the first far end (flows).
+    for (let i = 1; i <= 6; i++) frames.push([ethernet(ipv4(udp(bytes(10), { src: 1000, dst: 5683 }), { src: DEV, dst: `198.51.100.${i}`, proto: 17 })), t0]);
+    for (let p = 1; p <= 4; p++) frames.push([ethernet(ipv4(udp(bytes(10), { src: 2000 + p, dst: 5683 }), { src: DEV, dst: '198.51.100.1', proto: 17 })), t0]);
+    const { records, collector } = await collectWith(write('bounded.pcap', frames), { maxDestinations: 4, maxFlows: 6 });
+    const s = collector.agg.stats;
+    // Far ends 5 and 6 found no destination slot: neither their destination nor their flow is counted.
+    expect(s.destinationOverflow).toBe(2);
+    // Flows: 4 single-port ones to far ends 1-4, then 2 of the 4 extra ports fit; 2 more + the 2 above did not.
+    expect(s.flowOverflow).toBe(4);
+    const [r] = records;
+    expect(r.destinations.distinct).toBe(4);
+    expect(r['traffic.statistics']['unique.flows']).toBe(6);
+    // Volumes are per device and never lost to a full table.
+    expect(r.uplink.packets).toBe(10);
   });
 });
 
