@@ -3,21 +3,35 @@
 // were reported as. Shared by bench-detect.ts and its regression test.
 //
 // Definitions (what the bench table means):
-// - An in-alarm event on a device at interval k matches an incident of that device when
-//   start <= k < end + GRACE (a detection shortly after a short incident still counts).
-// - recall(type): incidents of the type with at least one matching event / incidents of the type.
-// - time to detect: first matching event's interval - the incident's start interval (0 = the
+// - An incident is detected by an in-alarm event on its device, of a behavior that is meant to
+//   catch its type (CATCHES), in one of its intervals: start <= k < end. Any other alarm is no
+//   detection: "recall 1.0" means the right detector fired in time, not that something did.
+// - recall(type): incidents of the type detected / incidents of the type.
+// - time to detect: first detecting event's interval - the incident's start interval (0 = the
 //   incident's first interval).
-// - false alarm: an in-alarm event matching no incident (malicious or firmware) of its device.
+// - false alarm: an in-alarm event on a device with no incident (malicious or firmware) in or up
+//   to GRACE intervals before its interval (an alarm a little after an incident ends is the same
+//   episode, not a new alarm; it is not a detection either). Alarms of other behaviors during an
+//   incident are counted apart (offTarget), neither detections nor false alarms.
 //   Device-days are those after warm-up (the warm-up day is counted for false alarms all the same).
-// - precision(type): events matching incidents of the type / (those + all false alarms): a false
-//   alarm has no type, so every type is charged with all of them.
+// - precision(type): detecting events of the type / (those + all false alarms): a false alarm has
+//   no type, so every type is charged with all of them.
 // - firmware updates are benign: their events are counted apart, with the highest severity reached.
 
 import type { AnomalyEvent } from './anomaly-event.js';
 import { MALICIOUS_TYPES, type IncidentType, type Incident, type Scenario } from './scenario.js';
 
 const GRACE = 3;
+
+/** The behaviors whose alarm counts as detecting each incident type. */
+export const CATCHES: Readonly<Record<IncidentType, readonly string[]>> = {
+  exfiltration: ['upload-volume', 'upload-to-new-destination'],
+  'telnet-scan': ['telnet-scan', 'destination-fanout'],
+  ddos: ['packet-flood'],
+  'c2-beacon': ['new-destination-beacon'],
+  'dns-tunnel': ['dns-tunnel'],
+  'firmware-update': [],
+};
 const SEVERITY_RANK = { low: 0, medium: 1, high: 2, critical: 3 } as const;
 
 export interface TypeScore {
@@ -39,6 +53,8 @@ export interface RunScore {
   falseAlarmsPer1000DeviceDays: number;
   falseAlarmBehaviors: Record<string, number>;
   falseAlarmSamples: AnomalyEvent[];
+  /** In-alarm events during an incident by a behavior not meant to catch it, by behavior. */
+  offTarget: Record<string, number>;
   eventsTotal: number;
 }
 
@@ -50,14 +66,19 @@ export function scoreRun(sc: Scenario, events: readonly AnomalyEvent[]): RunScor
   const first = new Map<Incident, number>();
   const matched = new Map<Incident, AnomalyEvent[]>();
   const falseAlarms: AnomalyEvent[] = [];
+  const offTarget: Record<string, number> = {};
   for (const e of events) {
     if (e.alarm !== 'in-alarm') continue;
     const k = Math.round((Date.parse(e['@timestamp']) - t0) / step);
-    const hits = (byDevice.get(e.device.id) ?? []).filter((inc) => k >= inc.start && k < inc.end + GRACE);
-    if (hits.length === 0) {
+    const near = (byDevice.get(e.device.id) ?? []).filter((inc) => k >= inc.start && k < inc.end + GRACE);
+    if (near.length === 0) {
       falseAlarms.push(e);
       continue;
     }
+    const hits = near.filter((inc) => k < inc.end && CATCHES[inc.type].includes(e.behavior));
+    if (hits.length === 0 && near.some((inc) => inc.type !== 'firmware-update')) offTarget[e.behavior] = (offTarget[e.behavior] ?? 0) + 1;
+    // Firmware updates are benign: whatever alarms during one is what it was reported as.
+    for (const inc of near.filter((i) => i.type === 'firmware-update')) matched.set(inc, [...(matched.get(inc) ?? []), e]);
     for (const inc of hits) {
       matched.set(inc, [...(matched.get(inc) ?? []), e]);
       if (!first.has(inc) || k < first.get(inc)!) first.set(inc, k);
@@ -93,7 +114,7 @@ export function scoreRun(sc: Scenario, events: readonly AnomalyEvent[]): RunScor
     types,
     firmware: {
       incidents: fw.length,
-      reported: fw.filter((i) => first.has(i)).length,
+      reported: fw.filter((i) => matched.has(i)).length,
       events: fwEvents.length,
       maxSeverity: max,
       aboveLow: fwEvents.filter((e) => e.severity !== 'low').length,
@@ -103,6 +124,7 @@ export function scoreRun(sc: Scenario, events: readonly AnomalyEvent[]): RunScor
     falseAlarmsPer1000DeviceDays: (fa / deviceDays) * 1000,
     falseAlarmBehaviors,
     falseAlarmSamples: falseAlarms.slice(0, 10),
+    offTarget,
     eventsTotal: events.length,
   };
 }
