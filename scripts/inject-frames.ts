@@ -45,7 +45,7 @@ const spec: CommandSpec = {
     'src-mac': 'outer source MAC with --wrap (default: the interface\'s own)',
     'dst-mac': 'outer destination MAC with --wrap (default 02:00:00:00:00:02)',
     key: 'GRE key with --wrap (default: none)',
-    pps: 'frames per second (default 20000; 0 = as fast as possible)',
+    pps: 'frames per second (default 5000: faster bursts overflow the backlog of 1,000 frames of a veth peer whose CPU is busy; 0 = as fast as possible)',
   },
 };
 
@@ -86,7 +86,7 @@ function main(argv: string[]): number {
   const path = v.pcap;
   if (!iface) throw new UsageError('--interface is required');
   if (!path) throw new UsageError('--pcap is required');
-  const pps = intOption('pps', v.pps, 0, 100_000_000) ?? 20_000;
+  const pps = intOption('pps', v.pps, 0, 100_000_000) ?? 5_000;
   let wrap: GreMirrorOptions | null = null;
   if (v.wrap !== undefined) {
     if (v.wrap !== 'gre') throw new UsageError(`--wrap: only 'gre' is supported, got '${v.wrap}'`);

@@ -1,11 +1,13 @@
 // `tapwatch decap`, live: captures on an interface (collector/live-capture.ts), decapsulates every
 // frame with gre-decap's Decapsulator into a DecapSummary, and prints the summary as one JSON line
-// when the traffic stops (no frame for --until-idle-ms after the first), at SIGTERM/SIGINT (after a
-// short drain of frames already captured), or after --max-wait-ms. Needs root or CAP_NET_RAW.
+// once it has --until-frames frames, when the traffic stops (no frame for --until-idle-ms after the
+// first), at SIGTERM/SIGINT (after a short drain of frames already captured), or after --max-wait-ms.
+// Needs root or CAP_NET_RAW.
 //
-//   node dist/scripts/live-decap.js --interface IF [--filter F] [--until-idle-ms N] [--max-wait-ms N]
+//   node dist/scripts/live-decap.js --interface IF [--filter F] [--until-frames N] [--until-idle-ms N] [--max-wait-ms N]
 //
-// stderr gets one line "live-decap: capturing on IF ..." once the capture is open (tests wait for it).
+// stderr gets one line "live-decap: capturing on IF ..." once the capture is open, then "live-decap: N frames"
+// whenever the count has changed (sampled, not per frame): tests wait for these instead of sleeping.
 // The JSON is DecapSummaryJson (file 'live:IF', format 'live') plus `capture`: the capture's stats.
 
 import { readFileSync } from 'node:fs';
@@ -18,14 +20,15 @@ import { intList, intOption, parseCommand, UsageError, type CommandSpec } from '
 
 const spec: CommandSpec = {
   name: 'live-decap',
-  usage: 'node dist/scripts/live-decap.js --interface IF [--filter F] [--until-idle-ms N] [--max-wait-ms N]',
+  usage: 'node dist/scripts/live-decap.js --interface IF [--filter F] [--until-frames N] [--until-idle-ms N] [--max-wait-ms N]',
   summary:
     'Captures on an interface, decapsulates every frame (GRE, ERSPAN, VXLAN, Geneve) and prints the same JSON\n' +
-    'summary as `tapwatch decap --json`, once traffic has been idle for --until-idle-ms after the first frame,\n' +
-    'at SIGTERM/SIGINT, or after --max-wait-ms. Needs root or CAP_NET_RAW.',
+    'summary as `tapwatch decap --json`, once it has --until-frames frames, once traffic has been idle for\n' +
+    '--until-idle-ms after the first frame, at SIGTERM/SIGINT, or after --max-wait-ms. Needs root or CAP_NET_RAW.',
   options: {
     interface: { type: 'string', short: 'i' },
     filter: { type: 'string' },
+    'until-frames': { type: 'string' },
     'until-idle-ms': { type: 'string' },
     'max-wait-ms': { type: 'string' },
     'drain-ms': { type: 'string' },
@@ -37,6 +40,7 @@ const spec: CommandSpec = {
   help: {
     interface: 'interface to capture on (required)',
     filter: "BPF filter (default: GRE, and UDP to the VXLAN and Geneve ports); '' captures everything",
+    'until-frames': 'finish once this many frames were captured',
     'until-idle-ms': 'finish when no frame has arrived for this long after the first (default: only on a signal)',
     'max-wait-ms': 'finish after this long whatever happens (default: no limit)',
     'drain-ms': 'at SIGTERM/SIGINT, finish once no frame has arrived for this long (default 50, at most 2 s)',
@@ -80,6 +84,7 @@ function main(argv: string[]): void {
   const iface: string = v.interface;
   const vxlanPorts = intList('vxlan-ports', v['vxlan-ports'], 1, 65535);
   const genevePorts = intList('geneve-ports', v['geneve-ports'], 1, 65535);
+  const untilFrames = intOption('until-frames', v['until-frames'], 1, Number.MAX_SAFE_INTEGER);
   const idleMs = intOption('until-idle-ms', v['until-idle-ms'], 1, 86_400_000);
   const maxWaitMs = intOption('max-wait-ms', v['max-wait-ms'], 1, 2_147_483_647);
   const drainMs = intOption('drain-ms', v['drain-ms'], 1, 2000) ?? 50;
@@ -100,7 +105,7 @@ function main(argv: string[]): void {
   const cap: LiveCapture = openLiveCapture({ iface, filter, snaplen, bufferSize }, consumer);
   process.stderr.write(`live-decap: capturing on ${iface} (link type ${cap.linkType} ${cap.linkTypeName}, filter '${filter}')\n`);
 
-  // Idle detection by frame count, sampled on a timer: nothing is added to the per-frame path.
+  // Frame-count and idle conditions, sampled on a timer: nothing is added to the per-frame path.
   const started = Date.now();
   let stopAt = 0; // set by a signal: finish at the first quiet tick after a drain, or by then
   let seen = 0;
@@ -111,9 +116,11 @@ function main(argv: string[]): void {
     if (cap.stats.frames !== seen) {
       seen = cap.stats.frames;
       quietSince = now;
+      process.stderr.write(`live-decap: ${seen} frames\n`); // what a caller waits on before it signals
     }
     const quiet = now - quietSince;
-    if (idleMs !== undefined && seen > 0 && quiet >= idleMs) finish('idle');
+    if (untilFrames !== undefined && seen >= untilFrames) finish('frames');
+    else if (idleMs !== undefined && seen > 0 && quiet >= idleMs) finish('idle');
     else if (stopAt !== 0 && (quiet >= drainMs || now >= stopAt)) finish('signal');
     else if (maxWaitMs !== undefined && now - started >= maxWaitMs) finish('max-wait');
   }, tick);

@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { until } from './helpers/until.js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { collectOutput, createNetnsPair, waitForExit, waitForOutput, type NetnsPair } from './netns.js';
 
@@ -53,16 +54,17 @@ it('live capture on a veth pair gives the same records as replaying the same cap
 
   const liveOut = join(dir, 'live.ndjson');
   // One long interval, closed at SIGTERM: the live records then cover exactly the injected frames.
-  const collector = n.spawn(n.b.ns, process.execPath, [CLI, 'collect', '--interface', n.b.iface, '--interval', '3600', '--out', liveOut]);
+  const collector = n.spawn(n.b.ns, process.execPath, [CLI, 'collect', '--interface', n.b.iface, '--interval', '3600', '--stats-interval', '1', '--out', liveOut]);
   const out = collectOutput(collector);
   await waitForOutput(collector, out.stderr, /live capture started/, 15_000);
 
-  const injector = n.spawn(n.a.ns, process.execPath, [INJECT, '--interface', n.a.iface, '--pcap', DEMO, '--pps', '20000']);
+  const injector = n.spawn(n.a.ns, process.execPath, [INJECT, '--interface', n.a.iface, '--pcap', DEMO]);
   const injected = collectOutput(injector);
   expect(await waitForExit(injector, 30_000), injected.stderr()).toBe(0);
   expect(JSON.parse(injected.stdout())).toMatchObject({ sent: 2500, skipped: 0, failed: 0 });
 
-  await new Promise((r) => setTimeout(r, 500));
+  // SIGTERM only once the collector has counted every injected frame.
+  await until('the collector to count all 2,500 frames', () => out.stderr().split('\n').some((l) => l.includes('"msg":"counters"') && JSON.parse(l).frames === 2500), { context: out.stderr });
   collector.kill('SIGTERM');
   expect(await waitForExit(collector, 15_000), out.stderr()).toBe(0);
   const final = out.stderr().split('\n').filter((l) => l.includes('"final counters"')).map((l) => JSON.parse(l))[0];

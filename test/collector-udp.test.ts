@@ -1,7 +1,6 @@
 // tapwatch collect --listen-udp: VXLAN datagrams sent to a loopback socket give the same per-device
 // totals as the generator's ground truth, with the sender recorded as the mirror source.
 
-import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -12,8 +11,7 @@ import { openCapture } from '../gre-decap/capture.js';
 import { Frame } from '../gre-decap/frame.js';
 import { generateFleetMirror } from '../synth/fleet-mirror.js';
 import { bytes, ethernet, ipv4, udp, vxlan } from '../synth/packets.js';
-
-const cli = join(import.meta.dirname, '..', 'dist', 'cli', 'tapwatch.js');
+import { CliProcess } from './helpers/cli-process.js';
 let dir: string;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'tapwatch-udp-'));
@@ -47,22 +45,17 @@ it('VXLAN over a UDP socket: per-device totals equal the ground truth', async ()
 
   const port = await freeUdpPort();
   const out = join(dir, 'udp.ndjson');
-  const child = spawn('node', [cli, 'collect', '--listen-udp', String(port), '--interval', '1', '--out', out], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr += d));
-  const exited = new Promise<number | null>((r) => child.on('close', r));
-  for (let i = 0; i < 100 && !stderr.includes('listening for VXLAN'); i++) await new Promise((r) => setTimeout(r, 100));
-  expect(stderr).toContain('listening for VXLAN');
+  const collect = new CliProcess('collect', ['collect', '--listen-udp', String(port), '--interval', '1', '--stats-interval', '1', '--out', out]);
+  await collect.waitForLog('that it listens', (l) => String(l.msg).includes('listening for VXLAN'));
 
   const sock = createSocket('udp4');
   for (let i = 0; i < datagrams.length; i++) {
     await new Promise<void>((r, j) => sock.send(datagrams[i], port, '127.0.0.1', (e) => (e ? j(e) : r())));
-    if (i % 200 === 199) await new Promise((r) => setTimeout(r, 20)); // stay within the socket buffer
+    if (i % 200 === 199) await new Promise((r) => setTimeout(r, 20)); // pace the sender: stay within the socket buffer
   }
   sock.close();
-  await new Promise((r) => setTimeout(r, 500));
-  child.kill('SIGTERM');
-  expect(await exited).toBe(0);
+  await collect.waitForLog(`counters with all ${datagrams.length} datagrams`, (l) => l.msg === 'counters' && l.frames === datagrams.length);
+  expect(await collect.stop()).toBe(0);
 
   const records = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   const sums = new Map<string, number[]>();
@@ -75,8 +68,7 @@ it('VXLAN over a UDP socket: per-device totals equal the ground truth', async ()
   const active = Object.entries(truth.devices).filter(([, d]) => d.upPackets + d.downPackets > 0);
   expect(sums.size).toBe(active.length);
   for (const [ip, d] of active) expect([ip, ...sums.get(ip)!]).toEqual([ip, d.upPackets, d.upBytes, d.downPackets, d.downBytes]);
-  const final = stderr.split('\n').filter((l) => l.includes('final counters')).map((l) => JSON.parse(l))[0];
-  expect(final.frames).toBe(datagrams.length);
+  expect(collect.last('final counters')?.frames).toBe(datagrams.length);
 }, 60_000);
 
 it('SIGHUP reloads the inventory: records closed after it carry the new identity', async () => {
@@ -84,21 +76,17 @@ it('SIGHUP reloads the inventory: records closed after it carry the new identity
   writeFileSync(inv, 'ip,id,group\n10.128.0.9,old-name,a\n');
   const port = await freeUdpPort();
   const out = join(dir, 'hup.ndjson');
-  const child = spawn('node', [cli, 'collect', '--listen-udp', String(port), '--interval', '3600', '--inventory', inv, '--out', out], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr += d));
-  const exited = new Promise<number | null>((r) => child.on('close', r));
-  for (let i = 0; i < 100 && !stderr.includes('listening for VXLAN'); i++) await new Promise((r) => setTimeout(r, 100));
+  const collect = new CliProcess('collect', ['collect', '--listen-udp', String(port), '--interval', '3600', '--stats-interval', '1', '--inventory', inv, '--out', out]);
+  await collect.waitForLog('that it listens', (l) => String(l.msg).includes('listening for VXLAN'));
   const frame = ethernet(ipv4(udp(bytes(16), { src: 40000, dst: 5683 }), { src: '10.128.0.9', dst: '203.0.113.5', proto: 17 }));
   const sock = createSocket('udp4');
   await new Promise<void>((r, j) => sock.send(vxlan(frame, { vni: 3 }), port, '127.0.0.1', (e) => (e ? j(e) : r())));
-  writeFileSync(inv, 'ip,id,group\n10.128.0.9,new-name,b\n');
-  child.kill('SIGHUP');
-  for (let i = 0; i < 50 && !stderr.includes('inventory reloaded'); i++) await new Promise((r) => setTimeout(r, 100));
-  expect(stderr).toContain('inventory reloaded');
   sock.close();
-  child.kill('SIGTERM');
-  expect(await exited).toBe(0);
+  await collect.waitForLog('the datagram in its counters', (l) => l.msg === 'counters' && l.frames === 1);
+  writeFileSync(inv, 'ip,id,group\n10.128.0.9,new-name,b\n');
+  collect.child.kill('SIGHUP');
+  await collect.waitForLog('the reload', (l) => String(l.msg).includes('inventory reloaded'));
+  expect(await collect.stop()).toBe(0);
   const [record] = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   expect(record.device).toEqual({ id: 'new-name', ip: '10.128.0.9', group: 'b', known: true });
 }, 30_000);

@@ -104,9 +104,15 @@ async function startCapture(args: string[]): Promise<Capture> {
   return { child, out };
 }
 
-/** Ends a capture (SIGTERM, or waiting for its own idle timeout) and returns its summary. */
-async function endCapture(c: Capture, how: 'signal' | 'idle'): Promise<LiveJson> {
-  if (how === 'signal') c.child.kill('SIGTERM');
+/**
+ * Ends a capture and returns its summary: SIGTERM once it has said it holds `frames` frames, or (no
+ * count) by its own condition (--until-frames, --until-idle-ms).
+ */
+async function endCapture(c: Capture, frames?: number): Promise<LiveJson> {
+  if (frames !== undefined) {
+    await waitForOutput(c.child, c.out.stderr, new RegExp(`live-decap: ${frames} frames\\n`), 30_000);
+    c.child.kill('SIGTERM');
+  }
   const code = await waitForExit(c.child, 15_000);
   expect(code, c.out.stderr()).toBe(0);
   return JSON.parse(c.out.stdout()) as LiveJson;
@@ -140,12 +146,12 @@ describe('default mirror filter and link types', () => {
 });
 
 describe('live capture on a veth pair = replay of the same frames', () => {
-  it('GRE-in-GRE fixture injected as it is (capture ends when idle)', async () => {
+  it('GRE-in-GRE fixture injected as it is (capture ends at its frame count)', async () => {
     ready();
-    const cap = await startCapture(['--until-idle-ms', '400']);
+    const cap = await startCapture(['--until-frames', '628']);
     const sent = await inject(GRE_IN_GRE);
     expect(sent).toMatchObject({ sent: 628, skipped: 0, unsupported: 0, failed: 0 });
-    const live = await endCapture(cap, 'idle');
+    const live = await endCapture(cap);
     expect(live.capture).toMatchObject({ link_type: 1, link_type_name: 'ETHERNET', frames: 628, bytes: sent.bytes, truncated: 0, kernel_drops: null });
     expect(figures(live)).toEqual(figures(summarizeCapture(GRE_IN_GRE)));
   });
@@ -157,7 +163,7 @@ describe('live capture on a veth pair = replay of the same frames', () => {
     const cap = await startCapture([]);
     const sent = await inject(PLAIN, mirrorArgs(o));
     expect(sent).toMatchObject({ sent: 1082, skipped: 0, unsupported: 0, failed: 0 });
-    const live = await endCapture(cap, 'signal');
+    const live = await endCapture(cap, 1082);
     expect(live.capture.frames).toBe(1082);
     expect(live.capture.bytes).toBe(sent.bytes);
     const file = summarizeCapture(wrapped);
@@ -204,13 +210,22 @@ describe('live capture on a veth pair = replay of the same frames', () => {
     const everything = await startCapture(['--filter', '']);
     const sent = await inject(mixed);
     expect(sent).toMatchObject({ sent: all.length, skipped: 0, failed: 0 });
-    const [kept, seen] = await Promise.all([endCapture(filtered, 'signal'), endCapture(everything, 'signal')]);
+    const [kept, seen] = await Promise.all([endCapture(filtered, mirror.length), endCapture(everything, all.length)]);
     // The unfiltered capture proves the plain frames did reach the interface.
     expect(seen.capture.frames).toBe(all.length);
     expect(seen.capture.iface_rx_packets).toBe(all.length);
     expect(kept.capture.frames).toBe(mirror.length);
     expect(figures(kept)).toEqual(figures(summarizeCapture(mirrorOnly)));
     expect(kept.encapsulation.frames_with).toEqual({ gre: 201, erspan: 0, vxlan: 2, geneve: 1 });
+  });
+
+  it('ends by itself once traffic has been idle (one frame, then nothing)', async () => {
+    ready();
+    const cap = await startCapture(['--until-idle-ms', '300']);
+    expect(await inject(writePcap('one.pcap', framesOf(GRE_IN_GRE).slice(0, 1).map((f) => f.buf)))).toMatchObject({ sent: 1 });
+    const live = await endCapture(cap);
+    expect(live.capture.frames).toBe(1);
+    expect(cap.out.stderr()).toMatch(/done \(idle\) after 1 frames/);
   });
 
   it('skips frames longer than the interface allows, and counts them', async () => {

@@ -346,13 +346,19 @@ if (mode === 'echo') {
   const s = sock(from);
   const seen = {};
   s.on('message', (m) => { seen[m.toString()] = (seen[m.toString()] || 0) + 1; });
+  // Done when every probe got its answer; an answer that never comes is waited for 2 s after the last send.
+  let answers = 0;
+  let done = false;
+  let t;
+  const finish = () => { if (done) return; done = true; clearInterval(t); console.log(JSON.stringify(seen)); s.close(); };
+  s.on('message', () => { if (++answers >= +count) finish(); });
   s.bind(0, from, () => {
     let sent = 0;
-    const t = setInterval(() => {
+    t = setInterval(() => {
       s.send('probe', +port, to);
       if (++sent < +count) return;
       clearInterval(t);
-      setTimeout(() => { console.log(JSON.stringify(seen)); s.close(); }, 300);
+      setTimeout(finish, 2000);
     }, 20);
   });
 } else if (mode === 'sink') {
@@ -392,7 +398,8 @@ export async function startUdpEcho(net: NetnsRunner, ns: string, o: { bind: stri
 
 /**
  * Sends `count` datagrams (20 ms apart) from source address `from` to to:port and returns the
- * answers counted by the name of the echo server that sent them ({} when none came back within 300 ms).
+ * answers counted by the name of the echo server that sent them, as soon as `count` answers came ({} when
+ * none came back within 2 s of the last send).
  */
 export function udpProbe(net: NetnsRunner, ns: string, o: { from: string; to: string; port: number; count: number }): Record<string, number> {
   return JSON.parse(net.exec(ns, process.execPath, ['-e', UDP_AGENT, 'probe', o.from, o.to, String(o.port), String(o.count)])) as Record<string, number>;

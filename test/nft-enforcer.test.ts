@@ -3,7 +3,9 @@
 //   dev 10.128.0.10, .11 ── 10.128.0.1 gw 198.51.100.1 ── 198.51.100.10 far
 //                                         192.0.2.1    ── 192.0.2.10 quar (also answers as 198.51.100.10)
 //
-// Echo servers in far and quar answer with their own name, so a probe tells who got the device's packets.
+// Echo servers in far and quar answer with their own name, so a probe tells who got the device's packets;
+// downlink rules are checked one way, from far to a sink on the device. Every test starts from the same
+// store (both devices active, full speed, no group) reconciled onto the gateway, so none depends on another.
 // Needs root, iproute2 and nftables (.ci/run installs them): without them this FAILS, never skips.
 
 import { execFileSync } from 'node:child_process';
@@ -11,7 +13,7 @@ import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { NftEnforcer } from '../control/enforcers/nft.js';
 import { isQuarantineMark, QUARANTINE_RULE_PREF } from '../control/enforcers/nft-ruleset.js';
 import { SPEED_CLASS_KBPS, type EnforcementState, type Group, type Subscriber } from '../control/model.js';
@@ -42,11 +44,11 @@ const quarantineGroup = (gateway: string): Group => ({
   lastModifiedTime: 0,
 });
 
-// The store, as the test changes it. Beside the two live devices: IPv6 ones (so nft accepts the IPv6
-// rules for real) and one without an address (skipped).
-let d10 = subscriber('10.128.0.10', '001010000000010');
-let d11 = subscriber('10.128.0.11', '001010000000011');
-let groups: Group[] = [quarantineGroup(QUAR_GW)];
+// The store, as each test changes it from the same start (beforeEach). Beside the two live devices:
+// IPv6 ones (so nft accepts the IPv6 rules for real) and one without an address (skipped).
+let d10: Subscriber;
+let d11: Subscriber;
+let groups: Group[];
 const others = [
   subscriber('2001:db8::20', '001010000000020', { status: 'inactive' }),
   subscriber('2001:db8::21', '001010000000021', { speedClass: 's1.slow' }),
@@ -55,6 +57,8 @@ const others = [
 const state = (): EnforcementState => ({ subscribers: [d10, d11, ...others], groups });
 
 const probe = (from: string): Record<string, number> => udpProbe(net, dev, { from, to: FAR, port: ECHO, count: PROBES });
+/** Payload bytes/s that reach a device from the far end, one way (what a downlink rule decides). */
+const downlink = (to: string, offered: number, ms = 1500): Promise<number> => udpThroughput(net, { fromNs: net.ns.far, from: FAR, toNs: dev, to, port: SINK, ms, offered });
 
 /** The table as nft lists it, without handles (new on every replacement) and nft's own metainfo. */
 function listTable(): unknown {
@@ -104,9 +108,15 @@ afterAll(async () => {
   net?.destroy();
 });
 
+beforeEach(async () => {
+  d10 = subscriber('10.128.0.10', '001010000000010');
+  d11 = subscriber('10.128.0.11', '001010000000011');
+  groups = [quarantineGroup(QUAR_GW)];
+  await enforcer.reconcile(state());
+});
+
 describe('NftEnforcer on a namespaced gateway', () => {
   it('lets both devices reach the far end', async () => {
-    await enforcer.reconcile(state());
     expect(probe('10.128.0.10')).toEqual({ far: PROBES });
     expect(probe('10.128.0.11')).toEqual({ far: PROBES });
   });
@@ -120,6 +130,13 @@ describe('NftEnforcer on a namespaced gateway', () => {
     d10 = { ...d10, status: 'active' };
     await enforcer.apply(d10, { type: 'activate' }, state);
     expect(probe('10.128.0.10')).toEqual({ far: PROBES });
+  });
+
+  it('blocks a deactivated device downlink too: nothing from the far end reaches it, the other still gets its traffic', async () => {
+    d10 = { ...d10, status: 'inactive' };
+    await enforcer.apply(d10, { type: 'deactivate' }, state);
+    expect(await downlink('10.128.0.10', 100_000)).toBe(0);
+    expect(await downlink('10.128.0.11', 100_000)).toBeGreaterThan(50_000);
   });
 
   it('sends a quarantined device to the redirect gateway; the other still reaches the far end', async () => {
@@ -143,6 +160,17 @@ describe('NftEnforcer on a namespaced gateway', () => {
     const throttled = await measure();
     // The class rate counts whole IP packets and the bucket starts full (one second's worth): what
     // arrives in 1.5 s is at most ~1.7x the rate; comfortably more than half of it gets through.
+    expect(throttled).toBeLessThan(2 * classRate);
+    expect(throttled).toBeGreaterThan(0.5 * classRate);
+    expect(unthrottled).toBeGreaterThan(25 * classRate);
+  });
+
+  it('throttles a device downlink to its speed class as well', async () => {
+    const classRate = (SPEED_CLASS_KBPS['s1.minimum'] * 1000) / 8;
+    const unthrottled = await downlink('10.128.0.11', 400_000);
+    d11 = { ...d11, speedClass: 's1.minimum' };
+    await enforcer.apply(d11, { type: 'update_speed_class', speedClass: 's1.minimum' }, state);
+    const throttled = await downlink('10.128.0.11', 400_000);
     expect(throttled).toBeLessThan(2 * classRate);
     expect(throttled).toBeGreaterThan(0.5 * classRate);
     expect(unthrottled).toBeGreaterThan(25 * classRate);
@@ -175,6 +203,9 @@ describe('NftEnforcer on a namespaced gateway', () => {
   });
 
   it('reconciles a new enforcer to the same ruleset, twice alike, and removes a removed group\'s routes', async () => {
+    d10 = { ...d10, groupId: 'quarantine' };
+    d11 = { ...d11, speedClass: 's1.minimum' };
+    await enforcer.reconcile(state());
     const applied = listTable();
     const routing = policyRouting();
     const fresh = new NftEnforcer({ netns: gw, log });
