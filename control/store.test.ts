@@ -207,3 +207,37 @@ describe('paging', () => {
     store.close();
   });
 });
+
+describe('audit in the same transaction', () => {
+  it('a change whose audit row cannot be written does not happen, and the error reaches the caller', () => {
+    const path = join(dir, 'audit-fails.db');
+    const store = Store.open(path);
+    store.importDevices(registry, local);
+    const before = store.getSubscriber('440100000000001')!;
+    const state = store.enforcementState();
+    const n = auditCount(store);
+
+    // Another connection to the same file makes every audit insert fail.
+    const db = new BetterSqlite3(path);
+    db.exec("CREATE TRIGGER audit_refused BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'audit write refused'); END");
+    const ctx = { actor: 'keyId-a', reason: 'scan', idempotency: { key: 'k-audit', fingerprint: 'deactivate 1' } };
+    expect(() => store.act('440100000000001', { type: 'deactivate' }, ctx)).toThrow(/audit write refused/);
+    expect(() => store.act('440100000000001', { type: 'update_speed_class', speedClass: 's1.minimum' }, local)).toThrow(/audit write refused/);
+    expect(() => store.createGroup({ groupId: 'quarantine' }, local)).toThrow(/audit write refused/);
+    expect(store.getSubscriber('440100000000001')).toEqual(before);
+    expect(store.getSubscriber('440100000000001')!.status).toBe('active');
+    expect(store.getGroup('quarantine')).toBeNull();
+    expect(store.enforcementState()).toEqual(state);
+    expect(auditCount(store)).toBe(n);
+
+    // Nothing of the failed request was kept, its idempotency key included: once the audit can be
+    // written, the same request acts (it is not a replay of a failure).
+    db.exec('DROP TRIGGER audit_refused');
+    db.close();
+    const retried = store.act('440100000000001', { type: 'deactivate' }, ctx);
+    expect(retried.replayed).toBe(false);
+    expect(retried.subscriber.status).toBe('inactive');
+    expect(auditCount(store)).toBe(n + 1);
+    store.close();
+  });
+});
