@@ -237,6 +237,6 @@ export function counters(c: Collector, p: Pipeline, sink: RecordSink): Record<st
     devices: c.agg.devices.size,
     intervals: c.intervalsClosed,
     records: c.recordsEmitted,
-    sink: { name: sink.name, ...sink.stats, queuedIntervals: p.queue.length, droppedRecords: p.droppedRecords },
+    sink: { name: sink.name, ...sink.stats, queuedIntervals: p.pending, droppedRecords: p.droppedRecords },
   };
 }

@@ -62,6 +62,35 @@ function capturingLog(): { log: pino.Logger; lines: Record<string, unknown>[] } 
 
 const key = (r: InspectionRecord) => `${r.interval.start} ${r.device.ip}`;
 
+describe('live pipeline with a sink that waits (as the Kafka sink does while its broker is away)', () => {
+  it('drops and counts queued intervals only: the one in flight is delivered once, none is lost uncounted', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const delivered: number[] = [];
+    const sink: RecordSink = {
+      name: 'gated',
+      stats: newSinkStats(),
+      async send(records) {
+        await gate;
+        delivered.push(records[0].interval.seconds);
+      },
+      async close() {},
+    };
+    const p = new Pipeline(sink, pino({ level: 'silent' }), 3);
+    // Each "interval" is one record whose interval.seconds carries its number.
+    const batch = (n: number) => [{ interval: { seconds: n } } as InspectionRecord];
+    p.enqueue(batch(0));
+    const drained = p.drain(); // 0 is in flight, the sink waits
+    for (let i = 1; i <= 5; i++) p.enqueue(batch(i));
+    release();
+    await drained;
+    // Kept: the one in flight and the newest three; dropped and counted: 1 and 2.
+    expect(delivered).toEqual([0, 3, 4, 5]);
+    expect(p.droppedRecords).toBe(2);
+    expect(delivered.length + p.droppedRecords).toBe(6);
+  });
+});
+
 describe('a live source while its sink fails', () => {
   /** Refuses every batch (as a broken file or an unreachable broker does) until `failing` is cleared. */
   class FailingSink implements RecordSink {
@@ -168,14 +197,14 @@ describe('a replay while its sink fails', () => {
     // The sink is away from the start: the replay stops reading after the first interval and waits.
     await until('the replay to wait on the sink', () => sink.stats.retries >= 50, { timeoutMs: 60_000, everyMs: 10 });
     expect(c.intervalsClosed).toBe(1);
-    expect(pipeline.queue).toHaveLength(1);
+    expect(pipeline.pending).toBe(1);
     sink.failing = false;
 
     // Away again after 600 intervals: the replay waits there too.
     const retriesBefore = sink.stats.retries;
     await until('the second outage', () => sink.failing && sink.stats.retries >= retriesBefore + 50, { timeoutMs: 60_000, everyMs: 10 });
     expect(c.intervalsClosed).toBe(601);
-    expect(pipeline.queue).toHaveLength(1);
+    expect(pipeline.pending).toBe(1);
     sink.failing = false;
 
     const stats = await replay;

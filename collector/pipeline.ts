@@ -12,6 +12,7 @@ export class Pipeline {
   droppedBatches = 0;
   droppedRecords = 0;
   private draining: Promise<void> | null = null;
+  private inFlight = 0;
 
   constructor(readonly sink: RecordSink, private readonly log: Logger, private readonly maxQueued = 1000) {}
 
@@ -25,6 +26,11 @@ export class Pipeline {
     }
   }
 
+  /** Intervals not delivered yet: queued, and the one being sent. */
+  get pending(): number {
+    return this.queue.length + this.inFlight;
+  }
+
   /** Sends everything queued, in order; concurrent callers share one drainer. */
   drain(): Promise<void> {
     this.draining ??= this.run().finally(() => {
@@ -33,10 +39,20 @@ export class Pipeline {
     return this.draining;
   }
 
+  // The interval being sent leaves the queue first: an overflow while the sink waits drops queued
+  // intervals only, never the one in flight (whose delivery would then shift out one never sent).
   private async run(): Promise<void> {
     while (this.queue.length > 0) {
-      await this.sink.send(this.queue[0]);
-      this.queue.shift();
+      const records = this.queue.shift()!;
+      this.inFlight = 1;
+      try {
+        await this.sink.send(records);
+      } catch (err) {
+        this.queue.unshift(records); // not delivered: first in line for the next drain
+        throw err;
+      } finally {
+        this.inFlight = 0;
+      }
     }
   }
 }
