@@ -1,5 +1,5 @@
 # The tapwatch image: one binary, the subcommand picked by the compose service (collect, index, ...).
-FROM node:20-bookworm
+FROM node:24-bookworm
 # libpcap-dev: cap (live capture) is built against it and loads libpcap.so at run time.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libpcap-dev python3 make g++ \

@@ -1,8 +1,8 @@
 // Proves the packet loop allocates nothing, in the steady state a long-running collector lives in.
-// One loop reads the whole capture; every 2^16 packets it notes the time. The first WARMUP packets
-// are warm-up (V8 compiles the loop while it runs, and until then interpreted code boxes numbers);
-// young-generation collections are counted from there to the end of the loop. Run with a tiny
-// young generation, so that even a few bytes per packet would force scavenges:
+// One loop reads the whole capture. The first WARMUP packets are warm-up (V8 compiles the loop while
+// it runs, and until then interpreted code boxes numbers); young-generation collections are counted
+// from there to the end of the loop. Run with a tiny young generation, so that even a fraction of a
+// byte per packet forces scavenges:
 //   node --max-semi-space-size=1 dist/scripts/gc-probe.js <capture> <decap|devices|collect|control>
 // 'control' allocates one small object per packet: it must show collections, or the probe proves nothing.
 
@@ -15,6 +15,8 @@ import { DeviceCounter } from '../bench/device-count.js';
 import { Collector } from '../collector/collector.js';
 import { DeviceNets } from '../collector/device-nets.js';
 import { PerformanceObserver, constants, performance } from 'node:perf_hooks';
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 type Sink = (f: Frame) => void;
 
@@ -61,17 +63,47 @@ function sinkFor(mode: string): Sink {
 export const WARMUP = 1 << 18;
 const STAMP_EVERY = 1 << 16;
 
-/** One pass; stamps[i] = time when packet i * STAMP_EVERY was reached, the last entry = the end. */
-function loop(path: string, sink: Sink, stamps: Float64Array): number {
+// The measured window opens on a young generation in a known state: emptied, then filled with garbage
+// to about HEADROOM bytes short of a scavenge. Its count of scavenges then depends only on what the
+// window allocates: zero while that stays under ~100 KiB in all (< 0.1 byte per packet), at least one
+// above. Opened wherever warm-up happened to leave the young generation (anywhere from empty to full,
+// from run to run), the few KiB the window allocates once forced a scavenge in some runs and not in
+// others: 6-11 KiB on Node 24, mostly V8 installing TurboFan code for the decoders and aggregator that
+// it tiers up from Maglev only after the warm-up, and 2-4 KiB on Node 20; plus the first end of file.
+const HEADROOM = 128 * 1024; // asked for; V8 reports 10-50 KiB more as available than it lets us allocate
+setFlagsFromString('--expose-gc'); // the probe's own handle on the collector: no need to start node with it
+const gc = runInNewContext('gc') as (o: { type: 'minor' | 'major' }) => void;
+const NEW_SPACE = getHeapSpaceStatistics().findIndex((s) => s.space_name === 'new_space');
+let filler: unknown = null;
+
+function openWindow(): void {
+  gc({ type: 'minor' });
+  gc({ type: 'minor' }); // promotes what survived the first
+  const free = getHeapSpaceStatistics()[NEW_SPACE].space_available_size;
+  // 1 KiB each on 64-bit V8 without pointer compression (Node's builds): 32-byte JSArray + 16 + 122 × 8.
+  for (let left = free - HEADROOM; left >= 1024; left -= 1024) filler = new Array(122);
+}
+
+/**
+ * One pass; bounds[0] = time when the window opened at packet WARMUP, bounds[1] = the end. Every
+ * STAMP_EVERY packets up to the boundary the loop takes the same path (open the window, read the
+ * clock), so reaching the boundary runs no code for the first time, which would deoptimize the loop
+ * inside the window; after it the loop reads no clock (performance.now() allocates 88 bytes a call on
+ * Node 24 where it is not inlined, 16 on Node 20).
+ */
+function loop(path: string, sink: Sink, bounds: Float64Array): number {
   const reader = openCapture(path);
   const frame = new Frame();
   let n = 0;
   while (reader.next(frame)) {
-    if ((n & (STAMP_EVERY - 1)) === 0) stamps[n / STAMP_EVERY] = performance.now();
+    if ((n & (STAMP_EVERY - 1)) === 0 && n <= WARMUP) {
+      openWindow();
+      bounds[0] = performance.now();
+    }
     sink(frame);
     n++;
   }
-  stamps[stamps.length - 1] = performance.now();
+  bounds[1] = performance.now();
   reader.close();
   return n;
 }
@@ -88,13 +120,12 @@ const obs = new PerformanceObserver((list) => {
   }
 });
 obs.observe({ entryTypes: ['gc'] });
-const stamps = new Float64Array(4096);
-const packets = loop(path, sinkFor(mode), stamps);
+const bounds = new Float64Array(2);
+const packets = loop(path, sinkFor(mode), bounds);
 await new Promise((r) => setTimeout(r, 50)); // entries arrive asynchronously
 obs.disconnect();
 if (packets <= WARMUP) throw new Error(`${path}: ${packets} packets, need more than the ${WARMUP} of warm-up`);
-const from = stamps[WARMUP / STAMP_EVERY];
-const to = stamps[stamps.length - 1];
+const [from, to] = bounds;
 const youngGcs = scavenges.filter((t) => t >= from && t <= to).length;
 process.stdout.write(
   JSON.stringify({ mode, packets, measuredPackets: packets - WARMUP, youngGcs, youngGcsInWarmup: scavenges.filter((t) => t < from).length, loopMs: Math.round(to - from) }) + '\n',
