@@ -14,15 +14,16 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
-          include: ['gre-decap/**/*.test.ts', 'collector/**/*.test.ts', 'analyzer/**/*.test.ts', 'control/**/*.test.ts', 'synth/**/*.test.ts', 'cli/**/*.test.ts', 'test/**/*.test.ts'],
+          // Every folder's tests: a test file in a new folder runs without anyone remembering to list it.
+          include: ['**/*.test.ts'],
           exclude: [...configDefaults.exclude, '**/*.kafka.test.ts', '**/*.es.test.ts'],
         },
       },
       // Files one at a time: these tests stop and restart brokers and nodes and wait on consumer-group timing,
       // which two cores shared with another such test made flaky (an analyzer failover once missed its restore).
-      { extends: true, test: { name: 'kafka', include: ['test/**/*.kafka.test.ts'], globalSetup: ['test/global-setup.ts'], fileParallelism: false } },
+      { extends: true, test: { name: 'kafka', include: ['test/**/*.kafka.test.ts'], globalSetup: ['test/helpers/kafka-global-setup.ts'], fileParallelism: false } },
       // Elasticsearch likewise: a real node from Maven Central, started only when its tests run.
-      { extends: true, test: { name: 'es', include: ['test/**/*.es.test.ts'], globalSetup: ['test/es-global-setup.ts'], fileParallelism: false } },
+      { extends: true, test: { name: 'es', include: ['test/**/*.es.test.ts'], globalSetup: ['test/helpers/es-global-setup.ts'], fileParallelism: false } },
     ],
   },
 });

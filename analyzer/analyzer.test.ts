@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { Destination, InspectionRecord } from '../collector/inspection-record.js';
+import type { Destination, InspectionRecord } from '../contracts/inspection-record.js';
 import { createAnalyzer, restoreAnalyzer, type Analyzer } from './analyzer.js';
-import { eventErrors, type AnomalyEvent } from './anomaly-event.js';
+import { eventErrors, type AnomalyEvent } from '../contracts/anomaly-event.js';
 import { defaultConfig, type AnalyzerConfig, type Behavior } from './rules.js';
-import { Scenario } from './scenario.js';
+import { Scenario } from '../synth/scenario.js';
 
 const T0 = Date.parse('2026-03-02T00:00:00.000Z');
 

@@ -8,9 +8,9 @@
 // protocol mix, alarm states, duration windows) for a compacted topic keyed by device id, and per
 // group (fleet.ts) under its own key.
 
-import type { InspectionRecord } from '../collector/inspection-record.js';
+import type { InspectionRecord } from '../contracts/inspection-record.js';
 import { AlarmStates, CLEARED, IN_ALARM, type AlarmTransition } from './alarms.js';
-import { EVENT_SCHEMA_ID, type AnomalyEvent, type Detector, type EventBaseline } from './anomaly-event.js';
+import { EVENT_SCHEMA_ID, type AnomalyEvent, type Detector, type EventBaseline } from '../contracts/anomaly-event.js';
 import { DeviceBaseline, type BaselineOptions, type BaselineState } from './baseline.js';
 import { decodeArray, encodeArray } from './codec.js';
 import { ADDED, destinationKey, KNOWN_SINCE_WARMUP, SeenDestinations, type SeenDestinationsState } from './destinations.js';

@@ -1,7 +1,7 @@
 import { typedArrayBytes } from '../test/helpers/typed-bytes.js';
 import { describe, expect, it } from 'vitest';
 import { medianSorted, quantileSorted } from 'simple-statistics';
-import { Prng } from '../synth/prng.js';
+import { Prng } from '../net/prng.js';
 import { DeviceBaseline, fromSpace, toSpace, type BaselineOptions } from './baseline.js';
 import { M_BYTES_OUT, M_DNS, M_FLEET, METRIC_COUNT, METRIC_INFO, METRICS } from './features.js';
 

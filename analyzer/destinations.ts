@@ -5,7 +5,7 @@
 // the probationary entries and leaves the device's real servers known.
 
 import { decodeArray, encodeArray, fnv1a, fnv1aInt } from './codec.js';
-import type { Destination } from '../collector/inspection-record.js';
+import type { Destination } from '../contracts/inspection-record.js';
 
 /** Flag in touch()'s result: the destination was not in the table. Slots stay below it (capacity <= 4096). */
 export const ADDED = 0x10000;

@@ -3,10 +3,10 @@
 
 import { describe, expect, it } from 'vitest';
 import { createAnalyzer } from './analyzer.js';
-import type { AnomalyEvent } from './anomaly-event.js';
+import type { AnomalyEvent } from '../contracts/anomaly-event.js';
 import { defaultConfig } from './rules.js';
-import { Scenario } from './scenario.js';
-import { missedTargets, scoreRun } from './score.js';
+import { Scenario } from '../synth/scenario.js';
+import { missedTargets, scoreRun } from '../bench/detect-score.js';
 
 describe('detection benchmark, small', () => {
   it('meets the targets: recall >= 0.95 per type, <= 1 false alarm per 1,000 device-days, median TTD <= 2, firmware <= low', () => {

@@ -2,7 +2,7 @@
 // are written for people (4.1 MB, 1,234, 37%), times in UTC.
 
 import { METRIC_INFO, type Metric } from './features.js';
-import type { AnomalyEvent } from './anomaly-event.js';
+import type { AnomalyEvent } from '../contracts/anomaly-event.js';
 
 export function formatValue(metric: Metric, x: number): string {
   const unit = METRIC_INFO[metric].unit;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { InspectionRecord } from '../collector/inspection-record.js';
+import type { InspectionRecord } from '../contracts/inspection-record.js';
 import {
   METRIC_INFO, METRICS, metricIndex, mixShift, learnMix, M_FLEET, M_PACKETS_EXCESS, M_SYN_UNANSWERED, M_BYTES_OUT, M_DNS,
   PROTOCOL_SLOTS, protocolShares, recordMetrics, FLEET_FEATURES, M_NEW_DESTS, M_PROTO_SHIFT,

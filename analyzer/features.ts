@@ -4,7 +4,7 @@
 // so that rules, baselines and events all refer to one list.
 
 import { PROTO_NAMES } from '../collector/protocols.js';
-import type { InspectionRecord } from '../collector/inspection-record.js';
+import type { InspectionRecord } from '../contracts/inspection-record.js';
 
 export const METRICS = [
   'bytes_out',

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { IsolationForest as Reference } from 'ml-isolation-forest';
 import { sampleRankCorrelation } from 'simple-statistics';
-import { Prng } from '../synth/prng.js';
+import { Prng } from '../net/prng.js';
 import { averagePath, IsolationForest } from './iforest.js';
 
 const DIMS = 6;

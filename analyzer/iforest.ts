@@ -5,7 +5,7 @@
 // arrays that serialize to a few hundred kilobytes and score a row without allocating.
 // iforest.test.ts shows it ranks points like the reference implementation.
 
-import { Prng } from '../synth/prng.js';
+import { Prng } from '../net/prng.js';
 import { decodeArray, encodeArray } from './codec.js';
 
 const EULER_GAMMA = 0.5772156649015329;

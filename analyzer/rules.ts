@@ -3,8 +3,8 @@
 
 import { readFileSync } from 'node:fs';
 import { Ajv, type ValidateFunction } from 'ajv';
-import { bundledFile, schemaProblems } from './config-files.js';
-import { ANALYZER_CONFIG_SCHEMA, type COMPARISONS, type SEVERITIES } from './rules.schema.js';
+import { bundledFile, schemaProblems } from '../contracts/config-files.js';
+import { ANALYZER_CONFIG_SCHEMA, type COMPARISONS, type SEVERITIES } from '../contracts/rules.schema.js';
 import { METRIC_COUNT, METRIC_INFO, metricIndex, type Metric } from './features.js';
 
 export type Severity = (typeof SEVERITIES)[number];
@@ -107,7 +107,7 @@ export function loadConfig(path: string): AnalyzerConfig {
 
 /** rules.default.json, as shipped (see bundledFile). */
 export function defaultConfigPath(): string {
-  return bundledFile('rules.default.json', (problem) => new AnalyzerConfigError([problem]));
+  return bundledFile('analyzer', 'rules.default.json', (problem) => new AnalyzerConfigError([problem]));
 }
 
 export function defaultConfig(): AnalyzerConfig {

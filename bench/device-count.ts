@@ -2,11 +2,11 @@
 // Devices are innermost IPv4 endpoints inside a device network (default 10.128.0.0/9); traffic from
 // a device is uplink, to it downlink. Prints one JSON line: packets, devices, totals, young GCs.
 
-import { openCapture } from '../gre-decap/capture.js';
+import { openCapture } from '../gre-decap/readers/capture.js';
 import { Decapsulator } from '../gre-decap/decap.js';
-import { Frame } from '../gre-decap/frame.js';
+import { Frame } from '../gre-decap/readers/frame.js';
 import { PacketMeta } from '../gre-decap/meta.js';
-import { AddrTable } from '../gre-decap/addr-table.js';
+import { AddrTable } from '../net/addr-table.js';
 import { startGcCount } from './gc-count.js';
 
 export class DeviceCounter {

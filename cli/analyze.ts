@@ -5,10 +5,10 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { pino, type Logger } from 'pino';
-import { AnalyzerService } from '../analyzer/kafka-service.js';
+import { AnalyzerService } from '../analyzer/service.js';
 import { createAnalyzer } from '../analyzer/analyzer.js';
 import { defaultConfig, loadConfig, type AnalyzerConfig } from '../analyzer/rules.js';
-import { recordErrors, type InspectionRecord } from '../collector/inspection-record.js';
+import { recordErrors, type InspectionRecord } from '../contracts/inspection-record.js';
 import { parseCommand, UsageError, type CommandSpec } from './args.js';
 
 const spec: CommandSpec = {

@@ -6,10 +6,10 @@ import { pino } from 'pino';
 import { REASON_NAMES, NOTE_NAMES } from '../gre-decap/malformed.js';
 import { Collector } from '../collector/collector.js';
 import { DeviceNets } from '../collector/device-nets.js';
-import { Inventory } from '../collector/inventory.js';
-import { INSPECTION_RECORD_SCHEMA } from '../collector/inspection-record.schema.js';
+import { Inventory } from '../inventory/inventory.js';
+import { INSPECTION_RECORD_SCHEMA } from '../contracts/inspection-record.schema.js';
 import { Pipeline } from '../collector/pipeline.js';
-import { replayCapture } from '../collector/replay.js';
+import { replayCapture } from '../collector/sources/replay.js';
 import { recordsTable } from '../collector/table.js';
 import { KafkaSink } from '../collector/sinks/kafka.js';
 import { NdjsonSink } from '../collector/sinks/ndjson.js';
@@ -177,7 +177,7 @@ export async function run(argv: string[]): Promise<number> {
         exit = 1;
       }
     } else {
-      const live = await import('../collector/live-source.js');
+      const live = await import('../collector/sources/live-source.js');
       const handle = await live.startLiveSource({
         iface: v.interface as string | undefined,
         filter: v.filter as string | undefined,

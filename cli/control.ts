@@ -3,8 +3,8 @@
 
 import { readFileSync } from 'node:fs';
 import { pino, type Logger } from 'pino';
-import { parseInventory } from '../collector/inventory.js';
-import { UpstreamEnforcer } from '../control/enforcers/upstream.js';
+import { parseInventory } from '../inventory/inventory.js';
+import { UpstreamEnforcer } from '../control/enforcement/upstream.js';
 import { ROLES, type Enforcer, type Role } from '../control/model.js';
 import { buildControlServer } from '../control/server.js';
 import { Store } from '../control/store.js';
@@ -141,7 +141,7 @@ async function makeEnforcer(v: Record<string, string | undefined>, log: Logger):
       return undefined;
     case 'nft': {
       // Loaded only when asked for: it drives nft and ip, which the other modes never need.
-      const { NftEnforcer } = await import('../control/enforcers/nft.js');
+      const { NftEnforcer } = await import('../control/enforcement/nft.js');
       return new NftEnforcer({ table: v['nft-table'], netns: v['nft-netns'], log });
     }
     case 'upstream': {

@@ -2,9 +2,9 @@
 // The loop is the hot path: reader → decoder → summary, no allocation per frame.
 
 import { statSync } from 'node:fs';
-import { openCapture } from '../gre-decap/capture.js';
+import { openCapture } from '../gre-decap/readers/capture.js';
 import { Decapsulator } from '../gre-decap/decap.js';
-import { Frame } from '../gre-decap/frame.js';
+import { Frame } from '../gre-decap/readers/frame.js';
 import { PacketMeta } from '../gre-decap/meta.js';
 import { DecapSummary, type DecapSummaryJson } from '../gre-decap/summary.js';
 import { intList, intOption, parseCommand, UsageError, type CommandSpec } from './args.js';

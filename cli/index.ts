@@ -2,11 +2,11 @@
 
 import { Client } from '@elastic/elasticsearch';
 import { pino } from 'pino';
-import { installTemplates } from '../dashboards/templates.js';
-import { actionDocument, actionDocumentId, actionIndex, anomalyDocument, anomalyDocumentId, anomalyIndex, inspectionDocument, inspectionDocumentId, inspectionIndex } from '../dashboards/to-document.js';
-import type { ActionEvent } from '../analyzer/action-event.js';
-import type { AnomalyEvent } from '../analyzer/anomaly-event.js';
-import type { InspectionRecord } from '../collector/inspection-record.js';
+import { installTemplates } from '../indexer/templates.js';
+import { actionDocument, actionDocumentId, actionIndex, anomalyDocument, anomalyDocumentId, anomalyIndex, inspectionDocument, inspectionDocumentId, inspectionIndex } from '../indexer/documents.js';
+import type { ActionEvent } from '../contracts/action-event.js';
+import type { AnomalyEvent } from '../contracts/anomaly-event.js';
+import type { InspectionRecord } from '../contracts/inspection-record.js';
 import { Indexer, type DocumentRoute } from '../indexer/indexer.js';
 import { intOption, parseCommand, UsageError, type CommandSpec } from './args.js';
 

@@ -3,8 +3,8 @@
 
 import { pino } from 'pino';
 import { SoracomClient } from '../control/client.js';
-import { ResponderService } from '../analyzer/responder-service.js';
-import { defaultPolicy, loadPolicy } from '../analyzer/policy.js';
+import { ResponderService } from '../responder/service.js';
+import { defaultPolicy, loadPolicy } from '../responder/policy.js';
 import { intOption, parseCommand, UsageError, type CommandSpec } from './args.js';
 
 const spec: CommandSpec = {

@@ -10,8 +10,8 @@
 // A device is an inner endpoint inside the device networks: traffic from it is uplink, traffic
 // to it downlink, and the far end is "the destination" in both directions.
 
-import { AddrTable, writeAddrKey } from '../gre-decap/addr-table.js';
-import { KeyTable } from '../gre-decap/key-table.js';
+import { AddrTable, writeAddrKey } from '../net/addr-table.js';
+import { KeyTable } from '../net/key-table.js';
 import { L_TCP, L_UDP } from '../gre-decap/layers.js';
 import { N_FRAGMENT } from '../gre-decap/malformed.js';
 import type { PacketMeta } from '../gre-decap/meta.js';

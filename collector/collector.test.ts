@@ -13,10 +13,10 @@ import { PcapWriter } from '../synth/capture-file.js';
 import { ethernet, ipv4, gre, udp, tcp, vxlan, bytes, hex } from '../synth/packets.js';
 import { Collector, type CollectorOptions } from './collector.js';
 import { DeviceNets } from './device-nets.js';
-import { Inventory } from './inventory.js';
-import { recordErrors, type InspectionRecord } from './inspection-record.js';
+import { Inventory } from '../inventory/inventory.js';
+import { recordErrors, type InspectionRecord } from '../contracts/inspection-record.js';
 import { Pipeline } from './pipeline.js';
-import { replayCapture } from './replay.js';
+import { replayCapture } from './sources/replay.js';
 import { RecordBus } from './sinks/bus.js';
 
 const silent = pino({ level: 'silent' });

@@ -4,14 +4,14 @@
 // (same input, same records, byte for byte) and on the wall clock when live.
 
 import { Decapsulator, type DecapOptions } from '../gre-decap/decap.js';
-import type { Frame } from '../gre-decap/frame.js';
+import type { Frame } from '../gre-decap/readers/frame.js';
 import { PacketMeta } from '../gre-decap/meta.js';
 import { TUNNEL_NAMES } from '../gre-decap/layers.js';
 import { Aggregator, type AggregatorOptions } from './aggregate.js';
 import type { DeviceNets } from './device-nets.js';
-import type { FrameConsumer } from './frame-consumer.js';
-import type { InspectionRecord } from './inspection-record.js';
-import { Inventory } from './inventory.js';
+import type { FrameConsumer } from './sources/frame-consumer.js';
+import type { InspectionRecord } from '../contracts/inspection-record.js';
+import { Inventory } from '../inventory/inventory.js';
 import { AddressNames, snapshot } from './records.js';
 
 export interface CollectorOptions extends AggregatorOptions {

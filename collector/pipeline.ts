@@ -4,7 +4,7 @@
 // `maxQueued` intervals and counts what it had to drop.
 
 import type { Logger } from 'pino';
-import type { InspectionRecord } from './inspection-record.js';
+import type { InspectionRecord } from '../contracts/inspection-record.js';
 import type { RecordSink } from './sinks/sink.js';
 
 export class Pipeline {

@@ -1,16 +1,16 @@
 // Turns the aggregator's counters for a closed interval into InspectionRecords: the cold half of
 // the collector, run once per interval, where strings, objects and sorting are fine.
 
-import { AddrTable } from '../gre-decap/addr-table.js';
-import { formatAddrKey } from '../gre-decap/ip-format.js';
+import { AddrTable } from '../net/addr-table.js';
+import { formatAddrKey } from '../net/ip-format.js';
 import { L_TCP, L_UDP, L_ICMP, L_ICMPV6, T_GRE, T_PPTP, T_VXLAN, T_GENEVE, TUNNEL_NAMES } from '../gre-decap/layers.js';
 import {
   type Aggregator, F_UP_BYTES, F_UP_PACKETS, F_DOWN_BYTES, F_DOWN_PACKETS, F_MAX_SIZE, F_HIST, F_TCP, F_UDP, F_FRAGMENTED,
   F_SYN, F_SYN_ACK, F_RST, F_DNS_QUERIES, STRIDE,
 } from './aggregate.js';
 import { PROTO_NAMES, protoOf } from './protocols.js';
-import type { Inventory } from './inventory.js';
-import { RECORD_SCHEMA_ID, trafficStatistics, type Destination, type InspectionRecord } from './inspection-record.js';
+import type { Inventory } from '../inventory/inventory.js';
+import { RECORD_SCHEMA_ID, trafficStatistics, type Destination, type InspectionRecord } from '../contracts/inspection-record.js';
 
 export interface IntervalInfo {
   startSec: number;

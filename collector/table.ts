@@ -1,6 +1,6 @@
 // Records as a table for people (tapwatch collect --out - --format table, and the demo).
 
-import type { InspectionRecord } from './inspection-record.js';
+import type { InspectionRecord } from '../contracts/inspection-record.js';
 
 const kb = (n: number) => (n >= 10_000_000 ? `${(n / 1e6).toFixed(0)}M` : n >= 10_000 ? `${(n / 1e3).toFixed(0)}k` : String(n));
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ControlApiError, SoracomClient } from './client.js';
-import { UpstreamEnforcer } from './enforcers/upstream.js';
+import { UpstreamEnforcer } from './enforcement/upstream.js';
 import type { Enforcer } from './model.js';
 import { buildControlServer, type ControlServer, type ControlServerOptions } from './server.js';
 import { Store } from './store.js';

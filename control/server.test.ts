@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Enforcer, Role, Subscriber } from './model.js';
 import { buildControlServer, type ControlServer, type ControlServerOptions } from './server.js';
-import { loginHeaders } from './testing.js';
+import { loginHeaders } from '../test/helpers/control-login.js';
 
 const IMSI = '440100000000001';
 const REGISTRY_CSV = 'ip,id,imsi,imei,group\n10.128.0.1,meter-1,440100000000001,356938030000001,meters\n10.128.0.2,meter-2,440100000000002,,trackers\n10.128.0.3,meter-3,440100000000003,,\n';

@@ -9,7 +9,7 @@ import addFormats from 'ajv-formats';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { registerAuth } from './auth.js';
-import { EnforcementRunner, NoopEnforcer, type RetryOptions } from './enforcers/enforcement.js';
+import { EnforcementRunner, NoopEnforcer, type RetryOptions } from './enforcement/enforcement.js';
 import { ApiError } from './errors.js';
 import { controlMetrics } from './metrics.js';
 import type { Enforcer } from './model.js';

@@ -7,7 +7,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
 import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
 import type { Logger } from 'pino';
-import type { InventoryRow } from '../collector/inventory.js';
+import type { InventoryRow } from '../inventory/inventory.js';
 import { Checkpointer } from './checkpointer.js';
 import { ApiError } from './errors.js';
 import { migrate } from './migrations.js';

@@ -3,7 +3,7 @@
 // (services.md §3.3), overwriting earlier versions of the same ids.
 
 import { Client } from '@elastic/elasticsearch';
-import { installTemplates } from './templates.js';
+import { installTemplates } from '../indexer/templates.js';
 import { savedObjectsNdjson } from './saved-objects.js';
 
 export interface ImportLog {

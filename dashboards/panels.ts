@@ -4,7 +4,7 @@
 // one device, and the analyzer's anomalies and actions.
 
 import type { estypes } from '@elastic/elasticsearch';
-import { INDEX_TEMPLATES } from './templates.js';
+import { INDEX_TEMPLATES } from '../indexer/templates.js';
 
 export type ViewKey = 'inspection' | 'anomalies' | 'actions';
 

@@ -11,7 +11,7 @@ import {
 } from './layers.js';
 import * as R from './malformed.js';
 import { ethernet, ipv4, ipv6, gre, erspan2, erspan3, vxlan, geneve, udp, tcp, icmp, icmpv6, bytes, hex } from '../synth/packets.js';
-import { formatIpv4 } from './ip-format.js';
+import { formatIpv4 } from '../net/ip-format.js';
 
 const DEVICE = '10.128.0.7';
 const SERVER = '203.0.113.10';

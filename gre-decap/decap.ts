@@ -11,7 +11,7 @@ import {
   R_OK, R_LINKTYPE_UNSUPPORTED, R_TUNNEL_TOO_DEEP, R_TOO_MANY_LAYERS, REASON_COUNT, NOTE_COUNT,
 } from './malformed.js';
 import { MAX_TUNNELS, PacketMeta } from './meta.js';
-import type { Frame } from './frame.js';
+import type { Frame } from './readers/frame.js';
 import { decodeEthernet } from './ethernet.js';
 import { decodeVlan } from './vlan.js';
 import { decodeSll, decodeSll2, decodeNull, decodeRaw } from './link.js';

@@ -3,13 +3,13 @@
 // frames, frames with each tunnel type, and the innermost IP header of each frame.
 // `add` runs per frame and allocates nothing; `toJSON` builds the report once at the end.
 
-import { AddrTable } from './addr-table.js';
-import { formatAddrKey } from './ip-format.js';
+import { AddrTable } from '../net/addr-table.js';
+import { formatAddrKey } from '../net/ip-format.js';
 import { L_TCP, L_UDP, SEEN_GRE, SEEN_ERSPAN, SEEN_VXLAN, SEEN_GENEVE, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6 } from './layers.js';
 import { REASON_NAMES, NOTE_NAMES, N_FRAGMENT } from './malformed.js';
 import type { Decapsulator } from './decap.js';
 import type { PacketMeta } from './meta.js';
-import type { ReaderStats } from './frame.js';
+import type { ReaderStats } from './readers/frame.js';
 
 export interface DecapSummaryJson {
   file: string;

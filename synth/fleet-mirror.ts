@@ -18,7 +18,7 @@ import {
   SVC_NTP, TK_ERSPAN2, TK_ERSPAN3, TK_GENEVE, TK_VXLAN, TUNNEL_KINDS,
 } from './fleet-model.js';
 import { DIR_UP, ERSPAN3_TIMESTAMP, GRE_SEQ, OUTER_IP, OUTER_L4, buildTemplates } from './fleet-templates.js';
-import { Prng } from './prng.js';
+import { Prng } from '../net/prng.js';
 import { Script, writeAppPrefix, writeScript } from './fleet-traffic.js';
 
 /** Bump when the bytes for given options change, so cached captures (bench/) are not reused. */

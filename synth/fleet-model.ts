@@ -3,7 +3,7 @@
 // Plain typed arrays, drawn once from the seeded PRNG before any packet is generated, so a run with
 // more packets and the same seed and device count repeats a shorter run's capture as its prefix.
 
-import { Prng } from './prng.js';
+import { Prng } from '../net/prng.js';
 
 export const TUNNEL_KINDS = ['gre', 'vxlan', 'erspan2', 'erspan3', 'geneve'] as const;
 export type TunnelKind = (typeof TUNNEL_KINDS)[number];

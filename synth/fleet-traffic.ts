@@ -3,7 +3,7 @@
 // the traffic reads plausibly in Wireshark. Sizes follow typical IoT stacks: MQTT publishes of a
 // few dozen bytes, TLS 1.3 records (22 bytes of overhead), full-MSS upload segments.
 
-import { Prng } from './prng.js';
+import { Prng } from '../net/prng.js';
 import { SVC_COAP, SVC_DNS, SVC_HTTPS, SVC_MQTT, SVC_MQTTS, SVC_NTP, SVC_UPLOAD } from './fleet-model.js';
 import { DIR_DOWN, DIR_UP } from './fleet-templates.js';
 

@@ -15,7 +15,7 @@ import { LINKTYPE_ETHERNET } from '../gre-decap/layers.js';
 import { pcapBytes, type SynthFrame } from './capture-file.js';
 import { wrapInGre } from './mirror-wrap.js';
 import { ethernet, ipv4, tcp, udp } from './packets.js';
-import { Prng } from './prng.js';
+import { Prng } from '../net/prng.js';
 
 export interface IncidentMirrorOptions {
   devices?: number;

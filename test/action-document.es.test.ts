@@ -3,12 +3,12 @@
 
 import { Client } from '@elastic/elasticsearch';
 import { expect, inject, it } from 'vitest';
-import { ACTION_RESULTS, ACTION_TYPES, type ActionEvent } from '../analyzer/action-event.js';
-import { defaultPolicy } from '../analyzer/policy.js';
-import { createResponder } from '../analyzer/responder.js';
-import { installTemplates } from '../dashboards/templates.js';
-import { actionDocument, actionDocumentId, actionIndex } from '../dashboards/to-document.js';
-import { anomaly, at, MemoryControl } from './responder-fixtures.js';
+import { ACTION_RESULTS, ACTION_TYPES, type ActionEvent } from '../contracts/action-event.js';
+import { defaultPolicy } from '../responder/policy.js';
+import { createResponder } from '../responder/responder.js';
+import { installTemplates } from '../indexer/templates.js';
+import { actionDocument, actionDocumentId, actionIndex } from '../indexer/documents.js';
+import { anomaly, at, MemoryControl } from './helpers/responder-fixtures.js';
 
 /** A run of the responder that produces every action type and every result. */
 async function everyKindOfAction(): Promise<ActionEvent[]> {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { createAnalyzer } from '../analyzer/analyzer.js';
 import { defaultConfig } from '../analyzer/rules.js';
-import { Scenario } from '../analyzer/scenario.js';
+import { Scenario } from '../synth/scenario.js';
 
 it('same events as the analyzer in-process; malformed lines counted and skipped', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tapwatch-analyze-'));

@@ -8,10 +8,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, expect, inject, it } from 'vitest';
-import type { AnomalyEvent } from '../analyzer/anomaly-event.js';
-import { Scenario } from '../analyzer/scenario.js';
-import { scoreRun } from '../analyzer/score.js';
-import { consumeAll } from './kafka-consume.js';
+import type { AnomalyEvent } from '../contracts/anomaly-event.js';
+import { Scenario } from '../synth/scenario.js';
+import { scoreRun } from '../bench/detect-score.js';
+import { consumeAll } from './helpers/kafka-consume.js';
 
 const cli = join(import.meta.dirname, '..', 'dist', 'cli', 'tapwatch.js');
 const children: ChildProcess[] = [];

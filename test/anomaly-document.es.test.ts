@@ -4,11 +4,11 @@
 import { Client } from '@elastic/elasticsearch';
 import { expect, inject, it } from 'vitest';
 import { createAnalyzer } from '../analyzer/analyzer.js';
-import type { AnomalyEvent } from '../analyzer/anomaly-event.js';
+import type { AnomalyEvent } from '../contracts/anomaly-event.js';
 import { defaultConfig } from '../analyzer/rules.js';
-import { Scenario } from '../analyzer/scenario.js';
-import { installTemplates } from '../dashboards/templates.js';
-import { anomalyDocument, anomalyDocumentId, anomalyIndex } from '../dashboards/to-document.js';
+import { Scenario } from '../synth/scenario.js';
+import { installTemplates } from '../indexer/templates.js';
+import { anomalyDocument, anomalyDocumentId, anomalyIndex } from '../indexer/documents.js';
 
 it('analyzer events index into tapwatch-anomalies under the strict mapping, idempotently', async () => {
   const sc = new Scenario({ devices: 250, days: 3, incidentsPerType: 2, seed: 13 });

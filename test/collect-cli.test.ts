@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { InspectionRecord } from '../collector/inspection-record.js';
+import type { InspectionRecord } from '../contracts/inspection-record.js';
 import { PcapWriter } from '../synth/capture-file.js';
 import { generateFleetMirror } from '../synth/fleet-mirror.js';
 import { bytes, ethernet, gre, ipv4, udp } from '../synth/packets.js';

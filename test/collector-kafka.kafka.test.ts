@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startKafka, type KafkaBroker } from '../scripts/kafka-broker.js';
 import { generateFleetMirror } from '../synth/fleet-mirror.js';
-import { consumeAll } from './kafka-consume.js';
+import { consumeAll } from './helpers/kafka-consume.js';
 
 const cli = join(import.meta.dirname, '..', 'dist', 'cli', 'tapwatch.js');
 let dir: string;

@@ -11,11 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { until } from './helpers/until.js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { collectOutput, createNetnsPair, waitForExit, waitForOutput, type NetnsPair } from './netns.js';
+import { collectOutput, createNetnsPair, waitForExit, waitForOutput, type NetnsPair } from './helpers/netns.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const CLI = join(ROOT, 'dist', 'cli', 'tapwatch.js');
-const INJECT = join(ROOT, 'dist', 'scripts', 'inject-frames.js');
+const INJECT = join(ROOT, 'dist', 'test', 'harness', 'inject-frames.js');
 const DEMO = join(ROOT, 'fixtures', 'demo', 'fleet-mirror.pcap');
 
 let net: NetnsPair | undefined;

@@ -1,4 +1,4 @@
-// The dashboards against a real Elasticsearch node (test/es-global-setup.ts): the committed NDJSON is what
+// The dashboards against a real Elasticsearch node (test/helpers/es-global-setup.ts): the committed NDJSON is what
 // saved-objects.ts generates and hangs together; every field a visualization reads has the type its aggregation
 // needs in the mapping the node built from the templates; and each panel's aggregation, run on the node over
 // documents of the demo capture (and of sample anomalies / actions), returns what the records say. Kibana itself
@@ -10,16 +10,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, type estypes } from '@elastic/elasticsearch';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { InspectionRecord } from '../collector/inspection-record.js';
+import type { InspectionRecord } from '../contracts/inspection-record.js';
 import { committedNdjsonPath } from '../dashboards/build-saved-objects.js';
 import { importDashboards } from '../dashboards/import.js';
 import { AUTO_INTERVAL, DASHBOARDS, DATA_VIEWS, PACKET_SIZE_BUCKETS, PANELS, metricName, panelAggregation, panelFields, panelQuery, type Panel, type ViewKey } from '../dashboards/panels.js';
 import { objectId, savedObjectsNdjson, type SavedObject } from '../dashboards/saved-objects.js';
-import { ACTIONS_INDEX, ANOMALIES_INDEX, INDEX_TEMPLATES, installTemplates } from '../dashboards/templates.js';
-import { inspectionDocument } from '../dashboards/to-document.js';
+import { ACTIONS_INDEX, ANOMALIES_INDEX, INDEX_TEMPLATES, installTemplates } from '../indexer/templates.js';
+import { inspectionDocument } from '../indexer/documents.js';
 import { run as dashboardsCli } from '../cli/dashboards.js';
 import { generateFleetMirror } from '../synth/fleet-mirror.js';
-import { bulkRecords, collect, fieldTypes, indicesOf, root, sampleAction, sampleAnomaly } from './es-fixtures.js';
+import { bulkRecords, collect, fieldTypes, indicesOf, root, sampleAction, sampleAnomaly } from './helpers/es-fixtures.js';
 
 const ns = `d${Date.now().toString(36)}${process.pid}`;
 let client: Client;

@@ -1,4 +1,4 @@
-// tapwatch's index templates and inspection documents on a real Elasticsearch node (test/es-global-setup.ts):
+// tapwatch's index templates and inspection documents on a real Elasticsearch node (test/helpers/es-global-setup.ts):
 // the mapping ES builds is the one the templates define, replaying records never duplicates them, and what the node
 // aggregates over the documents is what the records say. Then scripts/es-node.ts itself: a node of its own keeps
 // its data across a restart, and a node that cannot start says why.
@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, type estypes } from '@elastic/elasticsearch';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { InspectionRecord } from '../collector/inspection-record.js';
-import { ACTIONS_INDEX, ANOMALIES_INDEX, INDEX_TEMPLATES, installTemplates } from '../dashboards/templates.js';
-import { inspectionDocument, inspectionDocumentId, inspectionIndex } from '../dashboards/to-document.js';
-import { bulkRecords, collect, fieldTypes, indicesOf, root, sampleAction, sampleAnomaly } from './es-fixtures.js';
+import type { InspectionRecord } from '../contracts/inspection-record.js';
+import { ACTIONS_INDEX, ANOMALIES_INDEX, INDEX_TEMPLATES, installTemplates } from '../indexer/templates.js';
+import { inspectionDocument, inspectionDocumentId, inspectionIndex } from '../indexer/documents.js';
+import { bulkRecords, collect, fieldTypes, indicesOf, root, sampleAction, sampleAnomaly } from './helpers/es-fixtures.js';
 import { startElasticsearch, waitForElasticsearch } from '../scripts/es-node.js';
 import { generateFleetMirror } from '../synth/fleet-mirror.js';
 

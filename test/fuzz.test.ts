@@ -5,13 +5,13 @@
 import { describe, expect, it } from 'vitest';
 import { Decapsulator } from '../gre-decap/decap.js';
 import { PacketMeta } from '../gre-decap/meta.js';
-import { Frame } from '../gre-decap/frame.js';
-import { readerFromBytes } from '../gre-decap/capture.js';
-import { CaptureFormatError } from '../gre-decap/frame.js';
+import { Frame } from '../gre-decap/readers/frame.js';
+import { readerFromBytes } from '../gre-decap/readers/capture.js';
+import { CaptureFormatError } from '../gre-decap/readers/frame.js';
 import { LINKTYPE_ETHERNET, LINKTYPE_RAW, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2, LINKTYPE_NULL } from '../gre-decap/layers.js';
 import { pcapBytes, pcapngBytes, type SynthFrame } from '../synth/capture-file.js';
-import { Prng } from '../synth/prng.js';
-import { fixtureFrames } from './fixture-frames.js';
+import { Prng } from '../net/prng.js';
+import { fixtureFrames } from './helpers/fixture-frames.js';
 
 const frames = fixtureFrames();
 const LINK_TYPES = [LINKTYPE_ETHERNET, LINKTYPE_RAW, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2, LINKTYPE_NULL];

@@ -14,10 +14,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { NftEnforcer } from '../control/enforcers/nft.js';
-import { isQuarantineMark, QUARANTINE_RULE_PREF } from '../control/enforcers/nft-ruleset.js';
+import { NftEnforcer } from '../control/enforcement/nft.js';
+import { isQuarantineMark, QUARANTINE_RULE_PREF } from '../control/enforcement/nft-ruleset.js';
 import { SPEED_CLASS_KBPS, type EnforcementState, type Group, type Subscriber } from '../control/model.js';
-import { createNetnsTopology, requireNetnsPrivilege, startUdpEcho, udpProbe, udpThroughput, type NetnsTopology } from './netns.js';
+import { createNetnsTopology, requireNetnsPrivilege, startUdpEcho, udpProbe, udpThroughput, type NetnsTopology } from './helpers/netns.js';
 
 const FAR = '198.51.100.10';
 const QUAR_GW = '192.0.2.10';

@@ -7,13 +7,13 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import { afterAll, expect, inject, it } from 'vitest';
-import { actionEventErrors, type ActionEvent } from '../analyzer/action-event.js';
-import { defaultPolicy, type Policy } from '../analyzer/policy.js';
-import { ResponderService } from '../analyzer/responder-service.js';
+import { actionEventErrors, type ActionEvent } from '../contracts/action-event.js';
+import { defaultPolicy, type Policy } from '../responder/policy.js';
+import { ResponderService } from '../responder/service.js';
 import { SoracomClient } from '../control/client.js';
 import { buildControlServer, type ControlServer } from '../control/server.js';
-import { consumeAll } from './kafka-consume.js';
-import { anomaly, imsiOf } from './responder-fixtures.js';
+import { consumeAll } from './helpers/kafka-consume.js';
+import { anomaly, imsiOf } from './helpers/responder-fixtures.js';
 
 const run = `${process.pid}-${Date.now()}`;
 const topics = { anomaliesTopic: `tapwatch.anomalies.responder-${run}`, actionsTopic: `tapwatch.actions.responder-${run}` };

@@ -13,14 +13,14 @@ import { join } from 'node:path';
 import { Client } from '@elastic/elasticsearch';
 import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { NftEnforcer } from '../control/enforcers/nft.js';
+import { NftEnforcer } from '../control/enforcement/nft.js';
 import { buildControlServer, type ControlServer } from '../control/server.js';
-import { parseInventory } from '../collector/inventory.js';
+import { parseInventory } from '../inventory/inventory.js';
 import { demoAnalyzerConfig } from '../demo/config.js';
 import { startElasticsearch, type EsNode } from '../scripts/es-node.js';
 import { startKafka, type KafkaBroker } from '../scripts/kafka-broker.js';
 import { generateIncidentMirror, inventoryCsv } from '../synth/incident-mirror.js';
-import { createNetnsTopology, requireNetnsPrivilege, startUdpEcho, udpProbe, type NetnsTopology } from './netns.js';
+import { createNetnsTopology, requireNetnsPrivilege, startUdpEcho, udpProbe, type NetnsTopology } from './helpers/netns.js';
 
 const root = join(import.meta.dirname, '..');
 const cli = join(root, 'dist', 'cli', 'tapwatch.js');

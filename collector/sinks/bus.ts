@@ -1,7 +1,7 @@
 // In-process bus: the embedded pipeline's sink. Subscribers (the analyzer, a table printer) get
 // each interval's records in order; send() resolves when every subscriber has taken them.
 
-import type { InspectionRecord } from '../inspection-record.js';
+import type { InspectionRecord } from '../../contracts/inspection-record.js';
 import { newSinkStats, type RecordSink } from './sink.js';
 
 export type RecordSubscriber = (records: InspectionRecord[]) => void | Promise<void>;

@@ -9,7 +9,7 @@
 import { CompressionTypes, Kafka, logLevel, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import { ensureTopics } from '../../kafka/topics.js';
-import type { InspectionRecord } from '../inspection-record.js';
+import type { InspectionRecord } from '../../contracts/inspection-record.js';
 import { newSinkStats, type RecordSink } from './sink.js';
 
 export interface KafkaSinkOptions {

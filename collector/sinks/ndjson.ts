@@ -2,7 +2,7 @@
 
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
-import type { InspectionRecord } from '../inspection-record.js';
+import type { InspectionRecord } from '../../contracts/inspection-record.js';
 import { newSinkStats, type RecordSink } from './sink.js';
 
 export class NdjsonSink implements RecordSink {

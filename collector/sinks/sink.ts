@@ -2,7 +2,7 @@
 // they are delivered (written, acknowledged by the broker, handed to subscribers), so a replay can
 // wait for it and a live source can count what is still in flight.
 
-import type { InspectionRecord } from '../inspection-record.js';
+import type { InspectionRecord } from '../../contracts/inspection-record.js';
 
 export interface SinkStats {
   delivered: number;

@@ -1,7 +1,7 @@
 // What every route plugin is given, and who a change is made for.
 
 import type { FastifyRequest } from 'fastify';
-import type { EnforcementRunner } from '../enforcers/enforcement.js';
+import type { EnforcementRunner } from '../enforcement/enforcement.js';
 import type { ControlMetrics } from '../metrics.js';
 import type { ChangeContext, Store } from '../store.js';
 

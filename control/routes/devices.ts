@@ -4,7 +4,7 @@
 // the enforcer has not seen.
 
 import type { FastifyPluginAsync } from 'fastify';
-import { InventoryError, inventoryFromJson, parseInventory, type InventoryRow } from '../../collector/inventory.js';
+import { InventoryError, inventoryFromJson, parseInventory, type InventoryRow } from '../../inventory/inventory.js';
 import { ApiError } from '../errors.js';
 import { changeContext, reasonHeaderSchema, type RouteDeps } from './context.js';
 import { authenticated, errorResponses } from './schemas.js';

@@ -1,0 +1,138 @@
+// Live sources: a libpcap capture on an interface, or a UDP socket receiving VXLAN/Geneve. Both
+// close intervals on the wall clock (a one-second tick) and hand closed intervals to the pipeline
+// without waiting: a live source cannot pause the network, so the pipeline bounds what it keeps.
+//
+// The UDP socket receives only the tunnel payload, and Node allocates a Buffer per datagram; to
+// reuse the whole decode path (and record the gateway as mirror source) each datagram is copied
+// behind a synthetic IPv4/UDP header from the sender's address and decoded as raw IP.
+
+import { createSocket, type RemoteInfo } from 'node:dgram';
+import type { Logger } from 'pino';
+import { Frame } from '../../gre-decap/readers/frame.js';
+import { LINKTYPE_RAW } from '../../gre-decap/layers.js';
+import type { Collector } from '../collector.js';
+import { parseIpv6Words } from '../device-nets.js';
+import type { Pipeline } from '../pipeline.js';
+
+export interface LiveSourceOptions {
+  iface?: string;
+  filter?: string;
+  udpPort?: number;
+  udpHost: string;
+  vxlanPorts: number[];
+  genevePorts: number[];
+  collector: Collector;
+  pipeline: Pipeline;
+  log: Logger;
+}
+
+export interface LiveSourceHandle {
+  stop(): void;
+  /** Resolves after stop(), once the open interval is flushed and the pipeline drained. */
+  done: Promise<void>;
+}
+
+export async function startLiveSource(o: LiveSourceOptions): Promise<LiveSourceHandle> {
+  let closeSource: () => void;
+  if (o.iface !== undefined) {
+    const { openLiveCapture, defaultMirrorFilter } = await import('./live-capture.js');
+    const filter = o.filter ?? defaultMirrorFilter(o.vxlanPorts, o.genevePorts);
+    const cap = openLiveCapture({ iface: o.iface, filter }, o.collector);
+    o.log.info({ interface: o.iface, filter, linkType: cap.linkType }, 'live capture started');
+    closeSource = () => cap.close();
+  } else {
+    closeSource = await listenUdp(o);
+  }
+
+  const tick = setInterval(() => {
+    o.collector.tick(Math.floor(Date.now() / 1000));
+    if (o.pipeline.queue.length > 0) {
+      o.pipeline.drain().catch((err) => o.log.error({ err: (err as Error).message }, 'sink failed'));
+    }
+  }, 1000);
+
+  let resolveDone!: () => void;
+  const done = new Promise<void>((r) => (resolveDone = r));
+  let stopped = false;
+  return {
+    done,
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(tick);
+      closeSource();
+      o.collector.finish();
+      o.pipeline.drain().catch((err) => o.log.error({ err: (err as Error).message }, 'sink failed at shutdown')).finally(resolveDone);
+    },
+  };
+}
+
+async function listenUdp(o: LiveSourceOptions): Promise<() => void> {
+  const port = o.udpPort!;
+  const v6 = o.udpHost.includes(':');
+  const sock = createSocket({ type: v6 ? 'udp6' : 'udp4', recvBufferSize: 8 << 20 });
+  const frame = new Frame();
+  const scratch = new Uint8Array(65536 + 48);
+  frame.buf = scratch;
+  frame.linkType = LINKTYPE_RAW;
+  sock.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
+    const hdr = rinfo.family === 'IPv4' ? writeIpv4Udp(scratch, rinfo, port, msg.length) : writeIpv6Udp(scratch, rinfo, port, msg.length);
+    scratch.set(msg, hdr);
+    const now = Date.now();
+    frame.capLen = frame.wireLen = hdr + msg.length;
+    frame.tsSec = Math.floor(now / 1000);
+    frame.tsNsec = (now % 1000) * 1e6;
+    o.collector.onFrame(frame);
+  });
+  await new Promise<void>((resolve, reject) => {
+    sock.once('error', reject);
+    sock.bind(port, o.udpHost, () => {
+      sock.off('error', reject);
+      resolve();
+    });
+  });
+  sock.on('error', (err) => o.log.error({ err: err.message }, 'udp socket error'));
+  o.log.info({ listen: `${o.udpHost}:${port}` }, 'listening for VXLAN/Geneve datagrams');
+  return () => sock.close();
+}
+
+function writeIpv4Udp(b: Uint8Array, r: RemoteInfo, dstPort: number, len: number): number {
+  const parts = r.address.split('.');
+  b.fill(0, 0, 28);
+  b[0] = 0x45;
+  b[2] = (len + 28) >> 8;
+  b[3] = (len + 28) & 0xff;
+  b[8] = 64;
+  b[9] = 17;
+  for (let i = 0; i < 4; i++) b[12 + i] = Number(parts[i]);
+  writeUdp(b, 20, r.port, dstPort, len);
+  return 28;
+}
+
+function writeIpv6Udp(b: Uint8Array, r: RemoteInfo, dstPort: number, len: number): number {
+  b.fill(0, 0, 48);
+  b[0] = 0x60;
+  b[4] = (len + 8) >> 8;
+  b[5] = (len + 8) & 0xff;
+  b[6] = 17;
+  b[7] = 64;
+  const words = parseIpv6Words(r.address.split('%')[0]);
+  for (let i = 0; i < 4; i++) {
+    const at = 8 + 4 * i;
+    b[at] = words[i] >>> 24;
+    b[at + 1] = (words[i] >>> 16) & 0xff;
+    b[at + 2] = (words[i] >>> 8) & 0xff;
+    b[at + 3] = words[i] & 0xff;
+  }
+  writeUdp(b, 40, r.port, dstPort, len);
+  return 48;
+}
+
+function writeUdp(b: Uint8Array, at: number, src: number, dst: number, len: number): void {
+  b[at] = src >> 8;
+  b[at + 1] = src & 0xff;
+  b[at + 2] = dst >> 8;
+  b[at + 3] = dst & 0xff;
+  b[at + 4] = (len + 8) >> 8;
+  b[at + 5] = (len + 8) & 0xff;
+}

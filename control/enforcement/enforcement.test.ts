@@ -1,0 +1,174 @@
+// The enforcement runner: calls never overlap, changes arriving meanwhile are coalesced into one
+// batch reading the state once, a failure still answers (false) and is repaired by a reconcile
+// retried with backoff; and through the server: 200 even when enforcement failed, said in a
+// header, /healthz and /metrics.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pino } from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { EnforcementRunner } from './enforcement.js';
+import { controlMetrics } from '../metrics.js';
+import type { EnforcementState, Enforcer, Subscriber, SubscriberAction } from '../model.js';
+import { buildControlServer } from '../server.js';
+import { Store } from '../store.js';
+import { loginHeaders } from '../../test/helpers/control-login.js';
+
+const silent = pino({ level: 'silent' });
+const dir = mkdtempSync(join(tmpdir(), 'tapwatch-enforcement-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** An enforcer that records what it is asked, can be held at a gate, and fails while told to. */
+class ScriptedEnforcer implements Enforcer {
+  readonly name = 'scripted';
+  calls: string[] = [];
+  reconciled: EnforcementState[] = [];
+  failures = 0; // the next this-many calls throw
+  inFlight = 0;
+  maxInFlight = 0;
+  private gate: Promise<void> | null = null;
+  private open: (() => void) | null = null;
+
+  hold(): void {
+    this.gate = new Promise((resolve) => (this.open = resolve));
+  }
+
+  release(): void {
+    this.open?.();
+    this.gate = null;
+  }
+
+  async apply(s: Subscriber, a: SubscriberAction, state: () => EnforcementState): Promise<void> {
+    await this.enter(`${s.imsi} ${a.type}${a.type === 'update_speed_class' ? ` ${a.speedClass}` : ''}`);
+    state();
+  }
+
+  async reconcile(state: EnforcementState): Promise<void> {
+    await this.enter('reconcile');
+    this.reconciled.push(state);
+  }
+
+  async close(): Promise<void> {}
+
+  private async enter(call: string): Promise<void> {
+    this.calls.push(call);
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    try {
+      await this.gate;
+      if (this.failures > 0) {
+        this.failures--;
+        throw new Error(`scripted failure of ${call}`);
+      }
+    } finally {
+      this.inFlight--;
+    }
+  }
+}
+
+const sub = (imsi: string, speedClass: Subscriber['speedClass'] = 's1.8xfast'): Subscriber => ({
+  imsi,
+  imei: null,
+  ipAddress: null,
+  status: 'active',
+  speedClass,
+  groupId: null,
+  operatorId: 'OP0000000001',
+  tags: {},
+  createdTime: 0,
+  lastModifiedTime: 0,
+});
+const speed = (speedClass: Subscriber['speedClass']): SubscriberAction => ({ type: 'update_speed_class', speedClass });
+
+describe('EnforcementRunner', () => {
+  it('coalesces what arrives during a call: one batch, latest change per subscriber and field, state read once', async () => {
+    const enforcer = new ScriptedEnforcer();
+    let stateReads = 0;
+    const runner = new EnforcementRunner(enforcer, () => (stateReads++, { subscribers: [], groups: [] }), silent, controlMetrics());
+    enforcer.hold();
+    const first = runner.apply(sub('1'), speed('s1.slow'));
+    await sleep(5);
+    const queued = [
+      runner.apply(sub('1'), speed('s1.minimum')),
+      runner.apply(sub('1'), speed('s1.fast')),
+      runner.apply(sub('1'), { type: 'deactivate' }),
+      runner.apply(sub('2'), speed('s1.slow')),
+      runner.apply(sub('1'), { type: 'activate' }), // undoes the deactivate: only it is applied
+      runner.apply(sub('2'), { type: 'set_group', groupId: 'quarantine' }),
+      runner.apply(sub('2'), { type: 'unset_group' }),
+    ];
+    enforcer.release();
+    expect(await Promise.all([first, ...queued])).toEqual(Array(8).fill(true));
+    expect(enforcer.calls).toEqual(['1 update_speed_class s1.slow', '1 update_speed_class s1.fast', '1 activate', '2 update_speed_class s1.slow', '2 unset_group']);
+    expect(enforcer.maxInFlight).toBe(1);
+    expect(stateReads).toBe(2); // one per batch, however many calls in it read it
+    await runner.close();
+  });
+
+  it('a failure resolves false, is counted, and a reconcile retried with backoff repairs it', async () => {
+    const enforcer = new ScriptedEnforcer();
+    const metrics = controlMetrics();
+    const runner = new EnforcementRunner(enforcer, () => ({ subscribers: [sub('1')], groups: [] }), silent, metrics, { initialMs: 20, maxMs: 1000 });
+    enforcer.failures = 2; // the apply, and the first reconcile
+    expect(await runner.apply(sub('1'), { type: 'deactivate' })).toBe(false);
+    expect(runner.status()).toMatchObject({ healthy: false, lastError: 'scripted failure of 1 deactivate' });
+    await expect.poll(() => enforcer.calls, { timeout: 2000 }).toEqual(['1 deactivate', 'reconcile', 'reconcile']);
+    await expect.poll(() => runner.status().healthy).toBe(true);
+    expect(enforcer.reconciled).toEqual([{ subscribers: [sub('1')], groups: [] }]);
+    expect(metrics.enforcementFailures.get(['scripted', 'apply'])).toBe(1);
+    expect(metrics.enforcementFailures.get(['scripted', 'reconcile'])).toBe(1);
+    await runner.close();
+  });
+
+  it('a reconcile queued behind a call covers the changes queued with it', async () => {
+    const enforcer = new ScriptedEnforcer();
+    const runner = new EnforcementRunner(enforcer, () => ({ subscribers: [], groups: [] }), silent, controlMetrics());
+    enforcer.hold();
+    const first = runner.apply(sub('1'), { type: 'activate' });
+    await sleep(5);
+    const covered = [runner.apply(sub('2'), { type: 'activate' }), runner.reconcile(), runner.apply(sub('3'), { type: 'activate' })];
+    enforcer.release();
+    expect(await Promise.all([first, ...covered])).toEqual([true, true, true, true]);
+    expect(enforcer.calls).toEqual(['1 activate', 'reconcile']);
+    await runner.close();
+  });
+});
+
+describe('enforcement through the server', () => {
+  it('reconciles once at start from the store', async () => {
+    const path = join(dir, 'start.db');
+    const store = Store.open(path);
+    store.importDevices([{ ip: '10.128.0.1', id: 'm1', imsi: '440100000000001' }], { actor: 'local' });
+    store.act('440100000000001', { type: 'deactivate' }, { actor: 'local' });
+    const want = store.enforcementState();
+    store.close();
+    const enforcer = new ScriptedEnforcer();
+    const server = await buildControlServer({ db: path, enforcer });
+    expect(enforcer.calls).toEqual(['reconcile']);
+    expect(enforcer.reconciled).toEqual([want]);
+    await server.close();
+  });
+
+  it('an enforcer failure still answers 200 (the store has it), says so, shows in /healthz and /metrics, and heals', async () => {
+    const enforcer = new ScriptedEnforcer();
+    const server = await buildControlServer({ db: ':memory:', enforcer, enforcementRetry: { initialMs: 50, maxMs: 1000 } });
+    const headers = await loginHeaders(server, 'operator');
+    await server.app.inject({ method: 'POST', url: '/v1/devices/import', headers, payload: [{ ip: '10.128.0.1', imsi: '440100000000001' }] });
+    enforcer.failures = 1;
+    const res = await server.app.inject({ method: 'POST', url: '/v1/subscribers/440100000000001/deactivate', headers });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['x-tapwatch-enforced']).toBe('false');
+    expect(server.store.getSubscriber('440100000000001')!.status).toBe('inactive');
+    const health = (await server.app.inject('/healthz')).json();
+    expect(health).toMatchObject({ status: 'degraded', enforcer: { healthy: false, lastError: expect.stringMatching(/scripted failure/) } });
+    const metrics = (await server.app.inject('/metrics')).body;
+    expect(metrics).toContain('tapwatch_control_enforcement_failures_total{enforcer="scripted",operation="apply"} 1');
+    expect(metrics).toContain('tapwatch_control_actions_total{type="deactivate",result="applied_not_enforced"} 1');
+    expect(metrics).toContain('tapwatch_control_enforcer_healthy 0');
+    await expect.poll(async () => (await server.app.inject('/healthz')).json().status, { timeout: 3000 }).toBe('ok');
+    expect(enforcer.reconciled.at(-1)!.subscribers[0].status).toBe('inactive');
+    await server.close();
+  });
+});

@@ -1,0 +1,175 @@
+// The composable index templates of tapwatch's three kinds of Elasticsearch documents. Field names are ECS
+// (8.17) where ECS has one and the InspectionRecord's own (SORACOM Junction / nDPI) names otherwise; ELASTICSEARCH.md
+// explains the choices and what the test node's distribution can and cannot do.
+// Mappings are strict: a field the template does not know is rejected at index time rather than guessed (an IP as
+// text, a counter as float), so the record schema and these templates have to change together.
+
+import type { Client, estypes } from '@elastic/elasticsearch';
+import { INSPECTION_RECORD_SCHEMA } from '../contracts/inspection-record.schema.js';
+
+export const ECS_VERSION = '8.17.0';
+/** Daily indices, tapwatch-inspection-YYYY.MM.DD: see inspectionIndex() in to-document.ts. */
+export const INSPECTION_INDEX_PREFIX = 'tapwatch-inspection-';
+export const ANOMALIES_INDEX = 'tapwatch-anomalies';
+export const ACTIONS_INDEX = 'tapwatch-actions';
+/** Raise with every mapping change: ES keeps it with the template, so an installation can tell which one it has. */
+const TEMPLATE_VERSION = 2;
+
+const keyword = { type: 'keyword' } as const;
+const long = { type: 'long' } as const;
+const double = { type: 'double' } as const;
+const date = { type: 'date' } as const;
+const ip = { type: 'ip' } as const;
+const boolean = { type: 'boolean' } as const;
+const text = { type: 'text' } as const;
+
+const record = INSPECTION_RECORD_SCHEMA.properties;
+
+/** A long per counter of a record object (traffic.statistics, uplink, tcp, ...), so a counter the collector adds
+ *  to the schema gets its mapping without a second list here. */
+const counters = (object: { properties: Record<string, unknown> }) => ({
+  properties: Object.fromEntries(Object.keys(object.properties).map((name) => [name, long])),
+});
+
+/** ECS event.* plus what a kind of document adds to it. */
+const event = (extra: Record<string, estypes.MappingProperty> = {}) => ({
+  properties: { kind: keyword, category: keyword, type: keyword, module: keyword, dataset: keyword, id: keyword, start: date, end: date, duration: long, ...extra },
+});
+
+// Shared by all three: the ECS base, and the device identity that joins the indices (device.id is ECS; the rest
+// extends ECS's device field set with the record's names).
+const base = { '@timestamp': date, ecs: { properties: { version: keyword } } };
+const device = { properties: { id: keyword, ip, imsi: keyword, imei: keyword, group: keyword, known: boolean } };
+
+const settings = {
+  number_of_shards: 1,
+  // One replica on a real cluster, none on a single node (which then reports green, not yellow).
+  auto_expand_replicas: '0-1',
+};
+
+const meta = { managed_by: 'tapwatch' };
+
+/** A composable template with tapwatch's settings and a strict mapping: a field nobody declared is an error. */
+function strictTemplate<P extends Record<string, estypes.MappingProperty>>(pattern: string, properties: P, _meta: estypes.Metadata = meta) {
+  return {
+    index_patterns: [pattern],
+    priority: 200,
+    version: TEMPLATE_VERSION,
+    _meta,
+    template: { settings, mappings: { dynamic: 'strict' as const, properties } },
+  };
+}
+
+export const INDEX_TEMPLATES = {
+  'tapwatch-inspection': strictTemplate(`${INSPECTION_INDEX_PREFIX}*`, {
+    ...base,
+    event: event(),
+    observer: { properties: { type: keyword, product: keyword } },
+    source: { properties: { ip, bytes: long, packets: long } },
+    network: { properties: { type: keyword, bytes: long, packets: long } },
+    related: { properties: { ip } },
+    // The record as the collector wrote it.
+    schema: keyword,
+    interval: { properties: { start: date, end: date, seconds: long, complete: boolean } },
+    device,
+    collector: { properties: { source: keyword } },
+    tunnel: { properties: { type: keyword, key: long, vni: long, session: long, call_id: long, mirror_source: ip } },
+    'traffic.statistics': counters(record['traffic.statistics']),
+    uplink: counters(record.uplink),
+    downlink: counters(record.downlink),
+    // nested: "packets of mqtt" must add up mqtt's packets, not every protocol's of a record that has mqtt.
+    'detected.protos': { type: 'nested', properties: { name: keyword, packets: long, bytes: long, flows: long } },
+    destinations: {
+      properties: {
+        distinct: long,
+        distinct_ports: long,
+        top: { type: 'nested', properties: { ip, port: long, transport: keyword, packets: long, bytes: long } },
+      },
+    },
+    tcp: counters(record.tcp),
+    dns: counters(record.dns),
+  }, { ...meta, record_schema: record.schema.const }),
+
+  // Written by the analyzer: one document per alarm transition. The AnomalyEvent's own names (analyzer/
+  // anomaly-event.ts) plus ECS: event.id = event_id, event.severity = a number for sorting (severity is the label),
+  // source.ip = device.ip, and destination.* / network.* for an anomaly about one far end.
+  'tapwatch-anomalies': strictTemplate(`${ANOMALIES_INDEX}*`, {
+    ...base,
+    event: event({ severity: long }),
+    source: { properties: { ip } },
+    destination: { properties: { ip, port: long } },
+    network: { properties: { transport: keyword, protocol: keyword } },
+    schema: keyword,
+    event_id: keyword,
+    interval_seconds: long,
+    device,
+    detector: keyword,
+    behavior: keyword,
+    metric: keyword,
+    comparison: keyword,
+    observed: double,
+    threshold: double,
+    baseline: {
+      properties: {
+        scope: keyword,
+        statistic: keyword,
+        value: double,
+        median: double,
+        mad: double,
+        time_of_day: keyword,
+        samples: long,
+        group: keyword,
+        devices: long,
+      },
+    },
+    score: double,
+    severity: keyword,
+    // in-alarm | alarm-cleared (AWS IoT Device Defender's names)
+    alarm: keyword,
+    datapoints: long,
+    alarm_since: date,
+    suspected: keyword,
+    summary: text,
+    // What the policy chose to do about it.
+    policy: { properties: { action: keyword, dry_run: boolean } },
+  }),
+
+  // Written by the responder (analyzer/action-event.ts, dashboards/to-document.ts actionDocument): one document
+  // per decision about a device, taken or not.
+  'tapwatch-actions': strictTemplate(`${ACTIONS_INDEX}*`, {
+    ...base,
+    // event.action: the action type (block, throttle, ...); event.reason: the sentence; event.outcome: ECS's
+    // success/failure/unknown, with tapwatch's finer result in action.result.
+    event: event({ action: keyword, reason: keyword, outcome: keyword }),
+    schema: keyword,
+    device,
+    source: { properties: { ip } },
+    action: {
+      properties: {
+        actor: keyword,
+        result: keyword,
+        enforcer: keyword,
+        dry_run: boolean,
+        // The policy rule that chose it.
+        rule: keyword,
+        // event.id of the anomaly that led to it, if any.
+        anomaly_id: keyword,
+        speed_class: keyword,
+        group_id: keyword,
+        // The subscriber's state before the action: what its release puts back.
+        previous: { properties: { status: keyword, speed_class: keyword, group_id: keyword } },
+        // For a release: the action it undoes.
+        releases: { properties: { action_id: keyword, action: keyword } },
+        expires_at: date,
+      },
+    },
+    // The anomaly behind it, so actions can be counted by behavior and severity without a join.
+    anomaly: { properties: { behavior: keyword, detector: keyword, severity: keyword, metric: keyword, observed: double, threshold: double } },
+    error: { properties: { message: text } },
+  }),
+} satisfies Record<string, Omit<estypes.IndicesPutIndexTemplateRequest, 'name'>>;
+
+/** Creates or replaces the three templates. They apply to indices created afterwards; existing ones keep their mapping. */
+export async function installTemplates(client: Client): Promise<void> {
+  for (const [name, body] of Object.entries(INDEX_TEMPLATES)) await client.indices.putIndexTemplate({ name, ...body });
+}

@@ -1,0 +1,143 @@
+// The responder's memory, rebuilt from its own ActionEvents (event sourcing): which decisions were
+// made, when each device was last acted on, which actions are in force and when they expire, how many
+// actions the last minute saw and whether the circuit breaker is open. observe() is the only way in,
+// for events just published and for events read back from tapwatch.actions at start alike, so a
+// restarted responder knows exactly what the one before it knew. observe() is idempotent and does not
+// depend on the order of events of different devices (partitions are read in parallel): a device's
+// events arrive in order (one partition), everything fleet-wide is kept by time.
+
+import type { ActionEvent, PreviousState } from '../contracts/action-event.js';
+import type { Enforcement } from './policy.js';
+
+/** An action in force, until its release. */
+export interface ActiveAction {
+  action_id: string;
+  action: Enforcement;
+  device: ActionEvent['device'];
+  rule?: string;
+  /** The behavior of the anomaly behind it, for a release when that alarm clears. */
+  behavior?: string;
+  /** Unknown for an action only recorded in a dry run. */
+  previous?: PreviousState;
+  dryRun: boolean;
+  at: number; // ms
+  expiresAt: number | null;
+}
+
+/** How long decisions are remembered: a week, Kafka's default retention, beyond which a restart could not know them either. */
+export const LEDGER_HORIZON_MS = 7 * 86_400_000;
+export const BREAKER_WINDOW_MS = 60_000;
+
+const isEnforcement = (a: ActionEvent['action']): a is Enforcement => a === 'throttle' || a === 'redirect' || a === 'block';
+/** In force: applied, or recorded in a dry run (so a dry run makes the decisions a live run would). */
+const inForce = (r: ActionEvent['result']) => r === 'applied' || r === 'dry-run';
+
+export class ActionLedger {
+  /** action_id/result seen: observe() twice (published, then read back) counts once. */
+  private readonly seen = new Map<string, number>();
+  /** action_id → when first decided, whatever the result. */
+  private readonly decisions = new Map<string, number>();
+  private readonly lastAction = new Map<string, { at: number; action: Enforcement }>();
+  private readonly active = new Map<string, Map<Enforcement, ActiveAction>>();
+  /** Times of the actions put in force, for the rate limit. */
+  private recent: number[] = [];
+  private breakerTrippedAt: number | null = null;
+  /** When an action last went through the breaker: a trip ends there. */
+  private breakerPassedAt = -Infinity;
+  private readonly fleet = new Set<string>();
+
+  observe(ev: ActionEvent): void {
+    const key = `${ev.action_id}/${ev.result}`;
+    if (this.seen.has(key)) return;
+    const at = Date.parse(ev['@timestamp']);
+    this.seen.set(key, at);
+    if (!this.decisions.has(ev.action_id)) this.decisions.set(ev.action_id, at);
+    this.fleet.add(ev.device.id);
+    if (ev.action === 'release') {
+      // Applied, dry-run or failed alike: a release is tried once (a failed one is left to a person).
+      const forDevice = this.active.get(ev.device.id);
+      if (ev.releases && forDevice?.get(ev.releases.action)?.action_id === ev.releases.action_id) forDevice.delete(ev.releases.action);
+      return;
+    }
+    if (!isEnforcement(ev.action)) return;
+    if (ev.result === 'suppressed-breaker') this.breakerTrippedAt = Math.max(this.breakerTrippedAt ?? -Infinity, at);
+    if (ev.result === 'failed' || inForce(ev.result)) this.breakerPassedAt = Math.max(this.breakerPassedAt, at);
+    if (!inForce(ev.result)) return;
+    this.recent.push(at);
+    if ((this.lastAction.get(ev.device.id)?.at ?? -Infinity) <= at) this.lastAction.set(ev.device.id, { at, action: ev.action });
+    let forDevice = this.active.get(ev.device.id);
+    if (!forDevice) this.active.set(ev.device.id, (forDevice = new Map()));
+    forDevice.set(ev.action, {
+      action_id: ev.action_id,
+      action: ev.action,
+      device: ev.device,
+      rule: ev.rule,
+      behavior: ev.anomaly?.behavior,
+      previous: ev.previous,
+      dryRun: ev.result === 'dry-run',
+      at,
+      expiresAt: ev.expires_at ? Date.parse(ev.expires_at) : null,
+    });
+  }
+
+  /** A device seen in an anomaly or listed by the control API: part of the fleet the breaker's share is taken of. */
+  see(deviceId: string): void {
+    this.fleet.add(deviceId);
+  }
+
+  decided(actionId: string): boolean {
+    return this.decisions.has(actionId);
+  }
+
+  lastActionOn(deviceId: string): { at: number; action: Enforcement } | undefined {
+    return this.lastAction.get(deviceId);
+  }
+
+  activeOn(deviceId: string): ActiveAction[] {
+    return [...(this.active.get(deviceId)?.values() ?? [])];
+  }
+
+  activeOf(deviceId: string, action: Enforcement): ActiveAction | undefined {
+    return this.active.get(deviceId)?.get(action);
+  }
+
+  /** Actions whose TTL has run out by `now`, oldest first (then by id: the same order however the ledger was built). */
+  due(now: number): ActiveAction[] {
+    const out: ActiveAction[] = [];
+    for (const forDevice of this.active.values()) for (const a of forDevice.values()) if (a.expiresAt !== null && a.expiresAt <= now) out.push(a);
+    return out.sort((a, b) => a.expiresAt! - b.expiresAt! || (a.action_id < b.action_id ? -1 : 1));
+  }
+
+  actionsSince(from: number): number {
+    return this.recent.reduce((n, t) => (t > from ? n + 1 : n), 0);
+  }
+
+  devicesUnderAction(): number {
+    let n = 0;
+    for (const forDevice of this.active.values()) if (forDevice.size > 0) n++;
+    return n;
+  }
+
+  fleetSize(): number {
+    return this.fleet.size;
+  }
+
+  /**
+   * True from a suppressed-breaker event until an action next goes through: that trip has had its one alert.
+   * A tie counts as tripped: replayed events share their interval's timestamp, and a trip usually follows the
+   * actions that caused it in the same instant, while an action that gets through only comes later.
+   */
+  breakerTripped(): boolean {
+    return this.breakerTrippedAt !== null && this.breakerTrippedAt >= this.breakerPassedAt;
+  }
+
+  /** Forgets what no decision at `now` can depend on any more, so a long-running responder stays bounded. */
+  prune(now: number): void {
+    this.recent = this.recent.filter((t) => t > now - BREAKER_WINDOW_MS);
+    const horizon = now - LEDGER_HORIZON_MS;
+    for (const [k, t] of this.seen) if (t < horizon) this.seen.delete(k);
+    for (const [k, t] of this.decisions) if (t < horizon) this.decisions.delete(k);
+    for (const [k, v] of this.lastAction) if (v.at < horizon) this.lastAction.delete(k);
+    for (const [k, forDevice] of this.active) if (forDevice.size === 0) this.active.delete(k);
+  }
+}
