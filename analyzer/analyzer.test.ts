@@ -176,7 +176,7 @@ describe('analyzer', () => {
       run(a, records.slice(0, 500));
       const other = defaultConfig();
       other.timeOfDay.buckets = 6;
-      expect(() => restoreAnalyzer(other, JSON.parse(JSON.stringify(a)))).toThrow(/TW_ERR_ANALYZER_STATE/);
+      expect(() => restoreAnalyzer(other, JSON.parse(JSON.stringify(a)))).toThrow(/TWN0002/);
     });
   });
 });

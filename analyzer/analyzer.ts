@@ -408,8 +408,8 @@ class AnalyzerImpl implements Analyzer {
   }
 
   load(s: AnalyzerStateJSON): void {
-    if (s.schema !== STATE_SCHEMA_ID) throw new Error(`TW_ERR_ANALYZER_STATE: not an analyzer state (${String(s.schema)})`);
-    if (s.layout !== this.layout) throw new Error('TW_ERR_ANALYZER_STATE: the state was saved with another metric/bucket/behavior layout; start the analyzer without it');
+    if (s.schema !== STATE_SCHEMA_ID) throw new Error(`TWN0002: not an analyzer state (${String(s.schema)})`);
+    if (s.layout !== this.layout) throw new Error('TWN0002: the state was saved with another metric/bucket/behavior layout; start the analyzer without it');
     for (const [id, d] of Object.entries(s.devices)) this.restore(id, d);
     this.restoreFleet(s.fleet);
   }

@@ -66,7 +66,7 @@ describe('analyzer configuration', () => {
       thrown = e;
     }
     expect(thrown).toBeInstanceOf(AnalyzerConfigError);
-    expect((thrown as AnalyzerConfigError).code).toBe('TW_ERR_ANALYZER_CONFIG');
+    expect((thrown as AnalyzerConfigError).code).toBe('TWN0001');
     expect((thrown as Error).message).toContain(broken);
     expect((thrown as Error).message).toMatch(/\/warmupIntervals must be >= 1/);
   });

@@ -6,6 +6,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import { bundledFile, schemaProblems } from '../contracts/config-files.js';
 import { ANALYZER_CONFIG_SCHEMA, type COMPARISONS, type SEVERITIES } from '../contracts/rules.schema.js';
 import { METRIC_COUNT, METRIC_INFO, metricIndex, type Metric } from './features.js';
+import type { ErrorCode } from '../contracts/errors.js';
 
 export type Severity = (typeof SEVERITIES)[number];
 export type Comparison = (typeof COMPARISONS)[number];
@@ -48,7 +49,7 @@ export interface AnalyzerConfig {
 }
 
 export class AnalyzerConfigError extends Error {
-  readonly code = 'TW_ERR_ANALYZER_CONFIG';
+  readonly code: ErrorCode = 'TWN0001';
   constructor(readonly problems: string[], source = 'analyzer configuration') {
     super(`${source} is invalid:\n  - ${problems.join('\n  - ')}`);
     this.name = 'AnalyzerConfigError';

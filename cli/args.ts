@@ -1,6 +1,7 @@
 // One way every subcommand parses its options and prints --help, so all commands behave alike.
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { ErrorCode } from '../contracts/errors.js';
 
 export interface CommandSpec {
   name: string;
@@ -12,7 +13,7 @@ export interface CommandSpec {
 }
 
 export class UsageError extends Error {
-  readonly code = 'TW_ERR_USAGE';
+  readonly code: ErrorCode = 'TWU0001';
 }
 
 export function helpText(spec: CommandSpec): string {

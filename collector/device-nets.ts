@@ -2,8 +2,10 @@
 // 10.128.0.0/9, SORACOM's default VPG device subnet). Parsed once into words and masks; a match is
 // a few integer compares per packet, reading the address straight from the frame.
 
+import type { ErrorCode } from '../contracts/errors.js';
+
 export class DeviceNetError extends Error {
-  readonly code = 'TW_ERR_DEVICE_NET';
+  readonly code: ErrorCode = 'TWC0008';
 }
 
 export class DeviceNets {

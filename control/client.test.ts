@@ -121,7 +121,7 @@ describe('SoracomClient', () => {
     await expect(client.listSubscribers()).rejects.toMatchObject({ status: 503, code: 'TWX0001' });
     expect(hits).toBe(3);
     await close(failing);
-    await expect(client.listSubscribers()).rejects.toMatchObject({ status: 0, code: 'TW_CLIENT_UNREACHABLE', message: expect.stringMatching(/after 3 attempts/) });
+    await expect(client.listSubscribers()).rejects.toMatchObject({ status: 0, code: 'TWX0002', message: expect.stringMatching(/after 3 attempts/) });
   });
 });
 

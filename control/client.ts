@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ControlClient, Subscriber, SubscriberAction } from './model.js';
 
 export class ControlApiError extends Error {
-  /** `status` 0 and code TW_CLIENT_UNREACHABLE when no HTTP answer came at all. */
+  /** `status` 0 and code TWX0002 when no HTTP answer came at all. */
   constructor(readonly status: number, readonly code: string, message: string) {
     super(message);
     this.name = 'ControlApiError';
@@ -121,7 +121,7 @@ export class SoracomClient implements ControlClient {
         res = await fetch(url, { ...init, signal: AbortSignal.timeout(this.timeoutMs) });
       } catch (err) {
         const cause = (err as Error & { cause?: Error }).cause?.message ?? (err as Error).message;
-        if (attempt >= this.retries) throw new ControlApiError(0, 'TW_CLIENT_UNREACHABLE', `${method} ${url}: ${cause} (after ${attempt + 1} attempts)`);
+        if (attempt >= this.retries) throw new ControlApiError(0, 'TWX0002', `${method} ${url}: ${cause} (after ${attempt + 1} attempts)`);
         await sleep(this.backoff(attempt));
         continue;
       }
@@ -149,5 +149,5 @@ function errorFrom(status: number, text: string, what: string): ControlApiError 
   } catch {
     // Not a SORACOM error body (a proxy's HTML page, say): report the text as it is.
   }
-  return new ControlApiError(status, `HTTP_${status}`, `${what}: ${status} ${text.slice(0, 200)}`);
+  return new ControlApiError(status, 'TWX0003', `${what}: ${status} ${text.slice(0, 200)}`);
 }

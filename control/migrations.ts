@@ -5,6 +5,7 @@
 
 import { randomInt } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
+import type { ErrorCode } from '../contracts/errors.js';
 
 export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; up(db: Database): void }> = [
   {
@@ -81,7 +82,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; up(db: D
 ];
 
 export class MigrationError extends Error {
-  readonly code = 'TW_ERR_STORE_SCHEMA';
+  readonly code: ErrorCode = 'TWB0001';
 }
 
 /** Applies the migrations the database lacks; returns the versions applied. */

@@ -24,6 +24,7 @@ import { decodeGeneve } from './geneve.js';
 import { decodePpp } from './ppp.js';
 import { decodeCmd } from './cmd.js';
 import { decodeTcp, decodeUdp, decodeIcmp, decodeIcmpv6 } from './l4.js';
+import type { ErrorCode } from '../contracts/errors.js';
 
 export interface DecapOptions {
   /** UDP destination (or source) ports decoded as VXLAN. Default [4789]. */
@@ -37,7 +38,7 @@ export interface DecapOptions {
 }
 
 export class DecapConfigError extends Error {
-  readonly code = 'TW_ERR_DECAP_CONFIG';
+  readonly code: ErrorCode = 'TWC0007';
 }
 
 export class Decapsulator {

@@ -3,6 +3,7 @@
 // Loaded at start and again on SIGHUP; an unknown device is keyed by its IP.
 
 import { readFileSync } from 'node:fs';
+import type { ErrorCode } from '../contracts/errors.js';
 
 export interface InventoryEntry {
   id: string;
@@ -17,7 +18,7 @@ export interface InventoryRow extends InventoryEntry {
 }
 
 export class InventoryError extends Error {
-  readonly code = 'TW_ERR_INVENTORY';
+  readonly code: ErrorCode = 'TWI0001';
 }
 
 const COLUMNS = ['ip', 'id', 'imsi', 'imei', 'group'] as const;

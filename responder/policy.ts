@@ -9,6 +9,7 @@ import { bundledFile, schemaProblems } from '../contracts/config-files.js';
 import { POLICY_SCHEMA, RESPONSE_ACTIONS } from '../contracts/policy.schema.js';
 import { SEVERITIES } from '../contracts/rules.schema.js';
 import type { Severity } from '../analyzer/rules.js';
+import type { ErrorCode } from '../contracts/errors.js';
 
 export type ResponseAction = (typeof RESPONSE_ACTIONS)[number];
 /** The actions that change a subscriber, and so can be released. */
@@ -49,7 +50,7 @@ export type Decision = { rule: PolicyRule; releaseAfterSeconds: number | null } 
 );
 
 export class PolicyError extends Error {
-  readonly code = 'TW_ERR_POLICY';
+  readonly code: ErrorCode = 'TWP0001';
   constructor(readonly problems: string[], source = 'response policy') {
     super(`${source} is invalid:\n  - ${problems.join('\n  - ')}`);
     this.name = 'PolicyError';

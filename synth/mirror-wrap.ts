@@ -9,6 +9,7 @@ import {
   LINKTYPE_ETHERNET, LINKTYPE_IPV4, LINKTYPE_IPV6, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2, LINKTYPE_RAW,
   ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_TEB,
 } from '../gre-decap/layers.js';
+import type { ErrorCode } from '../contracts/errors.js';
 
 const IPPROTO_GRE = 47;
 /** Outer Ethernet + IPv4 (no options) + GRE with a key: what wrapping adds at most. */
@@ -37,7 +38,7 @@ export interface LinkFrame {
 
 /** Thrown for a frame that cannot be mirrored: unknown link type, no IP where IP is needed, too large for IPv4. */
 export class MirrorWrapError extends RangeError {
-  readonly code = 'TW_ERR_MIRROR_WRAP';
+  readonly code: ErrorCode = 'TWM0001';
 }
 
 /**

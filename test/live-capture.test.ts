@@ -236,7 +236,7 @@ describe('live capture on a veth pair = replay of the same frames', () => {
 });
 
 describe('capture errors', () => {
-  it('without CAP_NET_RAW: TW_ERR_CAPTURE_PERMISSION, naming the fix', () => {
+  it('without CAP_NET_RAW: TWC0003, naming the fix', () => {
     ready();
     let err: { status: number; stderr: string } | null = null;
     try {
@@ -246,12 +246,12 @@ describe('capture errors', () => {
       err = { status: 1, stderr: (e as Error).message };
     }
     expect(err).not.toBeNull();
-    expect(err!.stderr).toMatch(/TW_ERR_CAPTURE_PERMISSION/);
+    expect(err!.stderr).toMatch(/TWC0003/);
     expect(err!.stderr).toMatch(/root or CAP_NET_RAW/);
     expect(err!.stderr).toMatch(/setcap cap_net_raw,cap_net_admin\+eip/);
   });
 
-  it('without cap/libpcap: TW_ERR_NO_LIBPCAP, naming the fix', () => {
+  it('without cap/libpcap: TWC0002, naming the fix', () => {
     expect(existsSync(LIVE), `${LIVE} is missing: build first`).toBe(true); // needs no namespace
     const preload = join(dir, 'no-cap.cjs');
     writeFileSync(preload, `const M = require('node:module');
@@ -267,7 +267,7 @@ M._load = function (request, ...rest) {
     } catch (e) {
       stderr = (e as { stderr: string }).stderr;
     }
-    expect(stderr).toMatch(/TW_ERR_NO_LIBPCAP/);
+    expect(stderr).toMatch(/TWC0002/);
     expect(stderr).toMatch(/libpcap-dev/);
   });
 });

@@ -34,11 +34,11 @@ import {
 import type { FrameConsumer } from './frame-consumer.js';
 
 export type LiveCaptureErrorCode =
-  | 'TW_ERR_NO_LIBPCAP'
-  | 'TW_ERR_CAPTURE_PERMISSION'
-  | 'TW_ERR_CAPTURE_FILTER'
-  | 'TW_ERR_CAPTURE_OPEN'
-  | 'TW_ERR_CAPTURE_CONFIG';
+  | 'TWC0002'
+  | 'TWC0003'
+  | 'TWC0004'
+  | 'TWC0005'
+  | 'TWC0006';
 
 export class LiveCaptureError extends Error {
   constructor(readonly code: LiveCaptureErrorCode, message: string, options?: { cause?: unknown }) {
@@ -119,7 +119,7 @@ const INSTALL_HINT =
 
 function noop(): void {}
 
-/** Loads cap on first use, so everything else in tapwatch works without it. Throws TW_ERR_NO_LIBPCAP. */
+/** Loads cap on first use, so everything else in tapwatch works without it. Throws TWC0002. */
 export function loadCap(): CapModule {
   return load().mod;
 }
@@ -130,10 +130,10 @@ function load(): Loaded {
   try {
     mod = createRequire(import.meta.url)('cap') as CapModule;
   } catch (e) {
-    throw new LiveCaptureError('TW_ERR_NO_LIBPCAP', `${INSTALL_HINT} (loading it failed: ${(e as Error).message.split('\n')[0]})`, { cause: e });
+    throw new LiveCaptureError('TWC0002', `${INSTALL_HINT} (loading it failed: ${(e as Error).message.split('\n')[0]})`, { cause: e });
   }
   if (typeof mod?.Cap !== 'function') {
-    throw new LiveCaptureError('TW_ERR_NO_LIBPCAP', `${INSTALL_HINT} (the package 'cap' that loaded has no Cap class)`);
+    throw new LiveCaptureError('TWC0002', `${INSTALL_HINT} (the package 'cap' that loaded has no Cap class)`);
   }
   const Base = mod.Cap;
   class Fast extends Base {
@@ -173,9 +173,9 @@ export function capLinkType(name: string): number {
 // ---- the default filter --------------------------------------------------------------------------
 
 function checkPorts(name: string, ports: readonly number[]): void {
-  if (ports.length === 0) throw new LiveCaptureError('TW_ERR_CAPTURE_CONFIG', `${name}: at least one port is needed`);
+  if (ports.length === 0) throw new LiveCaptureError('TWC0006', `${name}: at least one port is needed`);
   for (const p of ports) {
-    if (!Number.isInteger(p) || p < 1 || p > 65535) throw new LiveCaptureError('TW_ERR_CAPTURE_CONFIG', `${name}: ${p} is not a UDP port`);
+    if (!Number.isInteger(p) || p < 1 || p > 65535) throw new LiveCaptureError('TWC0006', `${name}: ${p} is not a UDP port`);
   }
 }
 
@@ -202,20 +202,20 @@ function openError(iface: string, filter: string, e: unknown): LiveCaptureError 
   const msg = (e as Error)?.message ?? String(e);
   if (/not permitted|permission|EPERM|EACCES/i.test(msg)) {
     return new LiveCaptureError(
-      'TW_ERR_CAPTURE_PERMISSION',
+      'TWC0003',
       `capturing on ${iface} needs root or CAP_NET_RAW (libpcap: ${msg}); as root: setcap cap_net_raw,cap_net_admin+eip $(which node)`,
       { cause: e },
     );
   }
   if (/filter/i.test(msg)) {
-    return new LiveCaptureError('TW_ERR_CAPTURE_FILTER', `capture filter '${filter}' on ${iface}: ${msg}`, { cause: e });
+    return new LiveCaptureError('TWC0004', `capture filter '${filter}' on ${iface}: ${msg}`, { cause: e });
   }
-  return new LiveCaptureError('TW_ERR_CAPTURE_OPEN', `cannot capture on ${iface}: ${msg}`, { cause: e });
+  return new LiveCaptureError('TWC0005', `cannot capture on ${iface}: ${msg}`, { cause: e });
 }
 
 function checkSize(name: string, v: number, min: number, max: number): void {
   if (!Number.isInteger(v) || v < min || v > max) {
-    throw new LiveCaptureError('TW_ERR_CAPTURE_CONFIG', `${name} must be an integer from ${min} to ${max}, got ${v}`);
+    throw new LiveCaptureError('TWC0006', `${name} must be an integer from ${min} to ${max}, got ${v}`);
   }
 }
 
@@ -240,19 +240,19 @@ class CapLiveCapture implements LiveCapture {
 
 /**
  * Opens `opts.iface` and delivers every frame to `consumer.onFrame`, one reused Frame, from now until
- * close(). Throws LiveCaptureError: TW_ERR_NO_LIBPCAP (cap missing or not loadable),
- * TW_ERR_CAPTURE_PERMISSION (not root, no CAP_NET_RAW), TW_ERR_CAPTURE_FILTER (filter does not
- * compile), TW_ERR_CAPTURE_OPEN (no such device, ...), TW_ERR_CAPTURE_CONFIG (bad option).
+ * close(). Throws LiveCaptureError: TWC0002 (cap missing or not loadable),
+ * TWC0003 (not root, no CAP_NET_RAW), TWC0004 (filter does not
+ * compile), TWC0005 (no such device, ...), TWC0006 (bad option).
  * An open capture keeps the process alive; close() lets it exit.
  */
 export function openLiveCapture(opts: LiveCaptureOptions, consumer: FrameConsumer): LiveCapture {
   const iface = opts.iface;
-  if (typeof iface !== 'string' || iface === '') throw new LiveCaptureError('TW_ERR_CAPTURE_CONFIG', 'iface must be a non-empty interface name');
+  if (typeof iface !== 'string' || iface === '') throw new LiveCaptureError('TWC0006', 'iface must be a non-empty interface name');
   const filter = opts.filter ?? defaultMirrorFilter();
   const buffer = opts.buffer ?? Buffer.alloc(opts.snaplen ?? DEFAULT_SNAPLEN);
   checkSize('snaplen', buffer.length, 64, DEFAULT_SNAPLEN);
   if (opts.buffer !== undefined && opts.snaplen !== undefined && opts.snaplen !== buffer.length) {
-    throw new LiveCaptureError('TW_ERR_CAPTURE_CONFIG', `snaplen ${opts.snaplen} differs from the supplied buffer's length ${buffer.length}`);
+    throw new LiveCaptureError('TWC0006', `snaplen ${opts.snaplen} differs from the supplied buffer's length ${buffer.length}`);
   }
   const ring = opts.bufferSize ?? DEFAULT_RING;
   checkSize('bufferSize', ring, 65536, 0x7fffffff);
@@ -325,7 +325,7 @@ export function openInjector(iface: string): FrameInjector {
     iface,
     linkType: capLinkType(name),
     send(bytes: Uint8Array, len = bytes.length): void {
-      if (closed) throw new LiveCaptureError('TW_ERR_CAPTURE_OPEN', `injector on ${iface} is closed`);
+      if (closed) throw new LiveCaptureError('TWC0005', `injector on ${iface} is closed`);
       cap.send(bytes, len);
     },
     close(): void {

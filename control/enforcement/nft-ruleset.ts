@@ -21,6 +21,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { parseIpv6Words } from '../../collector/device-nets.js';
 import { formatIpv6Words } from '../../net/ip-format.js';
 import { SPEED_CLASS_KBPS, UNTHROTTLED_SPEED_CLASS, type EnforcementState, type Group, type SubscriberStatus } from '../model.js';
+import type { ErrorCode } from '../../contracts/errors.js';
 
 export const DEFAULT_TABLE = 'tapwatch';
 /** Quarantine marks, which are also the numbers of their routing tables: base + a 16-bit slot per
@@ -32,7 +33,7 @@ export const QUARANTINE_RULE_PREF = 1000;
 const BLOCKED_STATUSES: ReadonlySet<SubscriberStatus> = new Set(['inactive', 'suspended', 'terminated']);
 
 export class NftRulesetError extends Error {
-  readonly code = 'TW_ERR_NFT_RULESET';
+  readonly code: ErrorCode = 'TWE0002';
 }
 
 export type Family = 4 | 6;

@@ -11,9 +11,10 @@ import { spawn } from 'node:child_process';
 import type { Logger } from 'pino';
 import type { EnforcementState, Enforcer, Subscriber, SubscriberAction } from '../model.js';
 import { checkTableName, DEFAULT_TABLE, formatMark, isQuarantineMark, planEnforcement, QUARANTINE_RULE_PREF, type Family, type QuarantineRoute } from './nft-ruleset.js';
+import type { ErrorCode } from '../../contracts/errors.js';
 
 export class NftEnforcerError extends Error {
-  readonly code = 'TW_ERR_NFT';
+  readonly code: ErrorCode = 'TWE0001';
 }
 
 export interface NftEnforcerOptions {

@@ -3,7 +3,7 @@
 // route, because requests are checked by our own strict Ajv (server.ts), which does not see
 // shared schemas.
 
-import { ERRORS } from '../errors.js';
+import { ERROR_CODES } from '../../contracts/errors.js';
 import { ROLES, SPEED_CLASSES, SUBSCRIBER_STATUSES } from '../model.js';
 
 const tags = { type: 'object', additionalProperties: { type: 'string' } } as const;
@@ -12,7 +12,7 @@ export const SHARED_SCHEMAS = [
   {
     $id: 'Error',
     type: 'object',
-    description: `Every error: a code from control/README.md (${Object.keys(ERRORS).join(', ')}) and what went wrong.`,
+    description: `Every error: a code from control/README.md (${Object.entries(ERROR_CODES).filter(([, e]) => e.status > 0).map(([c]) => c).join(', ')}) and what went wrong.`,
     properties: { code: { type: 'string' }, message: { type: 'string' } },
     required: ['code', 'message'],
   },

@@ -1,6 +1,8 @@
 // The contract between capture readers (pcap, pcapng, live) and the decoder: one Frame object,
 // reused for every frame, pointing into the reader's own buffer. Valid until the next call.
 
+import type { ErrorCode } from '../../contracts/errors.js';
+
 const EMPTY = new Uint8Array(0);
 
 export class Frame {
@@ -41,7 +43,7 @@ export interface FrameReader {
 
 /** Thrown when a file is not a capture at all: names the file and the magic seen. */
 export class CaptureFormatError extends Error {
-  readonly code = 'TW_ERR_CAPTURE_FORMAT';
+  readonly code: ErrorCode = 'TWC0001';
   constructor(readonly path: string, readonly magic: string, detail: string) {
     super(`${path}: not a pcap or pcapng capture (first bytes ${magic}): ${detail}`);
     this.name = 'CaptureFormatError';

@@ -228,7 +228,7 @@ describe('opening', () => {
     try {
       openCapture(path);
     } catch (e) {
-      expect((e as CaptureFormatError).code).toBe('TW_ERR_CAPTURE_FORMAT');
+      expect((e as CaptureFormatError).code).toBe('TWC0001');
       expect((e as CaptureFormatError).magic).toBe('68656c6c6f2c2077');
     }
   });

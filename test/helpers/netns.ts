@@ -16,12 +16,13 @@
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type { ErrorCode } from '../../contracts/errors.js';
 
 /** Prefix of every namespace these helpers create: `${prefix}-${pid}-${random}-${name}` (name a, b for a pair). */
 export const NETNS_PREFIX = 'tapwatch';
 
 export class NetnsError extends Error {
-  readonly code = 'TW_ERR_NETNS';
+  readonly code: ErrorCode = 'TWT0001';
 }
 
 export interface NetnsEnd {
