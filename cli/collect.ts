@@ -7,7 +7,7 @@ import { REASON_NAMES, NOTE_NAMES } from '../gre-decap/malformed.js';
 import { Collector } from '../collector/collector.js';
 import { DeviceNets } from '../collector/device-nets.js';
 import { Inventory } from '../inventory/inventory.js';
-import { INSPECTION_RECORD_SCHEMA } from '../contracts/inspection-record.schema.js';
+import { InspectionRecordSchema } from '../contracts/inspection-record.js';
 import { Pipeline } from '../collector/pipeline.js';
 import { replayCapture } from '../collector/sources/replay.js';
 import { recordsTable } from '../collector/table.js';
@@ -83,7 +83,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!parsed) return 0;
   const v = parsed.values as Record<string, string | string[] | boolean | undefined>;
   if (v['print-schema']) {
-    process.stdout.write(JSON.stringify(INSPECTION_RECORD_SCHEMA, null, 2) + '\n');
+    process.stdout.write(JSON.stringify(InspectionRecordSchema, null, 2) + '\n');
     return 0;
   }
   if (parsed.positionals.length) throw new UsageError(`unexpected argument '${parsed.positionals[0]}'`);

@@ -66,7 +66,7 @@ export class Collector implements FrameConsumer {
   tunnelCounts(): Record<string, number> {
     const out: Record<string, number> = {};
     this.tunnelFrames.forEach((n, t) => {
-      if (n > 0) out[t === 0 ? 'none' : TUNNEL_NAMES[t]] = n;
+      if (n > 0) out[TUNNEL_NAMES[t]] = n;
     });
     return out;
   }

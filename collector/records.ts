@@ -130,7 +130,7 @@ export function snapshot(agg: Aggregator, iv: IntervalInfo, inventory: Inventory
     dests.sort((a, b) => b.bytes - a.bytes || b.packets - a.packets || (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : a.port - b.port));
 
     const t = agg.tunType[slot];
-    const tunnel: InspectionRecord['tunnel'] = { type: t === 0 ? 'none' : TUNNEL_NAMES[t] };
+    const tunnel: InspectionRecord['tunnel'] = { type: TUNNEL_NAMES[t] };
     if (t !== 0) {
       if (agg.tunHasId[slot]) {
         const id = agg.tunId[slot];

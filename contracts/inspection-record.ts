@@ -1,77 +1,118 @@
 // The InspectionRecord: what one device did in one interval, in the spirit of SORACOM Junction
 // inspection (the nDPI-derived names under "traffic.statistics" and "detected.protos" are kept as
 // they are), plus who the device is, where it talked to and through which tunnel it was mirrored.
-// Defined once here, with its JSON Schema in inspection-record.schema.ts; every sink sends it.
+// Defined once: the schema below is the JSON Schema consumers get (`tapwatch collect --print-schema`),
+// the TypeScript type is derived from it, and every producer and consumer validates with it.
 
-import { Ajv, type ValidateFunction } from 'ajv';
-import addFormats from 'ajv-formats';
-import { INSPECTION_RECORD_SCHEMA } from './inspection-record.schema.js';
+import { Type, type Static } from 'typebox';
+import { TUNNEL_NAMES } from '../gre-decap/layers.js';
+import { validator } from './validate.js';
 
 export const RECORD_SCHEMA_ID = 'tapwatch.inspection.v1';
 
-export interface DeviceIdentity {
-  id: string; // inventory id, or the IP when the inventory does not know the device
-  ip: string;
-  imsi?: string;
-  imei?: string;
-  group?: string;
-  known: boolean; // found in the inventory
-}
+const Count = Type.Integer({ minimum: 0 });
+const counts = <K extends string>(names: readonly K[]) =>
+  Type.Object(Object.fromEntries(names.map((n) => [n, Count])) as { [P in K]: typeof Count }, { additionalProperties: false });
 
-export interface Destination {
-  ip: string;
-  port: number; // 0 when the transport has no ports
-  transport: 'tcp' | 'udp' | 'icmp' | 'other';
-  packets: number;
-  bytes: number;
-}
+const STATISTICS = [
+  'ethernet.bytes', 'ip.bytes', 'ip.packets', 'total.packets', 'avg.pkt.size', 'max.pkt.size', 'pkt.len_min64',
+  'pkt.len_64_128', 'pkt.len_128_256', 'pkt.len_256_1024', 'pkt.len_1024_1500', 'pkt.len_grt1500', 'tcp.pkts',
+  'udp.pkts', 'fragmented.pkts', 'unique.flows',
+] as const;
 
-export interface InspectionRecord {
-  schema: typeof RECORD_SCHEMA_ID;
-  '@timestamp': string; // interval start
-  interval: { start: string; end: string; seconds: number; complete: boolean };
-  device: DeviceIdentity;
-  collector: { source: string };
-  tunnel: { type: string; key?: number; vni?: number; session?: number; call_id?: number; mirror_source?: string };
-  'traffic.statistics': {
-    'ethernet.bytes': number;
-    'ip.bytes': number;
-    'ip.packets': number;
-    'total.packets': number;
-    'avg.pkt.size': number;
-    'max.pkt.size': number;
-    'pkt.len_min64': number;
-    'pkt.len_64_128': number;
-    'pkt.len_128_256': number;
-    'pkt.len_256_1024': number;
-    'pkt.len_1024_1500': number;
-    'pkt.len_grt1500': number;
-    'tcp.pkts': number;
-    'udp.pkts': number;
-    'fragmented.pkts': number;
-    'unique.flows': number;
-  };
-  uplink: { bytes: number; packets: number };
-  downlink: { bytes: number; packets: number };
-  'detected.protos': { name: string; packets: number; bytes: number; flows: number }[];
-  destinations: { distinct: number; distinct_ports: number; top: Destination[] };
-  tcp: { syn: number; syn_ack: number; rst: number };
-  dns: { queries: number };
-}
+export const TRANSPORTS = ['tcp', 'udp', 'icmp', 'other'] as const;
 
-let validator: ValidateFunction | null = null;
+export const DeviceIdentitySchema = Type.Object(
+  {
+    id: Type.String({ minLength: 1, description: 'inventory id, else the IP' }),
+    ip: Type.String({ minLength: 2 }),
+    imsi: Type.Optional(Type.String()),
+    imei: Type.Optional(Type.String()),
+    group: Type.Optional(Type.String()),
+    known: Type.Boolean({ description: 'the device is in the inventory' }),
+  },
+  { additionalProperties: false },
+);
+export type DeviceIdentity = Static<typeof DeviceIdentitySchema>;
 
-/** Validates against the JSON Schema; returns null when valid, else the errors as one line. */
-export function recordErrors(record: unknown): string | null {
-  if (validator === null) {
-    const ajv = new Ajv({ allErrors: true, strict: true });
-    addFormats.default(ajv);
-    validator = ajv.compile(INSPECTION_RECORD_SCHEMA);
-  }
-  if (validator(record)) return null;
-  return (validator.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}`).join('; ');
-}
+export const DestinationSchema = Type.Object(
+  {
+    ip: Type.String(),
+    port: Type.Integer({ minimum: 0, maximum: 65535 }),
+    transport: Type.Enum(TRANSPORTS),
+    packets: Count,
+    bytes: Count,
+  },
+  { additionalProperties: false },
+);
+export type Destination = Static<typeof DestinationSchema>;
 
+export const InspectionRecordSchema = Type.Object(
+  {
+    schema: Type.Literal(RECORD_SCHEMA_ID),
+    '@timestamp': Type.String({ format: 'date-time', description: 'interval start' }),
+    interval: Type.Object(
+      {
+        start: Type.String({ format: 'date-time' }),
+        end: Type.String({ format: 'date-time' }),
+        seconds: Type.Integer({ minimum: 1 }),
+        complete: Type.Boolean({ description: 'false when the input ended (or the collector stopped) before the interval did' }),
+      },
+      { additionalProperties: false },
+    ),
+    device: DeviceIdentitySchema,
+    collector: Type.Object(
+      { source: Type.String({ description: 'pcap:<file>, interface:<name> or udp:<port>' }) },
+      { additionalProperties: false },
+    ),
+    tunnel: Type.Object(
+      {
+        type: Type.Enum(TUNNEL_NAMES),
+        key: Type.Optional(Count),
+        vni: Type.Optional(Count),
+        session: Type.Optional(Count),
+        call_id: Type.Optional(Count),
+        mirror_source: Type.Optional(Type.String({ description: 'outer source address: the gateway that mirrored the traffic' })),
+      },
+      { additionalProperties: false, description: "the encapsulation of the device's first packet in the interval" },
+    ),
+    'traffic.statistics': Type.Object(counts(STATISTICS).properties, {
+      additionalProperties: false,
+      description:
+        'SORACOM Junction / nDPI names. Sizes are IP total lengths; ethernet.bytes adds a 14-byte Ethernet header per packet; ' +
+        'pkt.len_* bucket IP lengths (<64, 64-127, 128-255, 256-1023, 1024-1500, >1500); avg.pkt.size is ip.bytes / ip.packets, rounded down.',
+    }),
+    uplink: counts(['bytes', 'packets']),
+    downlink: counts(['bytes', 'packets']),
+    'detected.protos': Type.Array(
+      Type.Object({ name: Type.String(), packets: Count, bytes: Count, flows: Count }, { additionalProperties: false }),
+      { description: 'application protocols by well-known port, most bytes first' },
+    ),
+    destinations: Type.Object(
+      {
+        distinct: Type.Integer({ minimum: 0, description: 'distinct far-end addresses' }),
+        distinct_ports: Type.Integer({ minimum: 0, description: 'distinct far-end (transport, port) pairs' }),
+        top: Type.Array(DestinationSchema, { description: 'far ends by bytes (ties: packets, then address), at most top-K' }),
+      },
+      { additionalProperties: false },
+    ),
+    tcp: counts(['syn', 'syn_ack', 'rst']),
+    dns: counts(['queries']),
+  },
+  {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    $id: 'https://tapwatch.dev/schema/inspection-record.v1.json',
+    title: 'tapwatch InspectionRecord',
+    description: 'What one device sent and received in one interval, as seen in a traffic mirror.',
+    additionalProperties: false,
+  },
+);
+export type InspectionRecord = Static<typeof InspectionRecordSchema>;
+
+export const inspectionRecords = validator(InspectionRecordSchema);
+
+/** Validates against the schema; returns null when valid, else the problems on one line. */
+export const recordErrors = (record: unknown): string | null => inspectionRecords.errors(record);
 
 /** What `traffic.statistics` is made of; the derived fields (ethernet bytes, average size) follow from it. */
 export interface TrafficCounts {

@@ -38,7 +38,8 @@ export const T_ERSPAN2 = 4; // session id in tunId
 export const T_ERSPAN3 = 5; // session id in tunId
 export const T_VXLAN = 6; // VNI in tunId
 export const T_GENEVE = 7; // VNI in tunId
-export const TUNNEL_NAMES: readonly string[] = ['', 'gre', 'pptp', 'erspan1', 'erspan2', 'erspan3', 'vxlan', 'geneve'];
+// By tunnel type (T_*); 'none' at 0 for a frame that came in no tunnel.
+export const TUNNEL_NAMES = ['none', 'gre', 'pptp', 'erspan1', 'erspan2', 'erspan3', 'vxlan', 'geneve'] as const;
 
 // Bits of PacketMeta.seen: one per layer ID, so "frames with GRE" is a mask test.
 export const SEEN_GRE = 1 << L_GRE;

@@ -5,7 +5,7 @@
 // text, a counter as float), so the record schema and these templates have to change together.
 
 import type { Client, estypes } from '@elastic/elasticsearch';
-import { INSPECTION_RECORD_SCHEMA } from '../contracts/inspection-record.schema.js';
+import { InspectionRecordSchema } from '../contracts/inspection-record.js';
 
 export const ECS_VERSION = '8.17.0';
 /** Daily indices, tapwatch-inspection-YYYY.MM.DD: see inspectionIndex() in to-document.ts. */
@@ -23,7 +23,7 @@ const ip = { type: 'ip' } as const;
 const boolean = { type: 'boolean' } as const;
 const text = { type: 'text' } as const;
 
-const record = INSPECTION_RECORD_SCHEMA.properties;
+const record = InspectionRecordSchema.properties;
 
 /** A long per counter of a record object (traffic.statistics, uplink, tcp, ...), so a counter the collector adds
  *  to the schema gets its mapping without a second list here. */
