@@ -1,5 +1,8 @@
 import { configDefaults, defineConfig } from 'vitest/config';
 
+/** The 4.x broker the Kafka tests also run against (newest whose artifacts all resolve on Maven Central). */
+const KAFKA4 = '4.3.1';
+
 export default defineConfig({
   test: {
     testTimeout: 120_000,
@@ -21,7 +24,11 @@ export default defineConfig({
       },
       // Files one at a time: these tests stop and restart brokers and nodes and wait on consumer-group timing,
       // which two cores shared with another such test made flaky (an analyzer failover once missed its restore).
-      { extends: true, test: { name: 'kafka', include: ['test/**/*.kafka.test.ts'], globalSetup: ['test/helpers/kafka-global-setup.ts'], fileParallelism: false } },
+      // The same Kafka tests against both lines of brokers in use: 3.9 and 4.x.
+      ...[['kafka', '3.9.2'], ['kafka4', KAFKA4]].map(([name, kafkaVersion]) => ({
+        extends: true as const,
+        test: { name, include: ['test/**/*.kafka.test.ts'], globalSetup: ['test/helpers/kafka-global-setup.ts'], fileParallelism: false, provide: { kafkaVersion } },
+      })),
       // Elasticsearch likewise: a real node from Maven Central, started only when its tests run.
       { extends: true, test: { name: 'es', include: ['test/**/*.es.test.ts'], globalSetup: ['test/helpers/es-global-setup.ts'], fileParallelism: false } },
     ],

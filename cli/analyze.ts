@@ -4,12 +4,13 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { pino, type Logger } from 'pino';
-import { AnalyzerService } from '../analyzer/service.js';
+import { pino } from 'pino';
+import { runService } from './service-runner.js';
+import { AnalyzerService, type AnalyzerServiceOptions } from '../analyzer/service.js';
 import { createAnalyzer } from '../analyzer/analyzer.js';
-import { defaultConfig, loadConfig, type AnalyzerConfig } from '../analyzer/rules.js';
+import { defaultConfig, loadConfig } from '../analyzer/rules.js';
 import { recordErrors, type InspectionRecord } from '../contracts/inspection-record.js';
-import { parseCommand, UsageError, type CommandSpec } from './args.js';
+import { intOption, parseCommand, UsageError, type CommandSpec } from './args.js';
 
 const spec: CommandSpec = {
   name: 'analyze',
@@ -26,6 +27,11 @@ const spec: CommandSpec = {
     group: { type: 'string' },
     out: { type: 'string' },
     rules: { type: 'string' },
+    topic: { type: 'string' },
+    'anomalies-topic': { type: 'string' },
+    'state-topic': { type: 'string' },
+    'restore-timeout-ms': { type: 'string' },
+    'stats-interval': { type: 'string' },
     'log-level': { type: 'string' },
   },
   help: {
@@ -34,6 +40,11 @@ const spec: CommandSpec = {
     group: 'consumer group with --kafka (default tapwatch-analyzer)',
     out: "anomaly events, NDJSON ('-' for stdout)",
     rules: 'behaviors config (JSON; default analyzer/rules.default.json, documented in analyzer/README.md)',
+    topic: 'with --kafka: inspection records topic (default tapwatch.inspection)',
+    'anomalies-topic': 'with --kafka: where anomaly events go (default tapwatch.anomalies)',
+    'state-topic': 'with --kafka: compacted topic of device checkpoints (default tapwatch.analyzer-state)',
+    'restore-timeout-ms': 'with --kafka: how long the first read of the checkpoint topic may take; each retry allows twice as long (default 60000)',
+    'stats-interval': 'with --kafka: seconds between counter log lines (default 10)',
     'log-level': 'pino level (default info)',
   },
 };
@@ -44,7 +55,18 @@ export async function run(argv: string[]): Promise<number> {
   const v = parsed.values as Record<string, string | undefined>;
   const log = pino({ name: 'tapwatch-analyze', level: v['log-level'] ?? 'info' }, pino.destination(2));
   const config = v.rules ? loadConfig(v.rules) : defaultConfig();
-  if (v.kafka) return runOnKafka(v.kafka, v.group, config, log);
+  if (v.kafka) {
+    return runOnKafka({
+      brokers: v.kafka.split(','),
+      groupId: v.group,
+      inputTopic: v.topic,
+      eventsTopic: v['anomalies-topic'],
+      stateTopic: v['state-topic'],
+      config,
+      log,
+      restoreTimeoutMs: intOption('restore-timeout-ms', v['restore-timeout-ms'], 1, 600_000),
+    }, (intOption('stats-interval', v['stats-interval'], 1, 86_400) ?? 10) * 1000);
+  }
   if (!v.in || !v.out) throw new UsageError('give --in and --out, or --kafka');
   const analyzer = createAnalyzer(config);
   const input = v.in === '-' ? process.stdin : createReadStream(v.in);
@@ -81,16 +103,15 @@ export async function run(argv: string[]): Promise<number> {
   return 0;
 }
 
-async function runOnKafka(brokers: string, group: string | undefined, config: AnalyzerConfig, log: Logger): Promise<number> {
-  const service = new AnalyzerService({ brokers: brokers.split(','), groupId: group, config, log });
-  const timer = setInterval(() => log.info({ ...service.stats }, 'counters'), 10_000).unref();
-  const stopped = new Promise<string>((resolve) => process.once('SIGTERM', resolve).once('SIGINT', resolve));
-  await service.start();
-  log.info({ kafka: brokers }, 'analyzing');
-  log.info({ signal: await stopped }, 'stopping');
-  clearInterval(timer);
-  await service.stop();
-  log.info({ ...service.stats }, 'final counters');
-  log.flush();
-  return 0;
+function runOnKafka(options: AnalyzerServiceOptions, statsEveryMs: number): Promise<number> {
+  const service = new AnalyzerService(options);
+  return runService({
+    log: options.log,
+    running: 'analyzing',
+    details: { kafka: options.brokers.join(',') },
+    statsEveryMs,
+    start: () => service.start(),
+    stop: () => service.stop(),
+    counters: () => ({ ...service.stats, invalid: service.consumerStats.invalid, lag: Object.fromEntries(service.consumerStats.lag) }),
+  });
 }

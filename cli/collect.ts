@@ -161,7 +161,7 @@ export async function run(argv: string[]): Promise<number> {
 
   let exit = 0;
   try {
-    if (sink instanceof KafkaSink) await sink.start();
+    await sink.start?.();
     log.info({ source: sourceName, sink: sink.name, deviceNets: nets.cidrs }, 'collecting');
     if (v.pcap) {
       const path = v.pcap as string;

@@ -3,11 +3,10 @@
 import { Client } from '@elastic/elasticsearch';
 import { pino } from 'pino';
 import { installTemplates } from '../indexer/templates.js';
-import { actionDocument, actionDocumentId, actionIndex, anomalyDocument, anomalyDocumentId, anomalyIndex, inspectionDocument, inspectionDocumentId, inspectionIndex } from '../indexer/documents.js';
-import type { ActionEvent } from '../contracts/action-event.js';
-import type { AnomalyEvent } from '../contracts/anomaly-event.js';
-import type { InspectionRecord } from '../contracts/inspection-record.js';
-import { Indexer, type DocumentRoute } from '../indexer/indexer.js';
+import { Indexer } from '../indexer/indexer.js';
+import { actionRoute, anomalyRoute, inspectionRoute } from '../indexer/routes.js';
+import { backoffMs, sleep, Stopped } from '../net/backoff.js';
+import { runService } from './service-runner.js';
 import { intOption, parseCommand, UsageError, type CommandSpec } from './args.js';
 
 const spec: CommandSpec = {
@@ -40,24 +39,6 @@ const spec: CommandSpec = {
   },
 };
 
-const inspectionRoute: DocumentRoute = {
-  index: (v) => inspectionIndex(v as InspectionRecord),
-  id: (v) => inspectionDocumentId(v as InspectionRecord),
-  document: (v) => inspectionDocument(v as InspectionRecord),
-};
-
-const anomalyRoute: DocumentRoute = {
-  index: () => anomalyIndex(),
-  id: (v) => anomalyDocumentId(v as AnomalyEvent),
-  document: (v) => anomalyDocument(v as AnomalyEvent),
-};
-
-const actionRoute: DocumentRoute = {
-  index: () => actionIndex(),
-  id: (v) => actionDocumentId(v as ActionEvent),
-  document: (v) => actionDocument(v as ActionEvent),
-};
-
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommand(spec, argv);
   if (!parsed) return 0;
@@ -78,31 +59,37 @@ export async function run(argv: string[]): Promise<number> {
     log,
   });
 
-  // The node may not be up yet (compose, CI): retry the templates like any other request.
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await installTemplates(client);
-      break;
-    } catch (err) {
-      log.warn({ err: (err as Error).message, attempt }, 'cannot install index templates yet; retrying');
-      await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** Math.min(attempt, 5))));
-    }
-  }
-  const every = (intOption('stats-interval', v['stats-interval'], 1, 86_400) ?? 10) * 1000;
-  const timer = setInterval(() => log.info({ ...indexer.stats }, 'counters'), every).unref();
-  await indexer.start();
-  log.info({ kafka: v.kafka, elasticsearch: v.elasticsearch }, 'indexing');
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      log.info({ signal }, 'stopping');
-      resolve();
-    };
-    process.once('SIGTERM', stop).once('SIGINT', stop);
+  const stopping = new AbortController();
+  return runService({
+    log,
+    running: 'indexing',
+    details: { kafka: v.kafka, elasticsearch: v.elasticsearch },
+    statsEveryMs: (intOption('stats-interval', v['stats-interval'], 1, 86_400) ?? 10) * 1000,
+    start: async () => {
+      // The node may not be up yet (compose, CI): retry the templates like any other request.
+      for (let attempt = 0; ; attempt++) {
+        stopping.signal.throwIfAborted();
+        try {
+          await installTemplates(client);
+          break;
+        } catch (err) {
+          log.warn({ err: (err as Error).message, attempt }, 'cannot install index templates yet; retrying');
+          await sleep(backoffMs(attempt));
+        }
+      }
+      await indexer.start();
+    },
+    stop: async () => {
+      stopping.abort(new Stopped());
+      await indexer.stop();
+      await client.close();
+    },
+    counters: () => ({
+      ...indexer.stats,
+      messages: indexer.consumerStats.messages,
+      malformed: indexer.consumerStats.invalid,
+      retries: indexer.stats.retries + indexer.consumerStats.retries,
+      lag: Object.fromEntries(indexer.consumerStats.lag),
+    }),
   });
-  clearInterval(timer);
-  await indexer.stop();
-  await client.close();
-  log.info({ ...indexer.stats }, 'final counters');
-  log.flush();
-  return 0;
 }

@@ -3,6 +3,7 @@
 
 import { pino } from 'pino';
 import { SoracomClient } from '../control/client.js';
+import { runService } from './service-runner.js';
 import { ResponderService } from '../responder/service.js';
 import { defaultPolicy, loadPolicy } from '../responder/policy.js';
 import { intOption, parseCommand, UsageError, type CommandSpec } from './args.js';
@@ -54,15 +55,13 @@ export async function run(argv: string[]): Promise<number> {
   const log = pino({ name: 'tapwatch-respond', level: v['log-level'] ?? 'info' }, pino.destination(2));
   const client = new SoracomClient({ baseUrl: v['control-url'], authKeyId: v['control-key-id'], authKey });
   const service = new ResponderService({ brokers: v.kafka.split(','), policy, client, log });
-  const counters = () => ({ ...service.stats, ...service.responder.stats });
-  const timer = setInterval(() => log.info(counters(), 'counters'), every).unref();
-  const stopped = new Promise<string>((resolve) => process.once('SIGTERM', resolve).once('SIGINT', resolve));
-  await service.start();
-  log.info({ kafka: v.kafka, control: v['control-url'], dryRun: policy.dryRun, rules: policy.rules.map((r) => r.name) }, 'responding');
-  log.info({ signal: await stopped }, 'stopping');
-  clearInterval(timer);
-  await service.stop();
-  log.info(counters(), 'final counters');
-  log.flush();
-  return 0;
+  return runService({
+    log,
+    running: 'responding',
+    details: { kafka: v.kafka, control: v['control-url'], dryRun: policy.dryRun, rules: policy.rules.map((r) => r.name) },
+    statsEveryMs: every,
+    start: () => service.start(),
+    stop: () => service.stop(),
+    counters: () => ({ ...service.stats, messages: service.consumerStats.messages, invalid: service.consumerStats.invalid, ...service.responder.stats }),
+  });
 }

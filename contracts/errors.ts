@@ -3,8 +3,8 @@
 // codes keep SORACOM's shape (three letters, four digits) under a TW prefix, so they never collide
 // with SORACOM's own: the second letter names the area.
 //   A auth, S subscribers, G groups, K keys, R requests, I device registry, X internal and upstream
-//   U usage, C capture and decoding, N analyzer, P response policy, E enforcement, B store, M mirror
-//   wrapping (synth), T test harness
+//   U usage, C capture and decoding, N analyzer, P response policy, E enforcement, B store, Q Kafka,
+//   M mirror wrapping (synth), T test harness
 
 export const ERROR_CODES = {
   TWA0001: { status: 401, message: 'Missing X-Soracom-API-Key or X-Soracom-Token' },
@@ -42,6 +42,7 @@ export const ERROR_CODES = {
   TWE0001: { status: 0, message: 'nft or ip failed on the gateway' },
   TWE0002: { status: 0, message: 'Invalid nftables ruleset' },
   TWB0001: { status: 0, message: 'The control database has an unknown schema' },
+  TWQ0001: { status: 0, message: 'The Kafka client is not installed' },
   TWM0001: { status: 0, message: 'Cannot wrap the frame in a mirror tunnel' },
   TWT0001: { status: 0, message: 'Network namespaces are not available' },
 } as const satisfies Record<string, { status: number; message: string }>;

@@ -1,42 +1,72 @@
-// Creating tapwatch's topics: every service creates the ones it uses when they are missing, and in a
-// fresh deployment several start at once and race to do it. Losing the race ("already exists", or a
-// topic whose partitions have no leader yet in the metadata) is not a failure: the step is tried
-// again until every topic is there with leaders, and only a broker that stays away is an error.
+// tapwatch's topics, created by whichever service comes first. Every service ensures each topic it
+// reads or writes, with the configured partitions (default 6) and replication, before it produces or
+// subscribes: a consumer that subscribed to a missing topic would otherwise get a one-partition topic
+// from the broker's auto-creation (no second analyzer could share the load) or wait on nothing. In a
+// fresh deployment several services race to create the same topics; losing the race ("already
+// exists", or partitions without a leader yet) is not a failure: the step is tried again until every
+// topic is there with leaders, and only a broker that stays away is an error.
 
-import type { Kafka } from 'kafkajs';
+import { backoffMs, sleep } from '../net/backoff.js';
+import { withAdmin, type Kafka } from './client.js';
+
+export const TOPICS = {
+  inspection: 'tapwatch.inspection',
+  anomalies: 'tapwatch.anomalies',
+  actions: 'tapwatch.actions',
+  analyzerState: 'tapwatch.analyzer-state',
+} as const;
 
 export interface TopicSpec {
   topic: string;
-  numPartitions: number;
-  configEntries?: { name: string; value: string }[];
+  partitions?: number;
+  /** Topic-level configuration, e.g. cleanup.policy=compact for a checkpoint topic. */
+  config?: Record<string, string>;
 }
 
 export interface EnsureTopicsOptions {
+  /** Default for specs without their own (6). */
+  partitions?: number;
+  /** -1: the broker's default.replication.factor. */
+  replicationFactor?: number;
   attempts?: number;
   /** Told about each failed attempt before the next one. */
   onRetry?: (err: Error, attempt: number) => void;
+  /** Gives up (throwing its reason) when aborted: a service told to stop while its broker is away. */
+  signal?: AbortSignal;
 }
 
 /** Creates the missing topics and waits until each has a leader for every partition; returns the ones it created. */
-export async function ensureTopics(kafka: Kafka, topics: readonly TopicSpec[], opts: EnsureTopicsOptions = {}): Promise<string[]> {
-  const attempts = opts.attempts ?? 20;
+export async function ensureTopics(kafka: Kafka, specs: readonly TopicSpec[], o: EnsureTopicsOptions = {}): Promise<string[]> {
+  const attempts = o.attempts ?? 20;
+  const created: string[] = [];
   for (let attempt = 1; ; attempt++) {
-    const admin = kafka.admin();
+    o.signal?.throwIfAborted();
     try {
-      await admin.connect();
-      const have = new Set(await admin.listTopics());
-      const missing = topics.filter((t) => !have.has(t.topic));
-      if (missing.length) await admin.createTopics({ topics: [...missing], waitForLeaders: true });
-      const { topics: meta } = await admin.fetchTopicMetadata({ topics: topics.map((t) => t.topic) });
-      const leaderless = meta.filter((t) => t.partitions.length === 0 || t.partitions.some((p) => p.leader < 0)).map((t) => t.name);
-      if (leaderless.length) throw new Error(`no leader yet for ${leaderless.join(', ')}`);
-      return missing.map((t) => t.topic);
+      await withAdmin(kafka, async (admin) => {
+        const have = new Set(await admin.listTopics());
+        // One at a time: createTopics answers false when another service created the topic first, so
+        // exactly one of the racing services counts each topic as its own.
+        for (const s of specs.filter((t) => !have.has(t.topic))) {
+          const fresh = await admin.createTopics({
+            topics: [{
+              topic: s.topic,
+              numPartitions: s.partitions ?? o.partitions ?? 6,
+              replicationFactor: o.replicationFactor ?? -1,
+              configEntries: Object.entries(s.config ?? {}).map(([name, value]) => ({ name, value })),
+            }],
+          });
+          if (fresh) created.push(s.topic);
+        }
+        const meta = await admin.fetchTopicMetadata({ topics: specs.map((s) => s.topic) });
+        const leaderless = meta.filter((t) => t.partitions.length === 0 || t.partitions.some((p) => p.leader < 0)).map((t) => t.name);
+        if (leaderless.length) throw new Error(`no leader yet for ${leaderless.join(', ')}`);
+      });
+      return created;
     } catch (err) {
+      o.signal?.throwIfAborted();
       if (attempt >= attempts) throw err;
-      opts.onRetry?.(err as Error, attempt);
-      await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** Math.min(attempt, 5))));
-    } finally {
-      await admin.disconnect().catch(() => undefined);
+      o.onRetry?.(err as Error, attempt);
+      await sleep(backoffMs(attempt));
     }
   }
 }

@@ -5,15 +5,18 @@
 // committed only after its ActionEvents are published; one redelivered after a crash gets the same
 // action ids, which the ledger and the control API's Idempotency-Key both recognise.
 
-import { Kafka, logLevel, type Consumer, type EachBatchPayload, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { ControlClient } from '../control/model.js';
 import { actionEventErrors, type ActionEvent } from '../contracts/action-event.js';
 import { eventErrors, type AnomalyEvent } from '../contracts/anomaly-event.js';
+import { createKafka, type Kafka } from '../kafka/client.js';
+import { ConsumerLoop, jsonDecoder, type ConsumedBatch } from '../kafka/consumer.js';
+import { Producer } from '../kafka/producer.js';
+import { readTopic, type TopicReader } from '../kafka/topic-reader.js';
+import { ensureTopics, TOPICS } from '../kafka/topics.js';
+import { backoffMs, sleep, Stopped } from '../net/backoff.js';
 import type { Policy } from './policy.js';
 import { createResponder, type Responder } from './responder.js';
-import { ensureTopics } from '../kafka/topics.js';
-import { tailTopic, type TopicTail } from '../kafka/topic-reader.js';
 
 export interface ResponderServiceOptions {
   brokers: string[];
@@ -32,9 +35,6 @@ export interface ResponderServiceOptions {
 }
 
 export class ResponderServiceStats {
-  messages = 0;
-  /** Anomaly messages that are not valid AnomalyEvents: counted, logged, skipped. */
-  invalid = 0;
   published = 0;
   /** ActionEvents read from the actions topic into the ledger (own ones included). */
   ledgerEvents = 0;
@@ -47,112 +47,87 @@ export class ResponderService {
   private readonly kafka: Kafka;
   private readonly anomalies: string;
   private readonly actions: string;
-  private producer: Producer | null = null;
-  private consumer: Consumer | null = null;
-  private tail: TopicTail | null = null;
+  private readonly producer: Producer;
+  private readonly consumer: ConsumerLoop<AnomalyEvent>;
+  private readonly stopping = new AbortController();
+  private ledger: TopicReader | null = null;
   private timer: NodeJS.Timeout | null = null;
   private ticking = false;
   private fleetListedAt = -Infinity;
 
   constructor(private readonly o: ResponderServiceOptions) {
-    this.kafka = new Kafka({ clientId: 'tapwatch-responder', brokers: o.brokers, logLevel: logLevel.NOTHING, retry: { retries: 10 } });
-    this.anomalies = o.anomaliesTopic ?? 'tapwatch.anomalies';
-    this.actions = o.actionsTopic ?? 'tapwatch.actions';
+    this.kafka = createKafka({ brokers: o.brokers, clientId: 'tapwatch-responder', log: o.log });
+    this.anomalies = o.anomaliesTopic ?? TOPICS.anomalies;
+    this.actions = o.actionsTopic ?? TOPICS.actions;
+    this.producer = new Producer(this.kafka, o.log, 'responder');
     this.responder = createResponder({ policy: o.policy, client: o.client, log: o.log, enforcer: o.enforcer, publish: (ev) => this.publish(ev) });
+    this.consumer = new ConsumerLoop<AnomalyEvent>({
+      kafka: this.kafka,
+      groupId: o.groupId ?? 'tapwatch-responder',
+      topics: [this.anomalies],
+      log: o.log,
+      what: 'anomaly event',
+      decode: jsonDecoder(eventErrors),
+      handle: (b) => this.onBatch(b),
+      // One anomaly may take API calls retried with backoff: small batches keep the member responsive.
+      maxBatch: 50,
+    });
+  }
+
+  get consumerStats() {
+    return this.consumer.stats;
   }
 
   async start(): Promise<void> {
-    await this.ensureTopics();
-    this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-    await this.producer.connect();
-    // Topics another service has just created may not have leaders yet: a start-up step that fails is retried.
-    await this.retrying('rebuilding the ledger from the actions topic', async () => {
-      this.tail = await tailTopic(this.kafka, this.actions, (m, partition) => this.observe(m.value, partition, m.offset), {
-        group: `tapwatch-responder-ledger-${process.pid}-${Date.now()}`,
-        onCrash: (err) => this.o.log.error({ err: err.message }, 'reading tapwatch.actions crashed'),
-      });
-      try {
-        await this.tail.caughtUp;
-      } catch (err) {
-        await this.tail.stop();
-        throw err;
-      }
+    const signal = this.stopping.signal;
+    await ensureTopics(this.kafka, [{ topic: this.anomalies }, { topic: this.actions }], {
+      partitions: this.o.partitions ?? 6,
+      attempts: Infinity,
+      signal,
+      onRetry: (err, attempt) => this.o.log.warn({ err: err.message, attempt }, 'kafka not ready; retrying'),
     });
+    for (let attempt = 1; ; attempt++) {
+      signal.throwIfAborted();
+      try {
+        this.ledger = await readTopic(this.kafka, this.actions, (m, partition) => this.observe(m.value, partition, m.offset), {
+          group: `tapwatch-responder-ledger-${process.pid}-${Date.now()}`,
+        });
+        await this.ledger.caughtUp;
+        break;
+      } catch (err) {
+        await this.ledger?.stop();
+        this.o.log.warn({ err: (err as Error).message, attempt }, 'rebuilding the ledger from the actions topic failed; retrying');
+        await sleep(backoffMs(attempt));
+      }
+    }
     this.o.log.info({ events: this.stats.ledgerEvents, invalid: this.stats.ledgerInvalid }, 'ledger rebuilt from the actions topic');
     await this.refreshFleet();
-    this.consumer = this.kafka.consumer({ groupId: this.o.groupId ?? 'tapwatch-responder', sessionTimeout: 30_000, heartbeatInterval: 3000 });
-    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => this.o.log.info({ assignment: e.payload.memberAssignment }, 'partitions assigned'));
-    this.consumer.on(this.consumer.events.CRASH, (e) => this.o.log.error({ err: e.payload.error.message, restart: e.payload.restart }, 'consumer crashed'));
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topics: [this.anomalies], fromBeginning: true });
-    await this.consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (p) => this.onBatch(p) });
+    signal.throwIfAborted();
+    await this.consumer.start();
     this.timer = setInterval(() => void this.tick(), this.o.releaseCheckMs ?? 10_000);
   }
 
-  private async retrying(what: string, step: () => Promise<unknown>, attempts = 20): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await step();
-        return;
-      } catch (err) {
-        if (attempt === attempts) throw err;
-        this.o.log.warn({ err: (err as Error).message, attempt }, `${what} failed; retrying`);
-        await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** Math.min(attempt, 5))));
-      }
-    }
-  }
-
   async stop(): Promise<void> {
+    this.stopping.abort(new Stopped());
     if (this.timer) clearInterval(this.timer);
-    await this.consumer?.disconnect();
+    await this.consumer.stop();
     await this.responder.idle();
-    await this.tail?.stop();
-    await this.producer?.disconnect();
+    await this.ledger?.stop();
+    await this.producer.close();
   }
 
-  /** One message of the anomalies topic, handled at `now`; what is not a valid AnomalyEvent is counted and skipped. */
-  async consume(value: Buffer | null, now: Date, at: { partition?: number; offset?: string } = {}): Promise<ActionEvent[]> {
-    this.stats.messages++;
-    let event: AnomalyEvent;
-    try {
-      event = JSON.parse(value?.toString('utf8') ?? '');
-      const problem = eventErrors(event);
-      if (problem) throw new Error(problem);
-    } catch (err) {
-      this.stats.invalid++;
-      this.o.log.warn({ ...at, err: (err as Error).message }, 'skipping a message that is not a valid anomaly event');
-      return [];
-    }
+  /** One anomaly, handled at `now` (wall time on Kafka). */
+  handle(event: AnomalyEvent, now: Date): Promise<ActionEvent[]> {
     return this.responder.handle(event, now);
   }
 
-  private async ensureTopics(): Promise<void> {
-    const numPartitions = this.o.partitions ?? 6;
-    await ensureTopics(this.kafka, [this.anomalies, this.actions].map((topic) => ({ topic, numPartitions })), {
-      onRetry: (err, attempt) => this.o.log.warn({ err: err.message, attempt }, 'creating topics failed; retrying'),
-    });
-  }
-
-  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    let next: bigint | null = null;
-    // An API call retried with backoff can outlast the session timeout: keep the membership alive meanwhile.
-    const beat = setInterval(() => heartbeat().catch(() => undefined), 3000);
-    try {
-      for (const m of batch.messages) {
-        if (!isRunning() || isStale()) break;
-        await this.consume(m.value, new Date(), { partition: batch.partition, offset: m.offset });
-        resolveOffset(m.offset);
-        next = BigInt(m.offset) + 1n;
-      }
-    } finally {
-      clearInterval(beat);
-    }
-    if (next !== null) await this.consumer!.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next.toString() }]);
-    await heartbeat();
+  private async onBatch(batch: ConsumedBatch<AnomalyEvent>): Promise<'done'> {
+    for (const m of batch.messages) await this.handle(m.value, new Date());
+    return 'done';
   }
 
   private async publish(ev: ActionEvent): Promise<void> {
-    await this.producer!.send({ topic: this.actions, acks: -1, messages: [{ key: ev.device.id, value: JSON.stringify(ev) }] });
+    await this.producer.send(this.actions, [{ key: ev.device.id, value: JSON.stringify(ev) }]);
     this.stats.published++;
     const line = { action_id: ev.action_id, device: ev.device.id, action: ev.action, result: ev.result };
     if (ev.result === 'failed') this.o.log.warn({ ...line, err: ev.error?.message }, 'action failed');
@@ -162,7 +137,7 @@ export class ResponderService {
   private observe(value: Buffer | null, partition: number, offset: string): void {
     let ev: ActionEvent;
     try {
-      ev = JSON.parse(value?.toString('utf8') ?? '');
+      ev = JSON.parse(value?.toString('utf8') ?? '') as ActionEvent;
       const problem = actionEventErrors(ev);
       if (problem) throw new Error(problem);
     } catch (err) {

@@ -10,10 +10,11 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Kafka, logLevel } from 'kafkajs';
+import { pino } from 'pino';
+import { createKafka, withAdmin } from '../kafka/client.js';
 import { LOG_TAIL_LINES, ServerProcess, ServiceNode, freePort, javaHome, lastLines, mavenPackage, repoRoot, run, runIfMain, serviceCli } from './service-utils.js';
 
-/** Latest 3.9 patch on Maven Central; 3.x is the line whose protocol versions kafkajs 2.2.4 was built against. */
+/** Latest 3.9 patch on Maven Central (4.x works too; CI runs the Kafka tests on both). */
 export const DEFAULT_KAFKA_VERSION = '3.9.2';
 
 const JVM_HEAP = ['-Xms256m', '-Xmx512m'];
@@ -94,6 +95,17 @@ export class KafkaBroker extends ServiceNode {
     if (code !== 0) throw new Error(`Kafka ${this.version} StorageTool format failed (exit ${code}):\n${lastLines(output, LOG_TAIL_LINES)}`);
   }
 
+  /**
+   * The records of a partition's first log segment as Kafka's own DumpLogSegments prints them (producer id,
+   * sequence numbers, compression codec of each batch): what a client really wrote, checked on the broker.
+   */
+  async dumpLog(topic: string, partition: number): Promise<string> {
+    const file = join(this.dataDir, 'kraft', `${topic}-${partition}`, '00000000000000000000.log');
+    const { code, output } = await run(javaBin(), ['-Xmx256m', ...this.jvmCommon(), 'kafka.tools.DumpLogSegments', '--files', file, '--deep-iteration']);
+    if (code !== 0) throw new Error(`DumpLogSegments failed on ${file} (exit ${code}):\n${lastLines(output, LOG_TAIL_LINES)}`);
+    return output;
+  }
+
   private jvmCommon(): string[] {
     const major = majorOf(this.version);
     const kafkaDir = join(repoRoot(), 'scripts', 'kafka');
@@ -104,32 +116,20 @@ export class KafkaBroker extends ServiceNode {
 }
 
 /**
- * Resolves once a metadata request (admin describeCluster) to `brokers` succeeds and lists a broker; rejects after
- * timeoutMs with the last client error, or as soon as `signal` aborts.
+ * Resolves once a metadata request (listing topics) to `brokers` succeeds; rejects after timeoutMs with the
+ * last client error, or as soon as `signal` aborts.
  */
 export async function waitForKafka(brokers: string, { timeoutMs = START_TIMEOUT_MS, signal }: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
-  const kafka = new Kafka({
-    clientId: 'tapwatch-kafka-probe',
-    brokers: brokers.split(','),
-    logLevel: logLevel.NOTHING,
-    connectionTimeout: 1_000,
-    requestTimeout: 3_000,
-    retry: { retries: 0 },
-  });
+  const kafka = createKafka({ brokers: brokers.split(','), clientId: 'tapwatch-kafka-probe', log: pino({ level: 'silent' }) });
   const deadline = Date.now() + timeoutMs;
   let lastError = 'no attempt made';
   for (;;) {
     if (signal?.aborted) throw signal.reason as Error;
-    const admin = kafka.admin();
     try {
-      await admin.connect();
-      const cluster = await admin.describeCluster();
-      if (cluster.brokers.length > 0) return;
-      lastError = 'metadata lists no broker yet';
+      await withAdmin(kafka, (admin) => admin.listTopics({ timeout: 3000 }));
+      return;
     } catch (err) {
       lastError = (err as Error).message;
-    } finally {
-      await admin.disconnect().catch(() => undefined);
     }
     if (Date.now() >= deadline) throw new Error(`no answer to a metadata request within ${Math.round(timeoutMs / 1000)} s (last error: ${lastError})`);
     await new Promise((ok) => setTimeout(ok, 250));

@@ -2,16 +2,16 @@
 // writes as NDJSON; a broker that goes away mid-replay and comes back loses and duplicates nothing;
 // SIGTERM mid-run flushes the open interval and what the collector reports as delivered is in Kafka.
 
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startKafka, type KafkaBroker } from '../scripts/kafka-broker.js';
 import { generateFleetMirror } from '../synth/fleet-mirror.js';
+import { CLI, CliProcess, type LogLine } from './helpers/cli-process.js';
 import { consumeAll } from './helpers/kafka-consume.js';
 
-const cli = join(import.meta.dirname, '..', 'dist', 'cli', 'tapwatch.js');
 let dir: string;
 let capture: string;
 let reference: string[]; // the NDJSON lines of the same replay
@@ -22,7 +22,7 @@ beforeAll(() => {
   // 40k packets over ~10 s of capture time: ten 1-second intervals, ~100 devices each.
   generateFleetMirror({ out: capture, packets: 40_000, devices: 120, seed: 21 });
   const out = join(dir, 'reference.ndjson');
-  execFileSync('node', [cli, 'collect', '--pcap', capture, '--interval', '1', '--out', out, '--log-level', 'silent']);
+  execFileSync('node', [CLI, 'collect', '--pcap', capture, '--interval', '1', '--out', out, '--log-level', 'silent']);
   reference = readFileSync(out, 'utf8').trim().split('\n');
   expect(reference.length).toBeGreaterThan(500);
 });
@@ -31,53 +31,36 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const sorted = (lines: string[]) => [...lines].sort();
 
-interface Run {
-  code: number | null;
-  logs: Record<string, unknown>[];
+interface Counters {
+  sink: { delivered: number; retries: number };
+  records: number;
+  intervals: number;
 }
-
-/** Runs `tapwatch collect`, optionally doing something while it runs. */
-function collect(args: string[], during?: (pid: number) => Promise<void>): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('node', [cli, 'collect', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    const acted = during ? during(child.pid!) : Promise.resolve();
-    child.on('close', (code) => {
-      acted.then(() => {
-        const logs = stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
-        resolve({ code, logs });
-      }, reject);
-    });
-  });
-}
-
-const finalCounters = (r: Run) => r.logs.find((l) => l.msg === 'final counters') as { sink: { delivered: number; retries: number }; records: number } | undefined;
+const counters = (l: LogLine) => l as unknown as Counters;
+const collect = (args: string[]) => new CliProcess('collect', ['collect', '--stats-interval', '1', ...args]);
 
 describe('collector → Kafka (shared broker)', () => {
   it('replay → Kafka → consume back equals the NDJSON output, record for record, keyed by device', async () => {
     const brokers = inject('kafkaBrokers');
     const topic = `inspection-a-${Date.now()}`;
-    const run = await collect(['--pcap', capture, '--interval', '1', '--kafka', brokers, '--topic', topic]);
-    expect(run.code).toBe(0);
+    const run = collect(['--pcap', capture, '--interval', '1', '--kafka', brokers, '--topic', topic]);
+    expect(await run.exited, run.tail()).toBe(0);
     const got = await consumeAll(brokers, topic, { expected: reference.length });
     expect(got.length).toBe(reference.length);
     expect(sorted(got.map((m) => m.value))).toEqual(sorted(reference));
     for (const m of got) expect(m.key).toBe(JSON.parse(m.value).device.id);
-    // Keyed by device: each device's records all land on one partition, and the topic has several.
     const partitionsOf = new Map<string, Set<number>>();
     for (const m of got) partitionsOf.set(m.key, (partitionsOf.get(m.key) ?? new Set()).add(m.partition));
-    expect([...partitionsOf.values()].every((s) => s.size === 1)).toBe(true);
+    expect([...partitionsOf.values()].every((p) => p.size === 1)).toBe(true);
     expect(new Set(got.map((m) => m.partition)).size).toBeGreaterThan(1);
-    expect(finalCounters(run)?.sink.delivered).toBe(reference.length);
+    expect(counters(run.last('final counters')!).sink.delivered).toBe(reference.length);
   });
 });
 
 describe('collector → Kafka (its own broker, stopped and restarted)', () => {
   let broker: KafkaBroker;
   beforeAll(async () => {
-    broker = await startKafka({ version: process.env.KAFKA_VERSION || undefined });
+    broker = await startKafka({ version: inject('kafkaVersion') });
   }, 180_000);
   afterAll(async () => {
     await broker?.stop();
@@ -85,16 +68,13 @@ describe('collector → Kafka (its own broker, stopped and restarted)', () => {
 
   it('broker stopped mid-replay and restarted: every record in Kafka exactly once, the collector never crashed', async () => {
     const topic = `inspection-b-${Date.now()}`;
-    const run = await collect(['--pcap', capture, '--interval', '1', '--speed', '1', '--kafka', broker.brokers, '--topic', topic], async () => {
-      await new Promise((r) => setTimeout(r, 3000));
-      await broker.stop({ keepData: true });
-      await new Promise((r) => setTimeout(r, 4000));
-      await broker.restart();
-    });
-    expect(run.code).toBe(0);
-    const counters = finalCounters(run)!;
-    expect(counters.sink.retries).toBeGreaterThan(0);
-    expect(run.logs.some((l) => String(l.msg).includes('retrying'))).toBe(true);
+    const run = collect(['--pcap', capture, '--interval', '1', '--speed', '1', '--kafka', broker.brokers, '--topic', topic]);
+    await run.waitForLog('records delivered', (l) => l.msg === 'counters' && counters(l).sink.delivered > 0);
+    await broker.stop({ keepData: true });
+    await run.waitForLog('that it waits for the broker', (l) => /kafka send (waiting for the broker|failed; retrying)/.test(String(l.msg)));
+    await broker.restart();
+    expect(await run.exited, run.tail()).toBe(0);
+    expect(counters(run.last('final counters')!).sink.retries).toBeGreaterThan(0);
     const got = await consumeAll(broker.brokers, topic, { expected: reference.length });
     expect(got.length).toBe(reference.length);
     expect(sorted(got.map((m) => m.value))).toEqual(sorted(reference));
@@ -102,17 +82,15 @@ describe('collector → Kafka (its own broker, stopped and restarted)', () => {
 
   it('SIGTERM mid-run: the open interval is flushed, the exit is clean, and what it reports delivered is in Kafka', async () => {
     const topic = `inspection-c-${Date.now()}`;
-    const run = await collect(['--pcap', capture, '--interval', '1', '--speed', '1', '--kafka', broker.brokers, '--topic', topic], async (pid) => {
-      await new Promise((r) => setTimeout(r, 4000));
-      process.kill(pid, 'SIGTERM');
-    });
-    expect(run.code).toBe(0);
-    const counters = finalCounters(run)!;
-    expect(counters.sink.delivered).toBe(counters.records);
-    expect(counters.records).toBeGreaterThan(0);
-    expect(counters.records).toBeLessThan(reference.length);
-    const got = await consumeAll(broker.brokers, topic, { expected: counters.records });
-    expect(got.length).toBe(counters.records);
+    const run = collect(['--pcap', capture, '--interval', '1', '--speed', '1', '--kafka', broker.brokers, '--topic', topic]);
+    await run.waitForLog('some intervals delivered', (l) => l.msg === 'counters' && counters(l).sink.delivered > 0);
+    expect(await run.stop(), run.tail()).toBe(0);
+    const final = counters(run.last('final counters')!);
+    expect(final.sink.delivered).toBe(final.records);
+    expect(final.records).toBeGreaterThan(0);
+    expect(final.records).toBeLessThan(reference.length);
+    const got = await consumeAll(broker.brokers, topic, { expected: final.records });
+    expect(got.length).toBe(final.records);
     const values = got.map((m) => JSON.parse(m.value));
     // The interval open at SIGTERM was flushed, marked incomplete.
     expect(values.some((r) => r.interval.complete === false)).toBe(true);

@@ -1,29 +1,40 @@
-// Services starting together race to create the same topics: each must come out with every topic there and led.
+// Services starting together race to create the same topics: each must come out with every topic
+// there and led, each topic created by exactly one of them, with its partitions and configuration.
 
-import { Kafka, logLevel } from 'kafkajs';
+import { pino } from 'pino';
 import { expect, inject, it } from 'vitest';
+import { createKafka, withAdmin } from '../kafka/client.js';
 import { ensureTopics } from '../kafka/topics.js';
 
-it('five concurrent ensureTopics on the same new topics all succeed, and the topics exist once with leaders', async () => {
-  const kafka = new Kafka({ clientId: 'tapwatch-test', brokers: [inject('kafkaBrokers')], logLevel: logLevel.NOTHING });
+const kafka = () => createKafka({ brokers: [inject('kafkaBrokers')], clientId: 'tapwatch-test', log: pino({ level: 'silent' }) });
+
+it('five concurrent ensureTopics on the same new topics all succeed; each topic is created once, with 6 led partitions', async () => {
   const names = [`race-a-${Date.now()}`, `race-b-${Date.now()}`];
-  const retries: string[] = [];
-  const created = await Promise.all(
-    Array.from({ length: 5 }, () => ensureTopics(kafka, names.map((topic) => ({ topic, numPartitions: 6 })), { onRetry: (err) => retries.push(err.message) })),
-  );
-  // Every topic created by exactly one of them (or by a loser that saw "already exists" and retried).
-  expect(created.flat().filter((t) => names.includes(t)).length).toBeGreaterThanOrEqual(1);
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const { topics } = await admin.fetchTopicMetadata({ topics: names });
-    for (const t of topics) {
-      expect(t.partitions).toHaveLength(6);
-      expect(t.partitions.every((p) => p.leader >= 0)).toBe(true);
-    }
-  } finally {
-    await admin.disconnect();
+  const created = await Promise.all(Array.from({ length: 5 }, () => ensureTopics(kafka(), names.map((topic) => ({ topic })), { partitions: 6 })));
+  expect(created.flat().sort()).toEqual([...names].sort());
+  const meta = await withAdmin(kafka(), (a) => a.fetchTopicMetadata({ topics: names }));
+  for (const t of meta) {
+    expect(t.partitions).toHaveLength(6);
+    expect(t.partitions.every((p) => p.leader >= 0)).toBe(true);
   }
   // A second round finds them and creates nothing.
-  expect(await ensureTopics(kafka, names.map((topic) => ({ topic, numPartitions: 6 })))).toEqual([]);
+  expect(await ensureTopics(kafka(), names.map((topic) => ({ topic })))).toEqual([]);
+});
+
+it('a topic another service has not created yet is created with its partitions, not auto-created with one', async () => {
+  const topic = `state-${Date.now()}`;
+  expect(await ensureTopics(kafka(), [{ topic, partitions: 3, config: { 'cleanup.policy': 'compact' } }])).toEqual([topic]);
+  const [t] = await withAdmin(kafka(), (a) => a.fetchTopicMetadata({ topics: [topic] }));
+  expect(t.partitions).toHaveLength(3);
+});
+
+it('gives up, saying why, when told to stop while the broker is away', async () => {
+  const away = createKafka({ brokers: ['127.0.0.1:9'], clientId: 'tapwatch-test', log: pino({ level: 'silent' }) });
+  const stop = new AbortController();
+  const retries: string[] = [];
+  const trying = ensureTopics(away, [{ topic: 'never' }], { attempts: Infinity, signal: stop.signal, onRetry: (err) => retries.push(err.message) });
+  const failed = expect(trying).rejects.toThrow(/stopped/);
+  await new Promise((r) => setTimeout(r, 50));
+  stop.abort(new Error('stopped'));
+  await failed;
 });

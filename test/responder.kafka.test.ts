@@ -4,7 +4,6 @@
 // in a fresh consumer group replays every anomaly from the beginning: its ledger, rebuilt from the
 // actions topic, recognises each one, and neither the API nor the topic sees anything twice.
 
-import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import { afterAll, expect, inject, it } from 'vitest';
 import { actionEventErrors, type ActionEvent } from '../contracts/action-event.js';
@@ -12,7 +11,10 @@ import { defaultPolicy, type Policy } from '../responder/policy.js';
 import { ResponderService } from '../responder/service.js';
 import { SoracomClient } from '../control/client.js';
 import { buildControlServer, type ControlServer } from '../control/server.js';
+import { createKafka } from '../kafka/client.js';
+import { Producer } from '../kafka/producer.js';
 import { consumeAll } from './helpers/kafka-consume.js';
+import { until as waitUntil } from './helpers/until.js';
 import { anomaly, imsiOf } from './helpers/responder-fixtures.js';
 
 const run = `${process.pid}-${Date.now()}`;
@@ -24,13 +26,8 @@ afterAll(async () => {
   await server?.close();
 });
 
-async function until(what: string, ok: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const t0 = Date.now();
-  while (!ok()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(services.map((s) => ({ ...s.stats, ...s.responder.stats })))}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const until = (what: string, ok: () => boolean) =>
+  waitUntil(what, () => ok() || undefined, { context: () => JSON.stringify(services.map((s) => ({ ...s.stats, ...s.responder.stats, invalid: s.consumerStats.invalid }))) });
 
 it('acts through the control API, publishes an event per decision, releases on TTL, and replays without repeating', async () => {
   const brokers = inject('kafkaBrokers');
@@ -59,9 +56,7 @@ it('acts through the control API, publishes an event per decision, releases on T
   };
 
   const a = await start(`tapwatch-responder-${run}`);
-  const kafka = new Kafka({ clientId: 'tapwatch-test', brokers: [brokers], logLevel: logLevel.NOTHING });
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
+  const producer = new Producer(createKafka({ brokers: [brokers], clientId: 'tapwatch-test', log: pino({ level: 'silent' }) }), pino({ level: 'silent' }));
   const anomalies = [
     anomaly('m0', { severity: 'critical' }),
     anomaly('m1', { severity: 'high' }),
@@ -69,15 +64,11 @@ it('acts through the control API, publishes an event per decision, releases on T
     anomaly('m3', { severity: 'low' }),
     { ...anomaly('gw', { severity: 'critical' }), device: { id: 'gw', ip: '10.128.0.99' } },
   ];
-  await producer.send({
-    topic: topics.anomaliesTopic,
-    acks: -1,
-    messages: [...anomalies.map((e) => ({ key: e.device.id, value: JSON.stringify(e) })), { key: 'm9', value: '{"not": "an anomaly"}' }],
-  });
-  await producer.disconnect();
+  await producer.send(topics.anomaliesTopic, [...anomalies.map((e) => ({ key: e.device.id, value: JSON.stringify(e) })), { key: 'm9', value: '{"not": "an anomaly"}' }]);
+  await producer.close();
 
   // Five decisions, then the throttle's release two seconds (wall clock) after it.
-  await until('the decisions and the release', () => a.stats.published >= 6 && a.stats.invalid === 1);
+  await until('the decisions and the release', () => a.stats.published >= 6 && a.consumerStats.invalid === 1);
   expect(a.responder.stats.results).toMatchObject({ applied: 5, 'skipped-no-imsi': 1 });
   expect([sub('m0').status, sub('m1').groupId, sub('m2').speedClass, sub('m3').status]).toEqual(['inactive', 'quarantine', 's1.8xfast', 'active']);
   expect(actsAudited()).toBe(4); // block, redirect, throttle, release
@@ -93,10 +84,10 @@ it('acts through the control API, publishes an event per decision, releases on T
   // A fresh consumer group reads every anomaly again; the rebuilt ledger knows them all.
   const b = await start(`tapwatch-responder-replay-${run}`);
   expect(b.stats.ledgerEvents).toBe(6);
-  await until('the replay', () => b.stats.messages === anomalies.length + 1);
+  await until('the replay', () => b.consumerStats.messages === anomalies.length + 1);
   expect(b.responder.stats.duplicates).toBe(anomalies.length);
   expect(b.stats.published).toBe(0);
   expect(actsAudited()).toBe(4);
   await b.stop();
-  expect(await consumeAll(brokers, topics.actionsTopic, { expected: 6, idleMs: 2000 })).toHaveLength(6);
+  expect(await consumeAll(brokers, topics.actionsTopic)).toHaveLength(6);
 }, 180_000);

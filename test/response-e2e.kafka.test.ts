@@ -119,7 +119,8 @@ it('a scanning meter is blocked at the gateway by the pipeline; its neighbours k
     return s?.status === 'inactive' ? s : undefined;
   });
   expect(blocked.ipAddress).toBe(attacker.ip);
-  await until('the enforcer to have applied it', () => (server.enforcement.status().lastError === null ? true : undefined), 30_000);
+  // The store commits before the enforcer applies: wait for the gateway's own ruleset to hold the address.
+  await until('the gateway to drop the meter', () => (net.exec(net.ns.gw, 'nft', ['list', 'table', 'inet', 'tapwatch']).includes(attacker.ip) ? true : undefined), 30_000);
 
   expect(probe(attacker.ip)).toEqual({});
   for (const d of neighbours) expect(probe(d.ip), d.id).toEqual({ far: PROBES });

@@ -7,12 +7,15 @@ import type { InspectionRecord } from '../../contracts/inspection-record.js';
 export interface SinkStats {
   delivered: number;
   failed: number;
+  /** Times a send or the start had to wait for, or try again with, the sink's service. */
   retries: number;
 }
 
 export interface RecordSink {
   readonly name: string;
   readonly stats: SinkStats;
+  /** Connects, creates what is missing; resolves when the sink can take records. */
+  start?(): Promise<void>;
   send(records: InspectionRecord[]): Promise<void>;
   close(): Promise<void>;
 }

@@ -1,6 +1,10 @@
-// Reads a topic back from the beginning, for tests that check what really reached the broker.
+// What really reached the broker, for tests: every message of a topic, read to the end offsets the
+// topic has once `expected` messages are there (waited for by polling the end offsets, not by a quiet spell).
 
-import { Kafka, logLevel } from 'kafkajs';
+import { pino } from 'pino';
+import { createKafka, endOffsets } from '../../kafka/client.js';
+import { readTopic } from '../../kafka/topic-reader.js';
+import { until } from './until.js';
 
 export interface Consumed {
   key: string;
@@ -8,32 +12,33 @@ export interface Consumed {
   partition: number;
 }
 
-/** Every message of `topic`, stopping once `expected` arrived or nothing new came for `idleMs`. */
-export async function consumeAll(brokers: string, topic: string, opts: { expected?: number; idleMs?: number; timeoutMs?: number } = {}): Promise<Consumed[]> {
-  const kafka = new Kafka({ clientId: 'tapwatch-test-reader', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
-  const consumer = kafka.consumer({ groupId: `tapwatch-test-${topic}-${process.pid}-${Date.now()}` });
+const silent = pino({ level: 'silent' });
+
+/** Messages in `topic` now (sum over partitions of the end offsets; what retention or compaction removed counts too). */
+export async function topicSize(brokers: string, topic: string): Promise<number> {
+  const kafka = createKafka({ brokers: brokers.split(','), clientId: 'tapwatch-test-offsets', log: silent });
+  let n = 0n;
+  for (const end of (await endOffsets(kafka, topic)).values()) n += end;
+  return Number(n);
+}
+
+/** Every message of `topic`: once it holds at least `expected` (default: whatever it holds now), read to its end. */
+export async function consumeAll(brokers: string, topic: string, opts: { expected?: number; timeoutMs?: number } = {}): Promise<Consumed[]> {
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  if (opts.expected !== undefined) {
+    const expected = opts.expected;
+    await until(`${expected} messages in ${topic}`, async () => (await topicSize(brokers, topic)) >= expected, { timeoutMs, everyMs: 500 });
+  }
+  const kafka = createKafka({ brokers: brokers.split(','), clientId: 'tapwatch-test-reader', log: silent });
   const out: Consumed[] = [];
-  await consumer.connect();
+  const reader = await readTopic(kafka, topic, (m, partition) => out.push({ key: m.key?.toString() ?? '', value: m.value?.toString() ?? '', partition }), {
+    group: `tapwatch-test-${topic}-${process.pid}-${Date.now()}`,
+    timeoutMs,
+  });
   try {
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    let last = Date.now();
-    await consumer.run({
-      eachMessage: async ({ message, partition }) => {
-        out.push({ key: message.key?.toString() ?? '', value: message.value?.toString() ?? '', partition });
-        last = Date.now();
-      },
-    });
-    const started = Date.now();
-    const idleMs = opts.idleMs ?? 5000;
-    const timeoutMs = opts.timeoutMs ?? 60_000;
-    for (;;) {
-      await new Promise((r) => setTimeout(r, 200));
-      if (opts.expected !== undefined && out.length >= opts.expected && Date.now() - last > 1000) break;
-      if (out.length > 0 && Date.now() - last > idleMs) break;
-      if (Date.now() - started > timeoutMs) break;
-    }
+    await reader.caughtUp;
   } finally {
-    await consumer.disconnect();
+    await reader.stop();
   }
   return out;
 }

@@ -1,0 +1,79 @@
+// The one producer every service writes with: idempotent, acks from all in-sync replicas, gzip, keyed
+// messages (key = device id, so a device's records, anomalies and actions stay in order on one
+// partition). librdkafka retries a send itself, with the same sequence numbers, while the broker is
+// away (up to message.timeout.ms), which is what keeps a retried send from being written twice; this
+// wrapper only says so while it lasts, and sends again should librdkafka give up.
+
+import type { Logger } from 'pino';
+import { backoffMs, sleep } from '../net/backoff.js';
+import type { Kafka, Producer as KafkaProducer } from './client.js';
+
+export interface OutMessage {
+  key: string;
+  value: string;
+}
+
+export class ProducerStats {
+  /** Messages the brokers acknowledged. */
+  delivered = 0;
+  /** Sends tried again after librdkafka gave up on them. */
+  resends = 0;
+  /** Times a send was still waiting for the broker after WAIT_LOG_MS (logged once each). */
+  waits = 0;
+}
+
+const WAIT_LOG_MS = 2000;
+
+export class Producer {
+  readonly stats = new ProducerStats();
+  private producer: KafkaProducer | null = null;
+  private connecting: Promise<KafkaProducer> | null = null;
+  private closed = false;
+
+  constructor(private readonly kafka: Kafka, private readonly log: Logger, private readonly name = 'producer') {}
+
+  /** Sends and resolves once every message is acknowledged; retried until then or until close(). */
+  async send(topic: string, messages: readonly OutMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    for (let attempt = 1; ; attempt++) {
+      const waiting = setTimeout(() => {
+        this.stats.waits++;
+        this.log.warn({ producer: this.name, topic, messages: messages.length }, 'kafka send waiting for the broker');
+      }, WAIT_LOG_MS);
+      try {
+        const p = await this.connected();
+        // Copies: the library turns the values of the objects it is given into Buffers in place.
+        await p.send({ topic, messages: messages.map((m) => ({ key: m.key, value: m.value })) });
+        this.stats.delivered += messages.length;
+        return;
+      } catch (err) {
+        if (this.closed) throw err;
+        this.stats.resends++;
+        const delay = backoffMs(attempt);
+        this.log.warn({ producer: this.name, topic, err: (err as Error).message, attempt, retryInMs: delay }, 'kafka send failed; retrying');
+        await sleep(delay);
+      } finally {
+        clearTimeout(waiting);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const p = await this.connecting?.catch(() => null);
+    await p?.disconnect().catch(() => undefined);
+  }
+
+  private connected(): Promise<KafkaProducer> {
+    this.connecting ??= (async () => {
+      const p = this.kafka.producer({ 'linger.ms': 5, kafkaJS: { idempotent: true, acks: -1, compression: 'gzip', allowAutoTopicCreation: false } });
+      await p.connect();
+      this.producer = p;
+      return p;
+    })().catch((err: unknown) => {
+      this.connecting = null; // the next send connects again
+      throw err;
+    });
+    return this.connecting;
+  }
+}
