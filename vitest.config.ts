@@ -1,7 +1,7 @@
 import { configDefaults, defineConfig } from 'vitest/config';
 
 /** The 4.x broker the Kafka tests also run against (newest whose artifacts all resolve on Maven Central). */
-const KAFKA4 = '4.3.1';
+const KAFKA4 = '4.4.0';
 
 export default defineConfig({
   test: {
