@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Destination, InspectionRecord } from '../contracts/inspection-record.js';
+import { RECORD_SCHEMA_ID, type Destination, type InspectionRecord } from '../contracts/inspection-record.js';
+import { quietEvidence } from '../test/helpers/records.js';
 import { createAnalyzer, restoreAnalyzer, type Analyzer } from './analyzer.js';
 import { eventErrors, type AnomalyEvent } from '../contracts/anomaly-event.js';
 import { defaultConfig, type AnalyzerConfig, type Behavior } from './rules.js';
@@ -13,7 +14,7 @@ function rec(id: string, interval: number, t: Traffic = {}, group = 'meters'): I
   const start = new Date(T0 + interval * 300_000).toISOString();
   const up = t.bytesOut ?? 2000 + ((interval * 7919) % 500);
   return {
-    schema: 'tapwatch.inspection.v1',
+    schema: RECORD_SCHEMA_ID,
     '@timestamp': start,
     interval: { start, end: new Date(T0 + (interval + 1) * 300_000).toISOString(), seconds: 300, complete: t.complete ?? true },
     device: { id, ip: `10.128.0.${id.length}`, imsi: '440103000000001', group, known: true },
@@ -29,7 +30,7 @@ function rec(id: string, interval: number, t: Traffic = {}, group = 'meters'): I
     'detected.protos': [{ name: 'mqtts', packets: 30, bytes: up + 1000, flows: 1 }],
     destinations: { distinct: 1, distinct_ports: 1, top: t.top ?? [{ ip: '203.0.113.10', port: 8883, transport: 'tcp', packets: 30, bytes: up + 1000 }] },
     tcp: { syn: t.syn ?? 1, syn_ack: t.synAck ?? 1, rst: 0 },
-    dns: { queries: t.dns ?? 1 },
+    ...quietEvidence(t.dns ?? 1),
   };
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { InspectionRecord } from '../contracts/inspection-record.js';
+import { RECORD_SCHEMA_ID, type InspectionRecord } from '../contracts/inspection-record.js';
+import { quietEvidence } from '../test/helpers/records.js';
 import {
   METRIC_INFO, METRICS, metricIndex, mixShift, learnMix, M_FLEET, M_PACKETS_EXCESS, M_SYN_UNANSWERED, M_BYTES_OUT, M_DNS,
   PROTOCOL_SLOTS, protocolShares, recordMetrics, FLEET_FEATURES, M_NEW_DESTS, M_PROTO_SHIFT,
@@ -7,7 +8,7 @@ import {
 
 function record(seconds: number, protos: { name: string; bytes: number }[]): InspectionRecord {
   return {
-    schema: 'tapwatch.inspection.v1',
+    schema: RECORD_SCHEMA_ID,
     '@timestamp': '2026-03-02T00:00:00.000Z',
     interval: { start: '2026-03-02T00:00:00.000Z', end: '2026-03-02T00:01:00.000Z', seconds, complete: true },
     device: { id: 'd1', ip: '10.128.0.1', known: true },
@@ -23,7 +24,7 @@ function record(seconds: number, protos: { name: string; bytes: number }[]): Ins
     'detected.protos': protos.map((p) => ({ ...p, packets: 1, flows: 1 })),
     destinations: { distinct: 3, distinct_ports: 2, top: [] },
     tcp: { syn: 5, syn_ack: 7, rst: 0 },
-    dns: { queries: 4 },
+    ...quietEvidence(4),
   };
 }
 

@@ -8,7 +8,7 @@ import { Type, type Static } from 'typebox';
 import { TUNNEL_NAMES } from '../gre-decap/layers.js';
 import { validator } from './validate.js';
 
-export const RECORD_SCHEMA_ID = 'tapwatch.inspection.v1';
+export const RECORD_SCHEMA_ID = 'tapwatch.inspection.v2';
 
 const Count = Type.Integer({ minimum: 0 });
 const counts = <K extends string>(names: readonly K[]) =>
@@ -35,6 +35,16 @@ export const DeviceIdentitySchema = Type.Object(
 );
 export type DeviceIdentity = Static<typeof DeviceIdentitySchema>;
 
+/** Where a destination's name came from: a DNS answer the device received for that address, or the TLS SNI of a connection to it. */
+export const NAME_SOURCES = ['dns', 'sni'] as const;
+
+const Name = Type.String({ maxLength: 256, description: 'lower case; bytes outside printable ASCII written as \\xHH' });
+
+const named = {
+  name: Type.Optional(Name),
+  name_source: Type.Optional(Type.Enum(NAME_SOURCES)),
+};
+
 export const DestinationSchema = Type.Object(
   {
     ip: Type.String(),
@@ -42,10 +52,55 @@ export const DestinationSchema = Type.Object(
     transport: Type.Enum(TRANSPORTS),
     packets: Count,
     bytes: Count,
+    ...named,
   },
   { additionalProperties: false },
 );
 export type Destination = Static<typeof DestinationSchema>;
+
+/**
+ * One far end's contacts in the interval, for the regularity of contacts across intervals (beacons):
+ * when its activity bursts began (a burst: packets to or from it with gaps under a second), connection
+ * starts, and volume both ways. Persistent sessions show as bursts without starts.
+ */
+export const ContactSchema = Type.Object(
+  {
+    ip: Type.String(),
+    port: Type.Integer({ minimum: 0, maximum: 65535 }),
+    transport: Type.Enum(TRANSPORTS),
+    ...named,
+    starts: Type.Integer({ minimum: 0, description: 'TCP SYNs (without ACK) the device sent to it; UDP: 1 when the interval opened the flow' }),
+    answered: Type.Boolean({ description: 'the far end sent anything back in the interval (a SYN-ACK, a datagram)' }),
+    bursts: Type.Array(Type.Integer({ minimum: 0 }), { maxItems: 64, description: 'start of each burst, ms after the interval start, ascending' }),
+    bursts_dropped: Type.Integer({ minimum: 0, description: 'bursts beyond the 64 listed' }),
+    up_packets: Count,
+    up_bytes: Count,
+    down_packets: Count,
+    down_bytes: Count,
+  },
+  { additionalProperties: false },
+);
+export type Contact = Static<typeof ContactSchema>;
+
+/** The device's DNS per registered domain (public suffix list, private domains included) in the interval. */
+export const DnsDomainSchema = Type.Object(
+  {
+    domain: Name,
+    queries: Count,
+    distinct_names: Type.Integer({ minimum: 0, description: 'distinct query names under the domain (the domain itself counts as one)' }),
+    name_bytes: Type.Integer({ minimum: 0, description: 'bytes of the distinct query names' }),
+    name_length_max: Count,
+    label_max: Type.Integer({ minimum: 0, description: 'longest label of any query name under the domain' }),
+    entropy: Type.Number({ minimum: 0, description: 'Shannon entropy (bits per character) of the subdomain characters of the distinct names, pooled' }),
+    unusual_types: Type.Integer({ minimum: 0, description: 'queries of type TXT, NULL, CNAME, MX, ANY or other than A/AAAA/PTR/SRV/HTTPS' }),
+    nxdomain: Count,
+    examples: Type.Array(Type.String({ maxLength: 64 }), { maxItems: 3, description: 'distinct names, first seen first, cut to 60 characters with an ellipsis' }),
+  },
+  { additionalProperties: false },
+);
+export type DnsDomain = Static<typeof DnsDomainSchema>;
+
+export const DNS_TYPES = ['a', 'aaaa', 'txt', 'null', 'cname', 'mx', 'any', 'other'] as const;
 
 export const InspectionRecordSchema = Type.Object(
   {
@@ -97,11 +152,53 @@ export const InspectionRecordSchema = Type.Object(
       { additionalProperties: false },
     ),
     tcp: counts(['syn', 'syn_ack', 'rst']),
-    dns: counts(['queries']),
+    connections: Type.Object(
+      {
+        attempted_hosts: Type.Integer({ minimum: 0, description: 'distinct far hosts the device opened a TCP connection to (SYN) or sent UDP to' }),
+        failed_hosts: Type.Integer({ minimum: 0, description: 'of those, hosts that answered no SYN with a SYN-ACK (silence or RST) or for which an ICMP unreachable came back' }),
+        failed_ports: Type.Integer({ minimum: 0, description: 'distinct (host, transport, port) that failed' }),
+        refused_hosts: Type.Integer({ minimum: 0, description: 'failed hosts that answered with a TCP RST' }),
+        icmp_unreachable: Type.Integer({ minimum: 0, description: 'ICMP/ICMPv6 destination-unreachable messages the device received' }),
+        failed_sample: Type.Array(
+          Type.Object({ ip: Type.String(), port: Type.Integer({ minimum: 0, maximum: 65535 }), transport: Type.Enum(TRANSPORTS) }, { additionalProperties: false }),
+          { maxItems: 8, description: 'a few failed (host, port), first seen first' },
+        ),
+      },
+      { additionalProperties: false },
+    ),
+    contacts: Type.Array(ContactSchema, { description: 'far ends by number of bursts (ties: bytes), at most the collector\'s --contacts (16)' }),
+    dns: Type.Object(
+      {
+        queries: Count,
+        responses: Count,
+        nxdomain: Count,
+        servfail: Count,
+        types: counts(DNS_TYPES),
+        distinct_names: Count,
+        name_length_max: Count,
+        name_length_mean: Type.Number({ minimum: 0 }),
+        label_max: Count,
+        entropy_mean: Type.Number({ minimum: 0, description: 'mean over distinct names of the entropy of their subdomain characters' }),
+        resolvers: Type.Array(Type.Object({ ip: Type.String(), queries: Count }, { additionalProperties: false }), { maxItems: 4, description: 'where the queries went, most first' }),
+        domains: Type.Array(DnsDomainSchema, { description: 'registered domains by distinct names, then queries; at most 8' }),
+        domains_dropped: Type.Integer({ minimum: 0, description: 'registered domains beyond those listed' }),
+        names_dropped: Type.Integer({ minimum: 0, description: 'queries whose name did not fit the interval\'s name table (counted, not described)' }),
+        malformed: Type.Integer({ minimum: 0, description: 'DNS messages that could not be parsed (bad labels, loops, counts that lie)' }),
+      },
+      { additionalProperties: false },
+    ),
+    tls: Type.Object(
+      {
+        client_hellos: Count,
+        without_sni: Count,
+        malformed: Type.Integer({ minimum: 0, description: 'ClientHellos cut short or inconsistent' }),
+      },
+      { additionalProperties: false },
+    ),
   },
   {
     $schema: 'http://json-schema.org/draft-07/schema#',
-    $id: 'https://tapwatch.dev/schema/inspection-record.v1.json',
+    $id: 'https://tapwatch.dev/schema/inspection-record.v2.json',
     title: 'tapwatch InspectionRecord',
     description: 'What one device sent and received in one interval, as seen in a traffic mirror.',
     additionalProperties: false,

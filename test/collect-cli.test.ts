@@ -44,7 +44,7 @@ describe('--print-schema', () => {
     const r = await collect('--print-schema');
     expect(r.code, r.stderr).toBe(0);
     const schema = JSON.parse(r.stdout) as Record<string, unknown>;
-    expect(schema.$id).toBe('https://tapwatch.dev/schema/inspection-record.v1.json');
+    expect(schema.$id).toBe('https://tapwatch.dev/schema/inspection-record.v2.json');
     expect(schema.$schema).toBe('http://json-schema.org/draft-07/schema#');
 
     const out = join(dir, 'schema-check.ndjson');
