@@ -21,6 +21,19 @@ describe('alarm lifecycle', () => {
     expect(a.anyActive()).toBe(false);
   });
 
+  it('raises the severity level while in alarm as a new in-alarm transition, and never lowers it before clearing', () => {
+    const a = new AlarmStates(1);
+    expect(a.step(0, true, 1, 2, 0, 1)).toBe(IN_ALARM);
+    expect(a.level(0)).toBe(1);
+    expect(a.step(0, true, 1, 2, 1, 1)).toBe(null);
+    expect(a.step(0, true, 1, 2, 2, 2)).toBe(IN_ALARM);
+    expect(a.level(0)).toBe(2);
+    expect(a.step(0, true, 1, 2, 3, 1)).toBe(null);
+    expect(a.level(0)).toBe(2);
+    expect(a.step(0, false, 1, 2, 4)).toBe(null);
+    expect(a.step(0, false, 1, 2, 5)).toBe(CLEARED);
+  });
+
   it('checkpoints by behavior name, so behaviors can be added or reordered', () => {
     const a = new AlarmStates(2);
     a.step(1, true, 1, 5, 42);

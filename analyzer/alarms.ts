@@ -5,17 +5,23 @@
 //
 // A record the behavior cannot judge (a baseline still warming up, a metric not measured) is no
 // datapoint: it neither extends nor breaks a streak.
+//
+// An alarm has a severity level. Evidence that grows stronger while the alarm lasts (a slow scan that
+// becomes a sweep) raises it, and that is reported as a new in-alarm transition at the higher level;
+// weaker evidence never lowers it before the alarm clears.
 
 export const IN_ALARM = 'in-alarm';
 export const CLEARED = 'alarm-cleared';
 export type AlarmTransition = typeof IN_ALARM | typeof CLEARED;
 
-// Per behavior, four int32s: in alarm (0/1), breaching streak, clear streak, minute the alarm began.
-export const ALARM_FIELDS = 4;
+// Per behavior, five int32s: in alarm (0/1), breaching streak, clear streak, minute the alarm began,
+// severity level of the alarm.
+export const ALARM_FIELDS = 5;
 const ACTIVE = 0;
 const BREACH = 1;
 const CLEAR = 2;
 const SINCE = 3;
+const LEVEL = 4;
 
 export class AlarmStates {
   readonly a: Int32Array;
@@ -24,7 +30,7 @@ export class AlarmStates {
     this.a = state ?? new Int32Array(behaviors * ALARM_FIELDS);
   }
 
-  step(rule: number, breached: boolean, toAlarm: number, toClear: number, minute: number): AlarmTransition | null {
+  step(rule: number, breached: boolean, toAlarm: number, toClear: number, minute: number, level = 0): AlarmTransition | null {
     const o = rule * ALARM_FIELDS;
     const a = this.a;
     if (breached) {
@@ -33,6 +39,11 @@ export class AlarmStates {
       if (!a[o + ACTIVE] && a[o + BREACH] >= toAlarm) {
         a[o + ACTIVE] = 1;
         a[o + SINCE] = minute;
+        a[o + LEVEL] = level;
+        return IN_ALARM;
+      }
+      if (a[o + ACTIVE] && level > a[o + LEVEL]) {
+        a[o + LEVEL] = level;
         return IN_ALARM;
       }
     } else {
@@ -47,6 +58,11 @@ export class AlarmStates {
       }
     }
     return null;
+  }
+
+  /** Severity level of the alarm (what step() was given when it went in alarm or escalated). */
+  level(rule: number): number {
+    return this.a[rule * ALARM_FIELDS + LEVEL];
   }
 
   active(rule: number): boolean {
@@ -81,7 +97,7 @@ export class AlarmStates {
     const st = new AlarmStates(names.length);
     names.forEach((n, r) => {
       const v = s[n];
-      if (v) st.a.set(v.slice(0, ALARM_FIELDS), r * ALARM_FIELDS);
+      if (v && v.length === ALARM_FIELDS) st.a.set(v, r * ALARM_FIELDS);
     });
     return st;
   }

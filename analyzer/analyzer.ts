@@ -1,43 +1,50 @@
-// The analyzer: InspectionRecords in, AnomalyEvents out, one record at a time and deterministic
-// (the same records in the same order give the same events). Per record it derives the metrics,
-// judges every behavior against a static value, the device's own baseline or its group's
-// percentile, steps the behavior's alarm, and only then learns from the record, so a value is
-// never part of the baseline it is judged by.
+// The analyzer: InspectionRecords in, AnomalyEvents out, one record at a time and deterministic (the
+// same records in the same order give the same events). Per record it
+// - judges every evidence behavior (scan, beacon, DNS tunnel, flood, exfiltration, new destination)
+//   on what the traffic is, from the device's first record where the evidence means something by
+//   itself, and then whether independent evidence agrees (corroborated);
+// - judges every metric rule against a fixed line, the device's own history once it has warmed up, or
+//   its group's percentile until then;
+// - steps each behavior's alarm, and only then learns from the record (baseline, the destinations it
+//   knows by name or address, its group's), so a value is never part of the baseline it is judged by.
+// Time comes from the records: their interval start and length; metrics are per minute of traffic.
 //
-// All state is plain data with toJSON/fromJSON: per device (baseline, seen destinations, usual
-// protocol mix, alarm states, duration windows) for a compacted topic keyed by device id, and per
-// group (fleet.ts) under its own key.
+// All state is plain data with toJSON/fromJSON: per device (baseline, known destinations, usual
+// protocol mix, alarms, evidence states) for a compacted topic keyed by device id, and per group
+// (fleet.ts) under its own key. A checkpoint carries the layout it was written with; one that does not
+// fit this configuration is refused (the device relearns) rather than misread.
 
+import { EVENT_SCHEMA_ID, type AnomalyEvent, type Detector, type EventBaseline, type Evidence } from '../contracts/anomaly-event.js';
 import type { InspectionRecord } from '../contracts/inspection-record.js';
+import { SEVERITIES, severityRank } from '../contracts/severity.js';
 import { AlarmStates, CLEARED, IN_ALARM, type AlarmTransition } from './alarms.js';
-import { EVENT_SCHEMA_ID, type AnomalyEvent, type Detector, type EventBaseline } from '../contracts/anomaly-event.js';
-import { DeviceBaseline, type BaselineOptions, type BaselineState } from './baseline.js';
+import { DeviceBaseline, toSpace, type BaselineOptions, type BaselineState } from './baseline.js';
 import { decodeArray, encodeArray } from './codec.js';
-import { ADDED, destinationKey, KNOWN_SINCE_WARMUP, SeenDestinations, type SeenDestinationsState } from './destinations.js';
+import { hostKey, isPublic, type DetectorContext, type Verdict } from './detectors/detector.js';
+import { KNOWN_SINCE_WARMUP, SeenDestinations, ADDED, type SeenDestinationsState } from './destinations.js';
 import { summarize } from './explain.js';
-import {
-  FLEET_FEATURES, learnMix, METRIC_COUNT, METRICS, mixShift, M_FLEET, M_NEW_DEST_BYTES, M_NEW_DESTS, M_PROTO_SHIFT,
-  PROTOCOL_SLOTS, protocolShares, recordMetrics,
-} from './features.js';
+import { FLEET_FEATURES, learnMix, METRIC_COUNT, METRICS, mixShift, M_FLEET, M_PROTO_SHIFT, PROTOCOL_SLOTS, protocolShares, recordMetrics } from './features.js';
 import { Fleet, GroupState, type FleetStateJSON } from './fleet.js';
-import { breaches, compileRules, validateConfig, type AnalyzerConfig, type CompiledRule } from './rules.js';
-import { toSpace } from './baseline.js';
+import { breaches, compileRules, validateConfig, type AnalyzerConfig, type CompiledEvidence, type CompiledRule } from './rules.js';
 
-export const STATE_SCHEMA_ID = 'tapwatch.analyzer-state.v1';
+export const STATE_SCHEMA_ID = 'tapwatch.analyzer-state.v2';
 const DEFAULT_GROUP = 'default';
 
 export interface DeviceStateJSON {
+  layout: string;
   id: string;
   ip: string;
   imsi?: string;
   group: string;
   records: number;
+  /** Interval start of its first record (seconds), and every how many records the warm-up keeps one. */
+  first: number;
+  stride: number;
   baseline: BaselineState;
   destinations: SeenDestinationsState;
   mix: string | null;
   alarms: Record<string, number[]>;
-  windows: string;
-  windowCounts: number[];
+  evidence: Record<string, unknown>;
 }
 
 export interface AnalyzerStateJSON {
@@ -52,22 +59,22 @@ class DeviceState {
   imsi: string | undefined;
   records = 0;
   mix: Float32Array | null = null;
-  windows: Float64Array;
-  windowCounts: number[];
+  /** Per evidence behavior, its detector's state. */
+  evidence: unknown[];
 
   constructor(
     readonly id: string,
     readonly group: string,
+    readonly first: number,
+    readonly stride: number,
     readonly baseline: DeviceBaseline,
     readonly destinations: SeenDestinations,
     readonly alarms: AlarmStates,
-    windowSize: number,
-    rules: number,
+    evidence: unknown[],
     ip: string,
   ) {
     this.ip = ip;
-    this.windows = new Float64Array(windowSize);
-    this.windowCounts = new Array<number>(rules).fill(0);
+    this.evidence = evidence;
   }
 }
 
@@ -76,12 +83,14 @@ export interface Analyzer {
   process(record: InspectionRecord): readonly AnomalyEvent[];
   /** One device's state, for a checkpoint keyed by device id; undefined if the device was never seen. */
   snapshot(deviceId: string): DeviceStateJSON | undefined;
-  /** Puts a device's checkpointed state back (replacing what this analyzer had for it). */
-  restore(deviceId: string, state: DeviceStateJSON): void;
+  /** Puts a device's checkpointed state back; false (and nothing changed) when it was written under another layout. */
+  restore(deviceId: string, state: DeviceStateJSON): boolean;
   /** The groups' state (percentiles, shares, destination sketch, isolation forests), for its own checkpoint key. */
   snapshotFleet(): FleetStateJSON;
   restoreFleet(state: FleetStateJSON): void;
   deviceIds(): string[];
+  /** Devices whose own baseline is still warming up, and when the last of them is through. */
+  warming(): { devices: number; until: string | null };
   /** Everything: restoreAnalyzer(config, JSON.parse(JSON.stringify(a))) continues exactly where `a` stands. */
   toJSON(): AnalyzerStateJSON;
   readonly config: AnalyzerConfig;
@@ -99,30 +108,35 @@ export function restoreAnalyzer(config: AnalyzerConfig, state: AnalyzerStateJSON
   return a;
 }
 
+/** How a metric rule's threshold was found this record. */
+const NO_DATAPOINT = 0;
+const FROM_STATIC = 1;
+const FROM_DEVICE = 2;
+const FROM_GROUP = 3;
+
 class AnalyzerImpl implements Analyzer {
   private readonly rules: CompiledRule[];
+  private readonly evidence: CompiledEvidence[];
   private readonly names: string[];
   private readonly baselineOptions: BaselineOptions;
-  private readonly windowOffset: number[];
-  private readonly windowSize: number;
   private readonly devices = new Map<string, DeviceState>();
   private readonly fleet: Fleet;
-  private readonly layout: string;
+  readonly layout: string;
   private readonly v = new Float64Array(METRIC_COUNT);
   private readonly shares = new Float64Array(PROTOCOL_SLOTS);
   private readonly fleetVector = new Float64Array(FLEET_FEATURES.length);
   private readonly thresholdOf = new Float64Array(1);
-  private readonly newForMinutes: number;
   private readonly bucketMinutes: number;
 
   constructor(readonly config: AnalyzerConfig) {
     const compiled = compileRules(config);
     this.rules = compiled.rules;
-    this.names = this.rules.map((r) => r.behavior.name);
+    this.evidence = compiled.evidence;
+    this.names = compiled.names;
     const t = config.timeOfDay;
     this.baselineOptions = {
       buckets: t.buckets,
-      warmup: config.warmupIntervals,
+      warmup: config.warmupSamples,
       minBucketSamples: t.minBucketSamples,
       minPatternStrength: t.minPatternStrength,
       gain: config.baseline.gain,
@@ -130,79 +144,51 @@ class AnalyzerImpl implements Analyzer {
       relearnAfter: config.baseline.relearnAfter,
       levels: compiled.levels,
     };
-    this.windowOffset = [];
-    let size = 0;
-    for (const r of this.rules) {
-      this.windowOffset.push(size);
-      if (r.window > 1) size += r.window;
-    }
-    this.windowSize = size;
     this.fleet = new Fleet(FLEET_FEATURES.length, config, this.rules);
-    this.newForMinutes = config.destinations.newForSeconds / 60;
     this.bucketMinutes = 1440 / t.buckets;
-    // What a checkpoint's arrays depend on: restoring across a change of any of these is refused.
+    // What a checkpoint's arrays depend on: a state written under another layout is refused.
     this.layout = JSON.stringify({
-      metrics: METRICS, buckets: t.buckets, warmup: config.warmupIntervals, levels: compiled.levels,
+      v: STATE_SCHEMA_ID, metrics: METRICS, buckets: t.buckets, warmup: config.warmupSamples, levels: compiled.levels,
       capacity: config.destinations.capacity, fleetFeatures: FLEET_FEATURES.length, trainingVectors: config.fleet.trainingVectors,
-      windows: this.rules.map((r) => [r.behavior.name, r.window]),
+      evidence: this.evidence.map((e) => [e.name, e.behavior.evidence.kind]),
     });
   }
 
   process(r: InspectionRecord): readonly AnomalyEvent[] {
     if (!r.interval.complete) return NONE; // a cut-short interval says nothing about the device's rate
-    const minute = Math.floor(Date.parse(r.interval.start) / 60000);
+    const t = Date.parse(r.interval.start) / 1000;
+    const minute = Math.floor(t / 60);
     const current = this.fleet.advance(minute);
-    const dev = this.device(r);
+    const dev = this.device(r, t);
     const g = this.fleet.group(dev.group);
     const v = this.v;
     const warming = !dev.baseline.ready;
-    recordMetrics(r, this.config.intervalSeconds, v);
-    this.novelty(r, dev, g, minute, warming);
+    recordMetrics(r, v);
     const hasMix = protocolShares(r, this.shares);
     v[M_PROTO_SHIFT] = dev.mix && hasMix ? mixShift(this.shares, dev.mix) : 0;
     for (let i = 0; i < FLEET_FEATURES.length; i++) this.fleetVector[i] = toSpace(FLEET_FEATURES[i], v[FLEET_FEATURES[i]]);
     v[M_FLEET] = g.forest ? g.forest.score(this.fleetVector) : NaN;
 
-    const bucket = this.bucketOf(minute);
     let events: AnomalyEvent[] | null = null;
-    for (const rule of this.rules) {
-      const observed = this.windowed(dev, rule, v[rule.metric]);
-      if (Number.isNaN(observed)) continue;
-      // A group percentile describes the healthy peers: a handful of scanners in a group of two
-      // hundred would otherwise be its p99 and hide each other.
-      if (current && rule.stat?.kind === 'quantile' && rule.stat.scope === 'group' && !dev.alarms.anyActive()) g.addValue(rule.index, observed);
-      const how = this.threshold(rule, dev, g, bucket);
-      if (how === NO_DATAPOINT) continue;
-      const threshold = this.thresholdOf[0];
-      const raw = breaches(rule.cmp, observed, threshold);
-      if (current) g.countEvaluation(rule.index, raw);
-      const breached = raw && g.closedShare[rule.index] < rule.suppressShare;
-      const t = dev.alarms.step(rule.index, breached, rule.toAlarm, rule.toClear, minute);
-      if (t) (events ??= []).push(this.event(r, dev, g, rule, t, how, observed, threshold, bucket, minute));
-    }
+    const emit = (e: AnomalyEvent) => (events ??= []).push(e);
+    const bucket = this.bucketOf(minute);
+    for (const rule of this.rules) this.judgeRule(rule, r, dev, g, current, bucket, minute, emit);
+    this.judgeEvidence(r, dev, g, t, minute, warming, emit);
 
-    const inAlarm = dev.alarms.anyActive();
-    dev.baseline.learn(v, bucket, inAlarm);
-    if (!inAlarm) {
-      if (current) g.addTraining(this.fleetVector);
-      if (hasMix) {
-        const first = dev.mix === null;
-        dev.mix ??= new Float32Array(PROTOCOL_SLOTS);
-        learnMix(dev.mix, this.shares, this.config.protocolMix.rate, first);
-      }
-    }
-    dev.records++;
+    this.learn(r, dev, g, current, minute, warming);
     return events ?? NONE;
   }
 
-  private device(r: InspectionRecord): DeviceState {
+  private device(r: InspectionRecord, t: number): DeviceState {
     const id = r.device.id;
     let dev = this.devices.get(id);
     if (!dev) {
       const group = r.device.group ?? DEFAULT_GROUP;
+      // The warm-up keeps warmupSamples records spread evenly over warmupSeconds of this device's records.
+      const stride = Math.max(1, Math.round(this.config.warmupSeconds / r.interval.seconds / this.config.warmupSamples));
       dev = new DeviceState(
-        id, group, new DeviceBaseline(this.baselineOptions), new SeenDestinations(this.config.destinations.capacity),
-        new AlarmStates(this.rules.length), this.windowSize, this.rules.length, r.device.ip,
+        id, group, t, stride, new DeviceBaseline(this.baselineOptions), new SeenDestinations(this.config.destinations.capacity),
+        new AlarmStates(this.names.length), this.evidence.map((e) => e.detector?.init() ?? null), r.device.ip,
       );
       this.devices.set(id, dev);
       this.fleet.group(group).devices++;
@@ -212,103 +198,75 @@ class AnalyzerImpl implements Analyzer {
     return dev;
   }
 
-  /**
-   * Destinations in the record's top list that the device has not used before (within the
-   * newForSeconds window since it first did) and that its group has not taken up: the count and
-   * their bytes. The top list is the collector's top-K by bytes, so a device must be run with a K
-   * above the number of servers it normally talks to for a small new flow to be visible.
-   */
-  private novelty(r: InspectionRecord, dev: DeviceState, g: GroupState, minute: number, warming: boolean): void {
-    let count = 0;
-    let bytes = 0;
-    let adoptions = 0;
-    const share = !dev.alarms.anyActive();
-    const seen = dev.destinations;
-    for (const d of r.destinations.top) {
-      const key = destinationKey(d);
-      const touched = seen.touch(key, minute, warming);
-      const slot = touched & (ADDED - 1);
-      if (touched & ADDED && share && adoptions < this.config.destinations.maxAdoptionsPerRecord) {
-        g.adopt(key);
-        adoptions++;
-      }
-      const first = seen.first[slot];
-      if (first !== KNOWN_SINCE_WARMUP && minute - first < this.newForMinutes && !g.common(key)) {
-        count++;
-        bytes += d.bytes;
-      }
-    }
-    this.v[M_NEW_DESTS] = count;
-    this.v[M_NEW_DEST_BYTES] = bytes * (this.config.intervalSeconds / r.interval.seconds);
-  }
-
-  private bucketOf(minute: number): number {
-    const m = (((minute + this.config.timeOfDay.utcOffsetMinutes) % 1440) + 1440) % 1440;
-    return Math.floor(m / this.bucketMinutes);
-  }
-
-  /** The value a behavior compares: this record's, or the sum (mean) over its durationSeconds. */
-  private windowed(dev: DeviceState, rule: CompiledRule, x: number): number {
-    if (rule.window === 1 || Number.isNaN(x)) return x;
-    const off = this.windowOffset[rule.index];
-    const n = dev.windowCounts[rule.index];
-    dev.windows[off + (n % rule.window)] = x;
-    dev.windowCounts[rule.index] = n + 1;
-    const used = Math.min(n + 1, rule.window);
-    let sum = 0;
-    for (let i = 0; i < used; i++) sum += dev.windows[off + i];
-    return rule.additive ? sum : sum / used;
+  private judgeRule(rule: CompiledRule, r: InspectionRecord, dev: DeviceState, g: GroupState, current: boolean, bucket: number, minute: number, emit: (e: AnomalyEvent) => void): void {
+    const observed = this.v[rule.metric];
+    if (Number.isNaN(observed)) return;
+    const how = this.threshold(rule, dev, g, bucket);
+    const threshold = this.thresholdOf[0];
+    const raw = how !== NO_DATAPOINT && breaches(rule.cmp, observed, threshold);
+    // A group percentile describes the healthy peers: a handful of scanners in a group of two hundred
+    // would otherwise be its p99 and hide each other, and a device's own surge would raise the line it
+    // is judged by the next minute.
+    if (current && rule.stat?.kind === 'quantile' && !raw && !dev.alarms.anyActive()) g.addValue(rule.slot, observed);
+    if (how === NO_DATAPOINT) return;
+    if (current) g.countEvaluation(rule.slot, raw);
+    const breached = raw && g.closedShare[rule.slot] < rule.suppressShare;
+    const tr = dev.alarms.step(rule.index, breached, rule.toAlarm, rule.toClear, minute, severityRank(rule.severity));
+    if (!tr) return;
+    const detector: Detector = rule.metric === M_FLEET ? 'fleet-model' : how === FROM_DEVICE ? 'device-baseline' : how === FROM_GROUP ? 'group-percentile' : 'static';
+    const evidence: Evidence | undefined = tr === IN_ALARM && r.destinations.top.length ? { kind: 'volume', top: r.destinations.top.slice(0, 5) } : undefined;
+    emit(this.event(r, dev, rule, tr, {
+      detector,
+      basis: how === FROM_DEVICE ? 'device' : how === FROM_GROUP ? 'group' : 'absolute',
+      metric: METRICS[rule.metric],
+      observed,
+      threshold,
+      unit: 'per minute',
+      baseline: this.ruleBaseline(rule, how, dev, g, bucket, threshold),
+      evidence,
+    }, minute));
   }
 
   /**
-   * Puts the behavior's threshold in thresholdOf[0] and says where it came from. A behavior whose
-   * statistic does not exist yet (device warming up, group too small or not yet through one
-   * interval) makes no datapoint: its static value is a floor under the statistic, and alone it
-   * would judge a busy camera by a meter's standards.
+   * Puts the rule's threshold in thresholdOf[0] and says where it came from. A device-scope statistic
+   * comes from the device's own history once it has warmed up, and from its group's until then (a
+   * device with no group to speak of makes no datapoint: its first day is not judged by another's
+   * standards, nor by none). A static value is a floor under the statistic.
    */
   private threshold(rule: CompiledRule, dev: DeviceState, g: GroupState, bucket: number): number {
-    let stat = NaN;
-    let source = FROM_STATIC;
     const s = rule.stat;
-    if (s) {
-      if (s.kind === 'quantile' && s.scope === 'group') {
-        stat = g.closedQuantile[rule.index] * s.multiplier;
-        source = FROM_GROUP;
-      } else {
-        const off = dev.baseline.slotOffset(rule.metric, bucket, rule.minBucketSamples);
-        if (off >= 0) {
-          stat = s.kind === 'mad'
-            ? dev.baseline.madThreshold(rule.metric, off, rule.upward ? s.k : -s.k)
-            : dev.baseline.quantile(rule.metric, off, s.level) * s.multiplier;
-          source = FROM_DEVICE;
-        }
-      }
-    }
     if (s === null) {
       this.thresholdOf[0] = rule.value!;
       return FROM_STATIC;
+    }
+    let stat = NaN;
+    let source = FROM_GROUP;
+    if (s.kind === 'quantile' && (s.scope === 'group' || !dev.baseline.ready)) {
+      stat = g.closedQuantile[rule.slot] * s.multiplier;
+    } else if (dev.baseline.ready) {
+      const off = dev.baseline.slotOffset(rule.metric, bucket, rule.minBucketSamples);
+      if (off >= 0) {
+        stat = s.kind === 'mad'
+          ? dev.baseline.madThreshold(rule.metric, off, rule.upward ? s.k : -s.k)
+          : dev.baseline.quantile(rule.metric, off, s.level) * s.multiplier;
+        source = FROM_DEVICE;
+      }
     }
     if (Number.isNaN(stat)) return NO_DATAPOINT;
     this.thresholdOf[0] = rule.value === null ? stat : rule.upward ? Math.max(rule.value, stat) : Math.min(rule.value, stat);
     return source;
   }
 
-  private event(
-    r: InspectionRecord, dev: DeviceState, g: GroupState, rule: CompiledRule, t: AlarmTransition, how: number,
-    observed: number, threshold: number, bucket: number, minute: number,
-  ): AnomalyEvent {
-    const b = rule.behavior;
+  private ruleBaseline(rule: CompiledRule, how: number, dev: DeviceState, g: GroupState, bucket: number, threshold: number): EventBaseline {
     const m = rule.metric;
     const baseline: EventBaseline = { scope: 'static', statistic: 'value', value: rule.value ?? threshold };
     if (how === FROM_GROUP && rule.stat?.kind === 'quantile') {
-      Object.assign(baseline, { scope: 'group', statistic: rule.stat.label, value: g.closedQuantile[rule.index], group: g.name, devices: g.closedDevices[rule.index] });
+      Object.assign(baseline, { scope: 'group', statistic: rule.stat.label, value: g.closedQuantile[rule.slot], group: g.name, devices: g.closedDevices[rule.slot] });
     } else if (how === FROM_DEVICE && rule.stat) {
       const off = dev.baseline.slotOffset(m, bucket, rule.minBucketSamples);
       baseline.scope = 'device';
       baseline.statistic = rule.stat.kind === 'mad' ? 'mad' : rule.stat.label;
-      baseline.value = rule.stat.kind === 'mad'
-        ? dev.baseline.madThreshold(m, off, rule.upward ? rule.stat.k : -rule.stat.k)
-        : dev.baseline.quantile(m, off, rule.stat.level);
+      baseline.value = rule.stat.kind === 'mad' ? dev.baseline.madThreshold(m, off, rule.upward ? rule.stat.k : -rule.stat.k) : dev.baseline.quantile(m, off, rule.stat.level);
     }
     const off = dev.baseline.slotOffset(m, bucket, rule.minBucketSamples);
     if (off >= 0) {
@@ -318,30 +276,136 @@ class AnalyzerImpl implements Analyzer {
       baseline.samples = view.samples;
       if (view.slot < this.config.timeOfDay.buckets) baseline.time_of_day = this.bucketLabel(view.slot);
     }
-    const detector: Detector = m === M_FLEET ? 'fleet-model' : how === FROM_DEVICE ? 'device-baseline' : how === FROM_GROUP ? 'group-percentile' : 'static';
+    return roundBaseline(baseline);
+  }
+
+  private judgeEvidence(r: InspectionRecord, dev: DeviceState, g: GroupState, t: number, minute: number, warming: boolean, emit: (e: AnomalyEvent) => void): void {
+    const known = dev.destinations;
+    const ctx: DetectorContext = {
+      t,
+      seconds: r.interval.seconds,
+      warming,
+      newToDevice(key, since) {
+        if (warming) return false;
+        const i = known.find(key);
+        return i < 0 || (known.first[i] !== KNOWN_SINCE_WARMUP && known.first[i] * 60 >= since);
+      },
+      commonInGroup: (key) => g.common(key),
+      groupDevices: (key) => g.devicesUsing(key),
+    };
+    let corroborating: string[] = [];
+    for (let i = 0; i < this.evidence.length; i++) {
+      const e = this.evidence[i];
+      if (!e.detector) continue;
+      const verdict = e.detector.observe(dev.evidence[i], r, ctx);
+      const severity = verdict.strong ? e.strongSeverity : e.severity;
+      const tr = dev.alarms.step(e.index, verdict.breach, e.toAlarm, e.toClear, minute, severityRank(severity));
+      if (dev.alarms.active(e.index) && e.behavior.evidence.kind !== 'new-destination') corroborating.push(e.name);
+      if (tr) emit(this.evidenceEvent(r, dev, e, tr, verdict, warming, minute));
+    }
+    for (const e of this.evidence) {
+      if (e.behavior.evidence.kind !== 'corroborated') continue;
+      const need = e.behavior.evidence.minBehaviors;
+      corroborating = corroborating.filter((n) => n !== e.name);
+      const breach = corroborating.length >= need;
+      const tr = dev.alarms.step(e.index, breach, e.toAlarm, e.toClear, minute, severityRank(e.severity));
+      if (tr) {
+        const verdict: Verdict = {
+          breach,
+          strong: false,
+          metric: 'independent evidence behaviors in alarm at once',
+          observed: corroborating.length,
+          threshold: need,
+          unit: 'now',
+          ...(breach ? { evidence: { kind: 'corroborated' as const, behaviors: corroborating } } : {}),
+        };
+        emit(this.evidenceEvent(r, dev, e, tr, verdict, warming, minute));
+      }
+    }
+  }
+
+  private evidenceEvent(r: InspectionRecord, dev: DeviceState, e: CompiledEvidence, tr: AlarmTransition, verdict: Verdict, warming: boolean, minute: number): AnomalyEvent {
+    const kind = e.behavior.evidence.kind;
+    const relative = kind === 'exfiltration' || kind === 'new-destination';
+    return this.event(r, dev, e, tr, {
+      detector: 'evidence',
+      basis: relative ? (warming ? 'group' : 'device') : 'absolute',
+      metric: verdict.metric,
+      observed: verdict.observed,
+      threshold: verdict.threshold,
+      unit: verdict.unit,
+      baseline: { scope: 'static', statistic: 'value', value: verdict.threshold },
+      evidence: tr === IN_ALARM ? verdict.evidence : undefined,
+    }, minute);
+  }
+
+  private event(
+    r: InspectionRecord, dev: DeviceState, b: CompiledRule | CompiledEvidence, tr: AlarmTransition,
+    o: { detector: Detector; basis: AnomalyEvent['basis']; metric: string; observed: number; threshold: number; unit: string; baseline: EventBaseline; evidence?: Evidence },
+    minute: number,
+  ): AnomalyEvent {
     const time = new Date(minute * 60000).toISOString();
-    const score = rule.upward ? (threshold > 0 ? observed / threshold : observed) : observed > 0 ? threshold / observed : threshold;
+    const severity = SEVERITIES[dev.alarms.level(b.index)];
+    const upward = 'upward' in b ? b.upward : true;
+    const score = upward ? (o.threshold > 0 ? o.observed / o.threshold : o.observed) : o.observed > 0 ? o.threshold / o.observed : o.threshold;
+    const seen = Math.max(0, Math.round(Date.parse(r.interval.start) / 1000 + r.interval.seconds - dev.first));
     const e: Omit<AnomalyEvent, 'summary'> = {
       schema: EVENT_SCHEMA_ID,
-      event_id: `${dev.id}/${b.name}/${time}/${t}`,
+      event_id: `${dev.id}/${b.name}/${time}/${tr}${tr === IN_ALARM ? `/${severity}` : ''}`,
       '@timestamp': time,
       interval_seconds: r.interval.seconds,
       device: { id: dev.id, ip: dev.ip, ...(dev.imsi ? { imsi: dev.imsi } : {}), ...(r.device.group ? { group: dev.group } : {}) },
-      detector,
+      detector: o.detector,
+      basis: o.basis,
+      warmup: { complete: dev.baseline.ready, seconds: seen, needed: this.config.warmupSeconds },
       behavior: b.name,
-      metric: METRICS[m],
-      comparison: b.criteria.comparisonOperator,
-      observed: round(observed),
-      threshold: round(threshold),
-      baseline: roundBaseline(baseline),
+      metric: o.metric,
+      comparison: b.comparison,
+      observed: round(o.observed),
+      threshold: round(o.threshold),
+      unit: o.unit,
+      baseline: o.baseline,
       score: round(Math.max(0, score)),
-      severity: b.severity,
-      alarm: t,
-      datapoints: dev.alarms.streak(rule.index, t, rule.toClear),
-      ...(t === CLEARED ? { alarm_since: new Date(dev.alarms.since(rule.index) * 60000).toISOString() } : {}),
-      ...(b.suspected && t === IN_ALARM ? { suspected: b.suspected } : {}),
+      severity,
+      alarm: tr,
+      datapoints: dev.alarms.streak(b.index, tr, b.toClear),
+      ...(tr === CLEARED ? { alarm_since: new Date(dev.alarms.since(b.index) * 60000).toISOString() } : {}),
+      ...(b.behavior.suspected && tr === IN_ALARM ? { suspected: b.behavior.suspected } : {}),
+      ...(o.evidence ? { evidence: o.evidence } : {}),
     };
-    return { ...e, summary: summarize(e, b.advice, r.interval.seconds) };
+    return { ...e, summary: summarize(e, b.behavior.advice, r) };
+  }
+
+  /** What the record teaches: the destinations the device and its group use, the baseline, the usual mix, the fleet model. */
+  private learn(r: InspectionRecord, dev: DeviceState, g: GroupState, current: boolean, minute: number, warming: boolean): void {
+    const inAlarm = dev.alarms.anyActive();
+    const hosts = new Set<number>();
+    for (const d of r.destinations.top) if (isPublic(d.ip)) hosts.add(hostKey(d.name, d.ip));
+    for (const c of r.contacts) if (isPublic(c.ip)) hosts.add(hostKey(c.name, c.ip));
+    let adoptions = 0;
+    for (const key of hosts) {
+      const touched = dev.destinations.touch(key, minute, warming);
+      // A device in alarm does not vote for what its group uses.
+      if (touched & ADDED && !inAlarm && adoptions < this.config.destinations.maxAdoptionsPerRecord) {
+        g.adopt(key);
+        adoptions++;
+      }
+    }
+    if (!warming || dev.records % dev.stride === 0) dev.baseline.learn(this.v, this.bucketOf(minute), inAlarm);
+    if (!inAlarm) {
+      if (current) g.addTraining(this.fleetVector);
+      if (protocolShares(r, this.shares)) {
+        const first = dev.mix === null;
+        dev.mix ??= new Float32Array(PROTOCOL_SLOTS);
+        learnMix(dev.mix, this.shares, this.config.protocolMix.rate, first);
+      }
+    }
+    dev.records++;
+  }
+
+  private bucketOf(minute: number): number {
+    const m = (((minute + this.config.timeOfDay.utcOffsetMinutes) % 1440) + 1440) % 1440;
+    return Math.floor(m / this.bucketMinutes);
   }
 
   private bucketLabel(slot: number): string {
@@ -353,37 +417,55 @@ class AnalyzerImpl implements Analyzer {
     return `${hh(start)}-${hh(start + this.bucketMinutes)} UTC`;
   }
 
+  warming(): { devices: number; until: string | null } {
+    let devices = 0;
+    let until = -Infinity;
+    for (const d of this.devices.values()) {
+      if (d.baseline.ready) continue;
+      devices++;
+      until = Math.max(until, d.first + this.config.warmupSeconds);
+    }
+    return { devices, until: devices ? new Date(until * 1000).toISOString() : null };
+  }
+
   snapshot(deviceId: string): DeviceStateJSON | undefined {
     const d = this.devices.get(deviceId);
     if (!d) return undefined;
+    const evidence: Record<string, unknown> = {};
+    this.evidence.forEach((e, i) => {
+      if (e.detector) evidence[e.name] = e.detector.save(d.evidence[i]);
+    });
     return {
+      layout: this.layout,
       id: d.id,
       ip: d.ip,
       ...(d.imsi ? { imsi: d.imsi } : {}),
       group: d.group,
       records: d.records,
+      first: d.first,
+      stride: d.stride,
       baseline: d.baseline.toJSON(),
       destinations: d.destinations.toJSON(),
       mix: d.mix && encodeArray(d.mix),
       alarms: d.alarms.toJSON(this.names),
-      windows: encodeArray(d.windows),
-      windowCounts: d.windowCounts.slice(),
+      evidence,
     };
   }
 
-  restore(deviceId: string, s: DeviceStateJSON): void {
+  restore(deviceId: string, s: DeviceStateJSON): boolean {
+    if (s.layout !== this.layout) return false;
     const dev = new DeviceState(
-      deviceId, s.group, new DeviceBaseline(this.baselineOptions, s.baseline), SeenDestinations.fromJSON(s.destinations),
-      AlarmStates.fromJSON(this.names, s.alarms), this.windowSize, this.rules.length, s.ip,
+      deviceId, s.group, s.first, s.stride, new DeviceBaseline(this.baselineOptions, s.baseline), SeenDestinations.fromJSON(s.destinations),
+      AlarmStates.fromJSON(this.names, s.alarms),
+      this.evidence.map((e) => (e.detector ? (e.name in s.evidence ? e.detector.load(s.evidence[e.name]) : e.detector.init()) : null)),
+      s.ip,
     );
-    if (dev.destinations.capacity !== this.config.destinations.capacity) throw new Error(`checkpoint of ${deviceId}: destination capacity ${dev.destinations.capacity}, configured ${this.config.destinations.capacity}`);
     dev.imsi = s.imsi;
     dev.records = s.records;
     dev.mix = s.mix === null ? null : decodeArray(s.mix, Float32Array, PROTOCOL_SLOTS);
-    dev.windows = decodeArray(s.windows, Float64Array, this.windowSize);
-    dev.windowCounts = s.windowCounts.length === this.rules.length ? s.windowCounts.slice() : new Array<number>(this.rules.length).fill(0);
     if (!this.devices.has(deviceId)) this.fleet.group(s.group).devices++;
     this.devices.set(deviceId, dev);
+    return true;
   }
 
   snapshotFleet(): FleetStateJSON {
@@ -408,17 +490,11 @@ class AnalyzerImpl implements Analyzer {
   }
 
   load(s: AnalyzerStateJSON): void {
-    if (s.schema !== STATE_SCHEMA_ID) throw new Error(`TWN0002: not an analyzer state (${String(s.schema)})`);
-    if (s.layout !== this.layout) throw new Error('TWN0002: the state was saved with another metric/bucket/behavior layout; start the analyzer without it');
+    if (s.schema !== STATE_SCHEMA_ID || s.layout !== this.layout) throw new Error('TWN0002: the state was saved with another layout; start the analyzer without it');
     for (const [id, d] of Object.entries(s.devices)) this.restore(id, d);
     this.restoreFleet(s.fleet);
   }
 }
-
-const NO_DATAPOINT = 0;
-const FROM_STATIC = 1;
-const FROM_DEVICE = 2;
-const FROM_GROUP = 3;
 
 const round = (x: number): number => (Number.isFinite(x) ? Math.round(x * 1000) / 1000 : 0);
 
@@ -429,4 +505,3 @@ function roundBaseline(b: EventBaseline): EventBaseline {
   if (b.samples !== undefined) out.samples = Math.round(b.samples);
   return out;
 }
-

@@ -3,7 +3,8 @@
 // destination look common, which errs towards fewer alarms. Width and depth bound the error:
 // with N insertions an estimate exceeds the truth by more than 2N/width with probability <= 2^-depth.
 
-import { decodeArray, encodeArray, mix32 } from './codec.js';
+import { decodeArray, encodeArray } from './codec.js';
+import { mix32 } from '../net/hash.js';
 
 const ROW_SEEDS = [0x9e3779b1, 0x85ebca77, 0xc2b2ae3d, 0x27d4eb2f, 0x165667b1, 0xd3a2646c];
 

@@ -1,9 +1,10 @@
 import { typedArrayBytes } from '../test/helpers/typed-bytes.js';
 import { describe, expect, it } from 'vitest';
 import { CountMin } from './count-min.js';
-import { ADDED, destinationKey, KNOWN_SINCE_WARMUP, SeenDestinations } from './destinations.js';
+import { ADDED, KNOWN_SINCE_WARMUP, SeenDestinations } from './destinations.js';
+import { hostKey } from './detectors/detector.js';
 
-const key = (i: number): number => destinationKey({ ip: `203.0.113.${i}`, port: 443, transport: 'tcp', packets: 1, bytes: 1 });
+const key = (i: number): number => hostKey(undefined, `203.0.113.${i}`);
 
 describe('seen destinations', () => {
   it('tells a first sighting from a known destination and counts distinct intervals', () => {
@@ -20,11 +21,11 @@ describe('seen destinations', () => {
     expect(s.first[s.find(key(2))]).toBe(KNOWN_SINCE_WARMUP);
   });
 
-  it('keys on address, port and transport', () => {
-    const d = { ip: '198.51.100.7', port: 443, transport: 'tcp' as const, packets: 1, bytes: 1 };
-    expect(destinationKey(d)).toBe(destinationKey({ ...d, packets: 9 }));
-    expect(destinationKey(d)).not.toBe(destinationKey({ ...d, port: 8443 }));
-    expect(destinationKey(d)).not.toBe(destinationKey({ ...d, transport: 'udp' }));
+  it('knows a host by name when it has one, so a new address behind the same name is the same host', () => {
+    expect(hostKey('api.vendor.example', '203.0.113.1')).toBe(hostKey('api.vendor.example', '203.0.113.99'));
+    expect(hostKey(undefined, '203.0.113.1')).not.toBe(hostKey(undefined, '203.0.113.99'));
+    // A name that reads like an address is not the address.
+    expect(hostKey('203.0.113.1', '198.51.100.1')).not.toBe(hostKey(undefined, '203.0.113.1'));
   });
 
   it('stays within its capacity, and a scan evicts one-off destinations before the device\'s servers', () => {

@@ -1,11 +1,11 @@
-// The destinations a device has used, in a fixed-size table: the memory for a device stays bounded
+// The destinations a device has used, by name when it has one for them, else by address
+// (detectors/detector.ts hostKey), in a fixed-size table: the memory for a device stays bounded
 // however many addresses it touches (a scanning device touches thousands). Eviction is segmented
 // LRU: a destination seen in one interval only is on probation and goes first; one seen in two or
 // more intervals is protected and goes only when no probationary entry is left. So a scan churns
 // the probationary entries and leaves the device's real servers known.
 
-import { decodeArray, encodeArray, fnv1a, fnv1aInt } from './codec.js';
-import type { Destination } from '../contracts/inspection-record.js';
+import { decodeArray, encodeArray } from './codec.js';
 
 /** Flag in touch()'s result: the destination was not in the table. Slots stay below it (capacity <= 4096). */
 export const ADDED = 0x10000;
@@ -20,13 +20,6 @@ export interface SeenDestinationsState {
   first: string;
   last: string;
   intervals: string;
-}
-
-/** 32-bit key of a far end (address, port, transport); a collision merely makes two destinations one. */
-export function destinationKey(d: Destination): number {
-  let h = fnv1a(d.ip);
-  h = fnv1aInt(d.port, h);
-  return fnv1a(d.transport, h);
 }
 
 export class SeenDestinations {

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { RECORD_SCHEMA_ID, type InspectionRecord } from '../contracts/inspection-record.js';
 import { quietEvidence } from '../test/helpers/records.js';
 import {
-  METRIC_INFO, METRICS, metricIndex, mixShift, learnMix, M_FLEET, M_PACKETS_EXCESS, M_SYN_UNANSWERED, M_BYTES_OUT, M_DNS,
-  PROTOCOL_SLOTS, protocolShares, recordMetrics, FLEET_FEATURES, M_NEW_DESTS, M_PROTO_SHIFT,
+  METRIC_INFO, METRICS, metricIndex, mixShift, learnMix, M_FLEET, M_PACKETS_EXCESS, M_BYTES_OUT, M_DNS,
+  PROTOCOL_SLOTS, protocolShares, recordMetrics, FLEET_FEATURES, M_PROTO_SHIFT,
 } from './features.js';
 
 function record(seconds: number, protos: { name: string; bytes: number }[]): InspectionRecord {
@@ -33,8 +33,7 @@ describe('features', () => {
     expect(new Set(METRICS).size).toBe(METRICS.length);
     for (const m of METRICS) expect(METRIC_INFO[m].label.length).toBeGreaterThan(0);
     expect(metricIndex('packets_out_excess')).toBe(M_PACKETS_EXCESS);
-    expect(metricIndex('syn_unanswered')).toBe(M_SYN_UNANSWERED);
-    expect(metricIndex('new_destinations')).toBe(M_NEW_DESTS);
+    expect(metricIndex('dns_queries')).toBe(M_DNS);
     expect(metricIndex('protocol_mix_shift')).toBe(M_PROTO_SHIFT);
     expect(metricIndex('fleet_outlier')).toBe(M_FLEET);
     expect(() => metricIndex('bytes')).toThrow(/unknown metric/);
@@ -42,14 +41,16 @@ describe('features', () => {
     expect(FLEET_FEATURES).not.toContain(M_FLEET);
   });
 
-  it('derives the record-only metrics, scaled to the comparison interval', () => {
+  it('derives the record-only metrics per minute of traffic, whatever the interval', () => {
     const v = new Float64Array(METRICS.length);
-    recordMetrics(record(60, []), 300, v);
-    expect(v[M_BYTES_OUT]).toBe(10_000); // 2,000 bytes in 60 s is 10,000 per 300 s
-    expect(v[M_PACKETS_EXCESS]).toBe(50); // (20 - 10) x 5
-    expect(v[M_SYN_UNANSWERED]).toBe(0); // more SYN-ACKs than SYNs (the device answers) is not negative
-    expect(v[M_DNS]).toBe(20);
+    recordMetrics(record(300, []), v);
+    expect(v[M_BYTES_OUT]).toBe(400); // 2,000 bytes in 5 minutes
+    expect(v[M_PACKETS_EXCESS]).toBe(2); // (20 - 10) / 5
+    expect(v[M_DNS]).toBe(0.8);
     expect(v[metricIndex('avg_packet_size')]).toBe(100); // a size, not a rate: not scaled
+    recordMetrics(record(60, []), v);
+    expect(v[M_BYTES_OUT]).toBe(2000);
+    expect(METRICS.filter((m) => METRIC_INFO[m].rate)).toEqual(['bytes_out', 'bytes_in', 'packets_out', 'packets_in', 'packets_out_excess', 'dns_queries']);
   });
 
   it('measures how far the protocol mix moved from the usual one', () => {

@@ -1,27 +1,14 @@
-// The metrics the analyzer watches, and the part of them a record gives by itself. Metrics that
-// need memory (destinations new for the device, protocol-mix shift, the fleet model's score) are
-// filled in by the analyzer from the device's and the group's state; their slots are named here
-// so that rules, baselines and events all refer to one list.
+// The metrics metric rules watch, and the part of them a record gives by itself: per minute of
+// traffic, whatever the record's interval, so records of any length compare like for like. Metrics
+// that need memory (the protocol-mix shift, the fleet model's score) are filled in by the analyzer
+// from the device's and the group's state; their slots are named here so that rules, baselines and
+// events all refer to one list (contracts/rules.schema.ts holds the names).
 
 import { PROTO_NAMES } from '../collector/protocols.js';
 import type { InspectionRecord } from '../contracts/inspection-record.js';
+import { METRICS } from '../contracts/rules.schema.js';
 
-export const METRICS = [
-  'bytes_out',
-  'bytes_in',
-  'packets_out',
-  'packets_in',
-  'packets_out_excess',
-  'avg_packet_size',
-  'destinations',
-  'destination_ports',
-  'syn_unanswered',
-  'dns_queries',
-  'new_destinations',
-  'new_destination_bytes',
-  'protocol_mix_shift',
-  'fleet_outlier',
-] as const;
+export { METRICS };
 export type Metric = (typeof METRICS)[number];
 export const METRIC_COUNT = METRICS.length;
 
@@ -36,31 +23,28 @@ export interface MetricInfo {
   log: boolean;
   /** Smallest spread the baseline assumes (in the compared space): a perfectly regular device would otherwise alarm on its first extra packet. */
   scaleFloor: number;
-  /** Extensive metrics add up over a rule's durationSeconds; intensive ones are averaged. */
-  additive: boolean;
   /**
    * False where time of day is already accounted for: the fleet model is retrained every hour on
    * what the group is doing now, so its score needs no time-of-day buckets (which would only rest
    * on fewer samples).
    */
   timeOfDay: boolean;
+  /** Counted per minute of traffic (bytes, packets, queries); else a property of the interval (sizes, distinct counts, shares). */
+  rate: boolean;
 }
 
 export const METRIC_INFO: Record<Metric, MetricInfo> = {
-  bytes_out: { label: 'uplink bytes', unit: 'bytes', log: true, scaleFloor: 0.25, additive: true, timeOfDay: true },
-  bytes_in: { label: 'downlink bytes', unit: 'bytes', log: true, scaleFloor: 0.25, additive: true, timeOfDay: true },
-  packets_out: { label: 'uplink packets', unit: 'packets', log: true, scaleFloor: 0.25, additive: true, timeOfDay: true },
-  packets_in: { label: 'downlink packets', unit: 'packets', log: true, scaleFloor: 0.25, additive: true, timeOfDay: true },
-  packets_out_excess: { label: 'uplink packets beyond the downlink packets (one-way traffic)', unit: 'packets', log: true, scaleFloor: 0.25, additive: true, timeOfDay: true },
-  avg_packet_size: { label: 'average packet size', unit: 'bytes', log: true, scaleFloor: 0.1, additive: false, timeOfDay: true },
-  destinations: { label: 'distinct destinations', unit: 'count', log: true, scaleFloor: 0.25, additive: false, timeOfDay: true },
-  destination_ports: { label: 'distinct destination ports', unit: 'count', log: true, scaleFloor: 0.25, additive: false, timeOfDay: true },
-  syn_unanswered: { label: 'TCP SYNs without a SYN-ACK', unit: 'packets', log: true, scaleFloor: 0.5, additive: true, timeOfDay: true },
-  dns_queries: { label: 'DNS queries', unit: 'count', log: true, scaleFloor: 0.5, additive: true, timeOfDay: true },
-  new_destinations: { label: 'destinations new to the device and rare in its group', unit: 'count', log: true, scaleFloor: 0.5, additive: false, timeOfDay: true },
-  new_destination_bytes: { label: 'bytes exchanged with new destinations', unit: 'bytes', log: true, scaleFloor: 0.5, additive: true, timeOfDay: true },
-  protocol_mix_shift: { label: 'protocol-mix shift from its usual mix', unit: 'share', log: false, scaleFloor: 0.03, additive: false, timeOfDay: true },
-  fleet_outlier: { label: 'isolation-forest outlier score among its group', unit: 'score', log: false, scaleFloor: 0.02, additive: false, timeOfDay: false },
+  bytes_out: { label: 'uplink bytes', unit: 'bytes', log: true, scaleFloor: 0.25, timeOfDay: true, rate: true },
+  bytes_in: { label: 'downlink bytes', unit: 'bytes', log: true, scaleFloor: 0.25, timeOfDay: true, rate: true },
+  packets_out: { label: 'uplink packets', unit: 'packets', log: true, scaleFloor: 0.25, timeOfDay: true, rate: true },
+  packets_in: { label: 'downlink packets', unit: 'packets', log: true, scaleFloor: 0.25, timeOfDay: true, rate: true },
+  packets_out_excess: { label: 'uplink packets beyond the downlink packets (one-way traffic)', unit: 'packets', log: true, scaleFloor: 0.25, timeOfDay: true, rate: true },
+  avg_packet_size: { label: 'average packet size', unit: 'bytes', log: true, scaleFloor: 0.1, timeOfDay: true, rate: false },
+  destinations: { label: 'distinct destinations', unit: 'count', log: true, scaleFloor: 0.25, timeOfDay: true, rate: false },
+  destination_ports: { label: 'distinct destination ports', unit: 'count', log: true, scaleFloor: 0.25, timeOfDay: true, rate: false },
+  dns_queries: { label: 'DNS queries', unit: 'count', log: true, scaleFloor: 0.5, timeOfDay: true, rate: true },
+  protocol_mix_shift: { label: 'protocol-mix shift from its usual mix', unit: 'share', log: false, scaleFloor: 0.03, timeOfDay: true, rate: false },
+  fleet_outlier: { label: 'isolation-forest outlier score among its group', unit: 'score', log: false, scaleFloor: 0.02, timeOfDay: false, rate: false },
 };
 
 const index = new Map<string, number>(METRICS.map((m, i) => [m, i]));
@@ -78,24 +62,16 @@ export const M_PACKETS_EXCESS = 4;
 export const M_AVG_SIZE = 5;
 export const M_DESTINATIONS = 6;
 export const M_PORTS = 7;
-export const M_SYN_UNANSWERED = 8;
-export const M_DNS = 9;
-export const M_NEW_DESTS = 10;
-export const M_NEW_DEST_BYTES = 11;
-export const M_PROTO_SHIFT = 12;
-export const M_FLEET = 13;
+export const M_DNS = 8;
+export const M_PROTO_SHIFT = 9;
+export const M_FLEET = 10;
 
 /** What the isolation forest sees: the record's own metrics, in log space (its splits are uniform between min and max). */
-export const FLEET_FEATURES: readonly number[] = [
-  M_BYTES_OUT, M_BYTES_IN, M_PACKETS_OUT, M_PACKETS_IN, M_AVG_SIZE, M_DESTINATIONS, M_PORTS, M_SYN_UNANSWERED, M_DNS, M_NEW_DESTS,
-];
+export const FLEET_FEATURES: readonly number[] = [M_BYTES_OUT, M_BYTES_IN, M_PACKETS_OUT, M_PACKETS_IN, M_AVG_SIZE, M_DESTINATIONS, M_PORTS, M_DNS];
 
-/**
- * Fills the metrics a record gives by itself, scaled to `perSeconds` so that a record with another
- * interval length is compared like for like. Slots that need state are left as they are.
- */
-export function recordMetrics(r: InspectionRecord, perSeconds: number, out: Float64Array): void {
-  const k = perSeconds / r.interval.seconds;
+/** Fills the metrics a record gives by itself, per minute of traffic. Slots that need state are left as they are. */
+export function recordMetrics(r: InspectionRecord, out: Float64Array): void {
+  const k = 60 / r.interval.seconds;
   out[M_BYTES_OUT] = r.uplink.bytes * k;
   out[M_BYTES_IN] = r.downlink.bytes * k;
   out[M_PACKETS_OUT] = r.uplink.packets * k;
@@ -105,7 +81,6 @@ export function recordMetrics(r: InspectionRecord, perSeconds: number, out: Floa
   out[M_AVG_SIZE] = r['traffic.statistics']['avg.pkt.size'];
   out[M_DESTINATIONS] = r.destinations.distinct;
   out[M_PORTS] = r.destinations.distinct_ports;
-  out[M_SYN_UNANSWERED] = Math.max(0, r.tcp.syn - r.tcp.syn_ack) * k;
   out[M_DNS] = r.dns.queries * k;
 }
 

@@ -10,7 +10,8 @@
 // group, so shares and percentiles stay meaningful.
 
 import { quantileSorted } from 'simple-statistics';
-import { decodeArray, encodeArray, fnv1a, mix32 } from './codec.js';
+import { decodeArray, encodeArray } from './codec.js';
+import { fnv1a, mix32 } from '../net/hash.js';
 import { CountMin, type CountMinState } from './count-min.js';
 import { IsolationForest, type ForestState } from './iforest.js';
 import type { AnalyzerConfig, CompiledRule } from './rules.js';
@@ -25,7 +26,7 @@ export interface GroupStateJSON {
   ringNext: number;
   ringLen: number;
   forest: ForestState | null;
-  sinceTrain: number;
+  trainedAt: number;
   trainings: number;
   openValues: string[];
   openCount: number[];
@@ -43,7 +44,8 @@ export class GroupState {
   ringNext = 0;
   ringLen = 0;
   forest: IsolationForest | null = null;
-  sinceTrain = 0;
+  /** Minute the forest was last trained. */
+  trainedAt = 0;
   trainings = 0;
   /** Values of group-scope behaviors in the open interval (one growable array per behavior). */
   openValues: Float64Array[];
@@ -55,7 +57,7 @@ export class GroupState {
   readonly closedShare: Float64Array;
 
   constructor(readonly name: string, readonly dims: number, private readonly c: AnalyzerConfig, private readonly rules: CompiledRule[]) {
-    const r = rules.length;
+    const r = rules.length; // arrays by CompiledRule.slot
     this.ring = new Float32Array(c.fleet.trainingVectors * dims);
     this.openValues = rules.map(() => new Float64Array(0));
     this.openCount = rules.map(() => 0);
@@ -69,6 +71,11 @@ export class GroupState {
   /** A destination new to one of the group's devices. */
   adopt(key: number): void {
     this.sketch.add(key);
+  }
+
+  /** Devices of the group that took the destination up (the sketch's estimate: never below the truth). */
+  devicesUsing(key: number): number {
+    return this.sketch.estimate(key);
   }
 
   /** Taken up by enough of the group that it is the group's, not one device's. */
@@ -100,12 +107,14 @@ export class GroupState {
     if (this.ringLen < this.c.fleet.trainingVectors) this.ringLen++;
   }
 
-  close(seed: number): void {
+  /** Ends the group's open minute: its percentiles and breach shares become the closed ones; the forest is retrained when due. */
+  close(seed: number, minute: number): void {
     const f = this.c.fleet;
     for (const rule of this.rules) {
-      const i = rule.index;
+      const i = rule.slot;
       const n = this.openCount[i];
-      if (rule.stat?.kind === 'quantile' && rule.stat.scope === 'group') {
+      // Device-scope quantiles too: a device still warming up is compared with its group's.
+      if (rule.stat?.kind === 'quantile') {
         if (n >= f.minGroupDevices) {
           const sorted = this.openValues[i].slice(0, n).sort();
           this.closedQuantile[i] = quantileSorted(sorted as unknown as number[], rule.stat.p);
@@ -117,16 +126,15 @@ export class GroupState {
       this.openEvaluated[i] = 0;
       this.openBreached[i] = 0;
     }
-    this.sinceTrain++;
     const enough = this.ringLen >= Math.max(2 * f.minGroupDevices, 16);
-    if (enough && (this.forest === null || this.sinceTrain >= f.retrainEveryIntervals)) {
+    if (enough && (this.forest === null || minute - this.trainedAt >= f.retrainEveryMinutes)) {
       this.forest = IsolationForest.train(this.ring, this.ringLen, this.dims, {
         trees: f.trees,
         sampleSize: f.sampleSize,
         seed: mix32(seed ^ fnv1a(this.name) ^ Math.imul(this.trainings + 1, 0x9e3779b1)),
       });
       this.trainings++;
-      this.sinceTrain = 0;
+      this.trainedAt = minute;
     }
   }
 
@@ -138,7 +146,7 @@ export class GroupState {
       ringNext: this.ringNext,
       ringLen: this.ringLen,
       forest: this.forest && this.forest.toJSON(),
-      sinceTrain: this.sinceTrain,
+      trainedAt: this.trainedAt,
       trainings: this.trainings,
       openValues: this.openValues.map((a, i) => encodeArray(a.subarray(0, this.openCount[i]))),
       openCount: this.openCount.slice(),
@@ -160,7 +168,7 @@ export class GroupState {
     g.ringNext = s.ringNext;
     g.ringLen = s.ringLen;
     g.forest = s.forest && IsolationForest.fromJSON(s.forest);
-    g.sinceTrain = s.sinceTrain;
+    g.trainedAt = s.trainedAt;
     g.trainings = s.trainings;
     g.openValues = s.openValues.map((v) => decodeArray(v, Float64Array));
     g.openCount = s.openCount.slice();
@@ -198,7 +206,7 @@ export class Fleet {
     if (this.openMinute === null) this.openMinute = minute;
     if (minute > this.openMinute) {
       // Groups are closed in name order: training draws from a seeded generator, and the result must not depend on Map insertion order.
-      for (const name of [...this.groups.keys()].sort()) this.groups.get(name)!.close(this.c.fleet.seed);
+      for (const name of [...this.groups.keys()].sort()) this.groups.get(name)!.close(this.c.fleet.seed, this.openMinute);
       this.openMinute = minute;
     }
     return minute === this.openMinute;

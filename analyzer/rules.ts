@@ -1,52 +1,23 @@
-// The analyzer's configuration: loading, validation (JSON Schema first, then what a schema cannot
-// say), and compilation of behaviors into the flat form the per-record loop evaluates.
+// The analyzer's configuration: loading, validation (the schema first, each behavior against the
+// schema of its own kind so a mistake is named precisely, then what a schema cannot say), and
+// compilation into the flat form the per-record loop evaluates.
 
 import { readFileSync } from 'node:fs';
-import { Ajv, type ValidateFunction } from 'ajv';
-import { bundledFile, schemaProblems } from '../contracts/config-files.js';
-import { ANALYZER_CONFIG_SCHEMA, type COMPARISONS, type SEVERITIES } from '../contracts/rules.schema.js';
-import { METRIC_COUNT, METRIC_INFO, metricIndex, type Metric } from './features.js';
+import { Type } from 'typebox';
+import { bundledFile } from '../contracts/config-files.js';
 import type { ErrorCode } from '../contracts/errors.js';
+import {
+  AnalyzerConfigSchema, EVIDENCE_KINDS, EVIDENCE_PARAMS, EvidenceBehaviorSchema, isEvidence, MetricRuleSchema,
+  type AnalyzerConfig, type Behavior, type COMPARISONS, type EvidenceBehavior, type MetricRule,
+} from '../contracts/rules.schema.js';
+import { SEVERITIES, severityRank, type Severity } from '../contracts/severity.js';
+import { validator } from '../contracts/validate.js';
+import { detectorFor } from './detectors/index.js';
+import type { EvidenceDetector } from './detectors/detector.js';
+import { METRIC_COUNT, metricIndex } from './features.js';
 
-export type Severity = (typeof SEVERITIES)[number];
+export type { AnalyzerConfig, Behavior, EvidenceBehavior, MetricRule, Severity };
 export type Comparison = (typeof COMPARISONS)[number];
-
-export interface StatisticalThreshold {
-  statistic: string; // pNN or mad
-  scope: 'device' | 'group';
-  multiplier?: number;
-  mads?: number;
-}
-
-export interface Behavior {
-  name: string;
-  description?: string;
-  metric: Metric;
-  criteria: {
-    comparisonOperator: Comparison;
-    value?: { count: number };
-    statisticalThreshold?: StatisticalThreshold;
-    durationSeconds?: number;
-    consecutiveDatapointsToAlarm?: number;
-    consecutiveDatapointsToClear?: number;
-  };
-  suppressWhenGroupShare?: number;
-  severity: Severity;
-  suspected?: string;
-  advice: string;
-}
-
-export interface AnalyzerConfig {
-  $comment?: string;
-  intervalSeconds: number;
-  warmupIntervals: number;
-  timeOfDay: { buckets: number; utcOffsetMinutes: number; minPatternStrength: number; minBucketSamples: number };
-  baseline: { gain: number; gateMads: number; relearnAfter: number };
-  destinations: { capacity: number; newForSeconds: number; commonShare: number; commonMin: number; maxAdoptionsPerRecord: number };
-  protocolMix: { rate: number };
-  fleet: { trees: number; sampleSize: number; trainingVectors: number; retrainEveryIntervals: number; minGroupDevices: number; seed: number };
-  behaviors: Behavior[];
-}
 
 export class AnalyzerConfigError extends Error {
   readonly code: ErrorCode = 'TWN0001';
@@ -56,24 +27,43 @@ export class AnalyzerConfigError extends Error {
   }
 }
 
-let validator: ValidateFunction | null = null;
+// The top level with behaviors taken as they come; each behavior is then checked against its own kind.
+const topLevel = validator(Type.Object({ ...AnalyzerConfigSchema.properties, behaviors: Type.Array(Type.Object({}), { minItems: 1 }) }, { additionalProperties: false }));
+const metricRules = validator(MetricRuleSchema);
+// An evidence behavior against the parameters of its own kind, so a mistake in them is named, not drowned in a union's.
+const evidenceBehaviors = Object.fromEntries(
+  EVIDENCE_KINDS.map((k) => [k, validator(Type.Object({ ...EvidenceBehaviorSchema.properties, evidence: EVIDENCE_PARAMS[k] }, { additionalProperties: false }))]),
+);
+const whole = validator(AnalyzerConfigSchema);
+
+function behaviorProblems(b: Record<string, unknown>): string[] {
+  if (!('evidence' in b)) return metricRules.problems(b);
+  const kind = (b.evidence as { kind?: unknown } | null)?.kind;
+  if (typeof kind !== 'string' || !(kind in evidenceBehaviors)) return [`/evidence/kind must be one of: ${EVIDENCE_KINDS.join(', ')}`];
+  return evidenceBehaviors[kind].problems(b);
+}
 
 /** Schema and semantic problems, each naming where it is ("behaviors[3] 'dns-tunnel': ..."); empty when valid. */
 export function configProblems(config: unknown): string[] {
-  validator ??= new Ajv({ allErrors: true, strict: true }).compile(ANALYZER_CONFIG_SCHEMA);
-  if (!validator(config)) return schemaProblems(validator.errors, config, 'behaviors');
+  const top = topLevel.problems(config);
+  if (top.length) return top;
   const c = config as AnalyzerConfig;
   const problems: string[] = [];
   const names = new Set<string>();
-  c.behaviors.forEach((b, i) => {
-    const at = `behaviors[${i}] '${b.name}':`;
+  c.behaviors.forEach((b: Behavior, i) => {
+    const at = `behaviors[${i}]${typeof b.name === 'string' ? ` '${b.name}'` : ''}:`;
+    const own = behaviorProblems(b as unknown as Record<string, unknown>);
+    if (own.length) {
+      problems.push(...own.map((p) => `${at} ${p}`));
+      return;
+    }
     if (names.has(b.name)) problems.push(`${at} the name is used twice`);
     names.add(b.name);
-    const cr = b.criteria;
-    const duration = cr.durationSeconds ?? c.intervalSeconds;
-    if (duration % c.intervalSeconds !== 0 || duration / c.intervalSeconds > 12) {
-      problems.push(`${at} durationSeconds ${duration} must be 1 to 12 times intervalSeconds (${c.intervalSeconds})`);
+    if (isEvidence(b)) {
+      if (b.strongSeverity && severityRank(b.strongSeverity) < severityRank(b.severity)) problems.push(`${at} strongSeverity ${b.strongSeverity} is below severity ${b.severity}`);
+      return;
     }
+    const cr = b.criteria;
     const st = cr.statisticalThreshold;
     if (!cr.value && !st) problems.push(`${at} criteria needs a value, a statisticalThreshold, or both`);
     if (st) {
@@ -82,11 +72,9 @@ export function configProblems(config: unknown): string[] {
         if (st.mads === undefined) problems.push(`${at} statistic mad needs mads (threshold = median + mads x MAD)`);
         if (st.multiplier !== undefined) problems.push(`${at} multiplier goes with a percentile; with mad use mads`);
       } else if (st.mads !== undefined) problems.push(`${at} mads goes with statistic mad, not ${st.statistic}`);
-      if (st.scope === 'device' && duration !== c.intervalSeconds) {
-        problems.push(`${at} a device-history threshold is learned per interval: durationSeconds must equal intervalSeconds`);
-      }
     }
   });
+  if (problems.length === 0) problems.push(...whole.problems(config));
   return problems;
 }
 
@@ -121,26 +109,44 @@ const CMP_LT = 2;
 const CMP_LTE = 3;
 const CMP: Record<Comparison, number> = { 'greater-than': CMP_GT, 'greater-than-equals': CMP_GTE, 'less-than': CMP_LT, 'less-than-equals': CMP_LTE };
 
-export interface CompiledRule {
+interface CompiledBase {
+  /** Position in the behaviors list: the alarm slot. */
   index: number;
-  behavior: Behavior;
+  name: string;
+  /** How observed is compared with threshold in the events. */
+  comparison: Comparison;
+  toAlarm: number;
+  toClear: number;
+  severity: Severity;
+  strongSeverity: Severity;
+}
+
+export interface CompiledRule extends CompiledBase {
+  behavior: MetricRule;
+  /** Position among the metric rules: the group statistics' slot. */
+  slot: number;
   metric: number;
   cmp: number;
   upward: boolean;
   value: number | null;
-  /** 'mad': median + k sigma of the device; 'quantile': multiplier x pNN of the device or of its group. */
+  /** 'mad': median + k sigma of the device; 'quantile': multiplier x pNN of the device (its group's while it warms up) or of its group. */
   stat: { kind: 'mad'; mads: number; k: number } | { kind: 'quantile'; scope: 'device' | 'group'; p: number; label: string; multiplier: number; level: number } | null;
-  window: number;
-  additive: boolean;
   /** Samples a time-of-day bucket needs before the device's statistic is taken from it (baseline.ts). */
   minBucketSamples: number;
-  toAlarm: number;
-  toClear: number;
   suppressShare: number;
+}
+
+export interface CompiledEvidence extends CompiledBase {
+  behavior: EvidenceBehavior;
+  /** null for 'corroborated': judged from the other evidence alarms. */
+  detector: EvidenceDetector<unknown> | null;
 }
 
 export interface CompiledRules {
   rules: CompiledRule[];
+  evidence: CompiledEvidence[];
+  /** Every behavior's name, by alarm slot. */
+  names: string[];
   /** Quantile levels each metric's device baseline tracks, ascending. */
   levels: number[][];
 }
@@ -148,6 +154,7 @@ export interface CompiledRules {
 export function compileRules(c: AnalyzerConfig): CompiledRules {
   const levels: number[][] = Array.from({ length: METRIC_COUNT }, () => []);
   for (const b of c.behaviors) {
+    if (isEvidence(b)) continue;
     const st = b.criteria.statisticalThreshold;
     if (st && st.scope === 'device' && st.statistic !== 'mad') {
       const p = Number(st.statistic.slice(1)) / 100;
@@ -156,36 +163,47 @@ export function compileRules(c: AnalyzerConfig): CompiledRules {
     }
   }
   for (const l of levels) l.sort((a, b) => a - b);
-  const rules = c.behaviors.map((b, index): CompiledRule => {
+  const rules: CompiledRule[] = [];
+  const evidence: CompiledEvidence[] = [];
+  c.behaviors.forEach((b, index) => {
+    const base: CompiledBase = {
+      index,
+      name: b.name,
+      comparison: isEvidence(b) ? 'greater-than-equals' : b.criteria.comparisonOperator,
+      toAlarm: b.criteria?.consecutiveDatapointsToAlarm ?? 1,
+      toClear: b.criteria?.consecutiveDatapointsToClear ?? 1,
+      severity: b.severity,
+      strongSeverity: (isEvidence(b) && b.strongSeverity) || b.severity,
+    };
+    if (isEvidence(b)) {
+      evidence.push({ ...base, behavior: b, detector: detectorFor(b.evidence) });
+      return;
+    }
     const m = metricIndex(b.metric);
-    const cr = b.criteria;
-    const st = cr.statisticalThreshold;
+    const st = b.criteria.statisticalThreshold;
     let stat: CompiledRule['stat'] = null;
     if (st?.statistic === 'mad') stat = { kind: 'mad', mads: st.mads!, k: st.mads! / 1.4826 }; // k in sigmas: the baseline keeps 1.4826 MAD
     else if (st) {
       const p = Number(st.statistic.slice(1)) / 100;
       stat = { kind: 'quantile', scope: st.scope, p, label: st.statistic, multiplier: st.multiplier ?? 1, level: st.scope === 'device' ? levels[m].indexOf(p) : -1 };
     }
-    const cmp = CMP[cr.comparisonOperator];
-    return {
-      index,
+    const cmp = CMP[b.criteria.comparisonOperator];
+    rules.push({
+      ...base,
       behavior: b,
+      slot: rules.length,
       metric: m,
       cmp,
       upward: cmp === CMP_GT || cmp === CMP_GTE,
-      value: cr.value ? cr.value.count : null,
+      value: b.criteria.value ? b.criteria.value.count : null,
       stat,
-      window: (cr.durationSeconds ?? c.intervalSeconds) / c.intervalSeconds,
       minBucketSamples: stat?.kind === 'quantile' && stat.scope === 'device'
-        ? Math.max(c.timeOfDay.minBucketSamples, Math.ceil(10 / (1 - Math.min(stat.p, 0.999)) ))
+        ? Math.max(c.timeOfDay.minBucketSamples, Math.ceil(10 / (1 - Math.min(stat.p, 0.999))))
         : c.timeOfDay.minBucketSamples,
-      additive: METRIC_INFO[b.metric].additive,
-      toAlarm: cr.consecutiveDatapointsToAlarm ?? 1,
-      toClear: cr.consecutiveDatapointsToClear ?? 1,
       suppressShare: b.suppressWhenGroupShare ?? Infinity,
-    };
+    });
   });
-  return { rules, levels };
+  return { rules, evidence, names: c.behaviors.map((b) => b.name), levels };
 }
 
 export function breaches(cmp: number, observed: number, threshold: number): boolean {
@@ -196,3 +214,5 @@ export function breaches(cmp: number, observed: number, threshold: number): bool
     default: return observed <= threshold;
   }
 }
+
+export { SEVERITIES };

@@ -47,8 +47,7 @@ const opts = {
   seed: int(a.seed, DEFAULT_SCENARIO.seed),
   incidentsPerType: int(a.incidents, DEFAULT_SCENARIO.incidentsPerType),
   topK: int(a.top, DEFAULT_SCENARIO.topK),
-  intervalSeconds: config.intervalSeconds,
-  warmupDays: Math.max(1, Math.ceil((config.warmupIntervals * config.intervalSeconds) / 86400)),
+  warmupDays: Math.max(1, Math.ceil(config.warmupSeconds / 86400)),
 };
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -87,7 +86,7 @@ const line = (cells: string[]): string => cells.map((c, i) => (i === 0 || i === 
 // Memory per device: what the state's typed arrays hold (steady and during warm-up), what its
 // checkpoint weighs, and (with --expose-gc) the heap actually added per device by the whole run.
 const compiled = compileRules(config);
-const bo = { buckets: config.timeOfDay.buckets, warmup: config.warmupIntervals, minBucketSamples: 0, minPatternStrength: 0, gain: 0, gateMads: 0, relearnAfter: 0, levels: compiled.levels };
+const bo = { buckets: config.timeOfDay.buckets, warmup: config.warmupSamples, minBucketSamples: 0, minPatternStrength: 0, gain: 0, gateMads: 0, relearnAfter: 0, levels: compiled.levels };
 const base = DeviceBaseline.bytesPerDevice(bo);
 const dest = SeenDestinations.bytesPerDevice(config.destinations.capacity);
 const alarms = compiled.rules.length * 16;

@@ -169,7 +169,7 @@ export function snapshot(agg: Aggregator, iv: IntervalInfo, inventory: Inventory
       'detected.protos': protos,
       destinations: { distinct: farAddrs.size, distinct_ports: farPorts.size, top: dests.slice(0, topK) },
       tcp: { syn: c[base + F_SYN], syn_ack: c[base + F_SYN_ACK], rst: c[base + F_RST] },
-      connections: { attempted_hosts: 0, failed_hosts: 0, failed_ports: 0, refused_hosts: 0, icmp_unreachable: 0, failed_sample: [] },
+      connections: { attempted_hosts: 0, failed_hosts: 0, failed_named_hosts: 0, failed_ports: 0, refused_hosts: 0, icmp_unreachable: 0, failed_sample: [] },
       contacts: [],
       dns: {
         queries: c[base + F_DNS_QUERIES], responses: 0, nxdomain: 0, servfail: 0, types: { a: 0, aaaa: 0, txt: 0, null: 0, cname: 0, mx: 0, any: 0, other: 0 },

@@ -1,46 +1,55 @@
+// The AnomalyEvent contract: the schema accepts what the analyzer writes and says what is wrong with
+// what it should not accept; sentences say who, what, against what and what to do; numbers in units.
+
 import { describe, expect, it } from 'vitest';
-import { ANOMALY_EVENT_SCHEMA, eventErrors, EVENT_SCHEMA_ID, type AnomalyEvent } from './anomaly-event.js';
+import { AnomalyEventSchema, eventErrors, EVENT_SCHEMA_ID, type AnomalyEvent } from './anomaly-event.js';
 import { formatValue, summarize } from '../analyzer/explain.js';
+import { record } from '../test/helpers/records.js';
 
 const event: Omit<AnomalyEvent, 'summary'> = {
   schema: EVENT_SCHEMA_ID,
-  event_id: 'meter-0001/dns-tunnel/2026-03-03T10:05:00.000Z/in-alarm',
-  '@timestamp': '2026-03-03T10:05:00.000Z',
+  event_id: 'meter-0001/upload-volume/2026-03-02T00:05:00.000Z/in-alarm/medium',
+  '@timestamp': '2026-03-02T00:05:00.000Z',
   interval_seconds: 300,
   device: { id: 'meter-0001', ip: '10.128.0.1', imsi: '440103000000001', group: 'meters-east' },
   detector: 'device-baseline',
-  behavior: 'dns-tunnel',
-  metric: 'dns_queries',
+  basis: 'device',
+  warmup: { complete: true, seconds: 172800, needed: 86400 },
+  behavior: 'upload-volume',
+  metric: 'bytes_out',
   comparison: 'greater-than',
-  observed: 812,
-  threshold: 150,
-  baseline: { scope: 'device', statistic: 'p99', value: 3, median: 1, mad: 1, samples: 288, time_of_day: '09:00-12:00 UTC' },
+  observed: 812_000,
+  threshold: 150_000,
+  unit: 'per minute',
+  baseline: { scope: 'device', statistic: 'p99', value: 25_000, median: 1000, mad: 200, samples: 288, time_of_day: '00:00-03:00 UTC' },
   score: 5.413,
-  severity: 'high',
+  severity: 'medium',
   alarm: 'in-alarm',
   datapoints: 1,
-  suspected: 'DNS tunnelling',
+  suspected: 'data exfiltration',
 };
+const r = record({ i: 1, seconds: 300 });
 
 describe('AnomalyEvent', () => {
   it('has a schema that accepts an event and says what is wrong with a bad one', () => {
-    const e: AnomalyEvent = { ...event, summary: summarize(event, 'Block the domain.', 300) };
+    const e: AnomalyEvent = { ...event, summary: summarize(event, 'Check where the data went.', r) };
     expect(eventErrors(e)).toBeNull();
     expect(eventErrors({ ...e, alarm: 'alarm-invalidated' })).toMatch(/\/alarm must be equal to one of the allowed values/);
     const { summary: _, ...noSummary } = e;
-    expect(eventErrors(noSummary)).toMatch(/must have required property 'summary'/);
-    expect(ANOMALY_EVENT_SCHEMA.required).toContain('baseline');
+    expect(eventErrors(noSummary)).toMatch(/summary/);
+    expect(eventErrors({ ...e, evidence: { kind: 'scan', failed_hosts: 3 } })).toMatch(/evidence/);
+    expect(AnomalyEventSchema.required).toContain('baseline');
   });
 
   it('says who, what, against what and what to do, in one sentence a person can act on', () => {
-    const text = summarize(event, 'Block the domain at the resolver and quarantine the SIM.', 300);
+    const text = summarize(event, 'Check where the data went.', r);
     expect(text).toBe(
-      'Device meter-0001 (IMSI 440103000000001, 10.128.0.1, group meters-east): DNS queries: 812 in the 5-minute interval from 2026-03-03 10:05 UTC, ' +
-        'above the threshold of 150 (its own p99: 3; usual 1 ± 1 at 09:00-12:00 UTC), 5.4x past it [dns-tunnel, high]. Suspected: DNS tunnelling. ' +
-        'Block the domain at the resolver and quarantine the SIM.',
+      'Device meter-0001 (IMSI 440103000000001, 10.128.0.1, group meters-east): uplink bytes: 4.1 MB in the 5 minutes from 2026-03-02 00:05 UTC (812 kB per minute), ' +
+        'above the threshold of 150 kB per minute (its own p99: 25 kB; usual 1.0 kB ± 200 B at 00:00-03:00 UTC), 5.4x past it [upload-volume, medium; judged against the device\'s own history]. ' +
+        'Suspected: data exfiltration. Check where the data went.',
     );
-    const cleared = summarize({ ...event, alarm: 'alarm-cleared', observed: 2, datapoints: 3, alarm_since: '2026-03-03T10:05:00.000Z', '@timestamp': '2026-03-03T11:00:00.000Z' }, '', 300);
-    expect(cleared).toBe('Device meter-0001 (IMSI 440103000000001, 10.128.0.1, group meters-east): DNS queries: back to 2 (threshold 150) for 3 consecutive intervals; the dns-tunnel alarm raised 2026-03-03 10:05 UTC is cleared.');
+    const cleared = summarize({ ...event, alarm: 'alarm-cleared', observed: 2000, datapoints: 3, alarm_since: '2026-03-02T00:05:00.000Z', '@timestamp': '2026-03-02T01:00:00.000Z' }, '', r);
+    expect(cleared).toBe('Device meter-0001 (IMSI 440103000000001, 10.128.0.1, group meters-east): uplink bytes: back to 2.0 kB per minute (threshold 150 kB) for 3 consecutive intervals; the upload-volume alarm raised 2026-03-02 00:05 UTC is cleared.');
   });
 
   it('writes numbers in their units', () => {

@@ -1,121 +1,180 @@
-// The AnomalyEvent: one per alarm transition of one behavior on one device, with what was seen,
-// what it was compared with and a sentence a person can act on. Defined once here with its JSON
-// Schema; the policy, the Elasticsearch indexer and the dashboards read this shape.
+// The AnomalyEvent: one per alarm transition of one behavior on one device, with what was seen, what
+// it was judged against (a fixed line, the device's own history, its group), the evidence an operator
+// can act on (which hosts failed, the beacon's period, the DNS domain and its names, the destinations),
+// the device's warm-up state, and a sentence. Defined once: the schema gives the type and the validator;
+// the responder, the indexer and the dashboards read this shape.
 
-import { Ajv, type ValidateFunction } from 'ajv';
-import addFormats from 'ajv-formats';
-import { METRICS } from '../analyzer/features.js';
-import { SEVERITIES } from './rules.schema.js';
-import type { Severity } from '../analyzer/rules.js';
+import { Type, type Static } from 'typebox';
+import { DestinationSchema, TRANSPORTS, NAME_SOURCES } from './inspection-record.js';
+import { SEVERITIES } from './severity.js';
+import { validator } from './validate.js';
 
-export const EVENT_SCHEMA_ID = 'tapwatch.anomaly.v1';
+export const EVENT_SCHEMA_ID = 'tapwatch.anomaly.v2';
 
-export type Detector = 'static' | 'device-baseline' | 'group-percentile' | 'fleet-model';
+/** How the observation was judged: a fixed line (evidence), the device's own history, its group's percentile, the group's isolation forest. */
+export const DETECTORS = ['evidence', 'static', 'device-baseline', 'group-percentile', 'fleet-model'] as const;
+export type Detector = (typeof DETECTORS)[number];
 
-export interface EventBaseline {
-  /** What the observed value was compared with. */
-  scope: 'static' | 'device' | 'group';
-  /** pNN, mad, or value for a static threshold. */
-  statistic: string;
-  /** The value of the statistic (the pNN itself; for mad, median + mads x MAD). */
-  value: number;
-  /** The device's own median and MAD for this metric (its time-of-day bucket when it has a daily pattern), when learned. */
-  median?: number;
-  mad?: number;
-  time_of_day?: string;
-  samples?: number;
-  /** group scope: the group and how many devices the percentile was taken over. */
-  group?: string;
-  devices?: number;
-}
+/** Which comparison applies: absolute (acts from the first record), the device's own baseline (after warm-up), its group (during warm-up). */
+export const BASES = ['absolute', 'device', 'group'] as const;
 
-export interface AnomalyEvent {
-  schema: typeof EVENT_SCHEMA_ID;
-  event_id: string;
-  '@timestamp': string; // start of the interval whose datapoint made the transition
-  interval_seconds: number;
-  device: { id: string; ip: string; imsi?: string; group?: string };
-  detector: Detector;
-  behavior: string;
-  metric: string;
-  comparison: string;
-  observed: number;
-  threshold: number;
-  baseline: EventBaseline;
-  /** observed / threshold for greater-than behaviors, threshold / observed for less-than: how far past the line. */
-  score: number;
-  severity: Severity;
-  alarm: 'in-alarm' | 'alarm-cleared';
-  /** Consecutive datapoints behind the transition. */
-  datapoints: number;
-  /** For alarm-cleared: when the alarm began. */
-  alarm_since?: string;
-  suspected?: string;
-  summary: string;
-}
-
-const num = { type: 'number' } as const;
-
-export const ANOMALY_EVENT_SCHEMA = {
-  $schema: 'http://json-schema.org/draft-07/schema#',
-  $id: 'https://tapwatch.dev/schema/anomaly-event.v1.json',
-  title: 'tapwatch AnomalyEvent',
-  description: 'One alarm transition (in-alarm or alarm-cleared) of one behavior on one device.',
-  type: 'object',
-  additionalProperties: false,
-  required: ['schema', 'event_id', '@timestamp', 'interval_seconds', 'device', 'detector', 'behavior', 'metric', 'comparison', 'observed', 'threshold', 'baseline', 'score', 'severity', 'alarm', 'datapoints', 'summary'],
-  properties: {
-    schema: { const: EVENT_SCHEMA_ID },
-    event_id: { type: 'string', minLength: 1, description: 'device/behavior/time/alarm: the same transition always has the same id' },
-    '@timestamp': { type: 'string', format: 'date-time' },
-    interval_seconds: { type: 'integer', minimum: 1 },
-    device: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['id', 'ip'],
-      properties: { id: { type: 'string', minLength: 1 }, ip: { type: 'string' }, imsi: { type: 'string' }, group: { type: 'string' } },
-    },
-    detector: { enum: ['static', 'device-baseline', 'group-percentile', 'fleet-model'] },
-    behavior: { type: 'string', minLength: 1 },
-    metric: { enum: [...METRICS] },
-    comparison: { enum: ['greater-than', 'greater-than-equals', 'less-than', 'less-than-equals'] },
-    observed: num,
-    threshold: num,
-    baseline: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['scope', 'statistic', 'value'],
-      properties: {
-        scope: { enum: ['static', 'device', 'group'] },
-        statistic: { type: 'string' },
-        value: num,
-        median: num,
-        mad: { type: 'number', minimum: 0 },
-        time_of_day: { type: 'string' },
-        samples: { type: 'integer', minimum: 0 },
-        group: { type: 'string' },
-        devices: { type: 'integer', minimum: 0 },
-      },
-    },
-    score: { type: 'number', minimum: 0 },
-    severity: { enum: [...SEVERITIES] },
-    alarm: { enum: ['in-alarm', 'alarm-cleared'] },
-    datapoints: { type: 'integer', minimum: 1 },
-    alarm_since: { type: 'string', format: 'date-time' },
-    suspected: { type: 'string' },
-    summary: { type: 'string', minLength: 1 },
+const Far = Type.Object(
+  {
+    ip: Type.String(),
+    port: Type.Integer({ minimum: 0, maximum: 65535 }),
+    transport: Type.Enum(TRANSPORTS),
+    name: Type.Optional(Type.String()),
+    name_source: Type.Optional(Type.Enum(NAME_SOURCES)),
   },
-} as const;
+  { additionalProperties: false },
+);
 
-let validator: ValidateFunction | null = null;
+export const EvidenceSchema = Type.Union([
+  Type.Object(
+    {
+      kind: Type.Literal('scan'),
+      window_seconds: Type.Integer({ minimum: 1 }),
+      failed_hosts: Type.Integer({ minimum: 0, description: 'distinct hosts new to the device, without a name, whose first contact failed' }),
+      answered_hosts: Type.Integer({ minimum: 0, description: 'distinct hosts new to the device that answered' }),
+      refused_hosts: Type.Integer({ minimum: 0 }),
+      failed_per_minute: Type.Number({ minimum: 0 }),
+      ports: Type.Array(Type.Integer({ minimum: 0, maximum: 65535 }), { maxItems: 8, description: 'ports of the failed sample, most frequent first' }),
+      sample: Type.Array(Far, { maxItems: 8 }),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      kind: Type.Literal('beacon'),
+      destination: Far,
+      period_seconds: Type.Number({ minimum: 0 }),
+      jitter: Type.Number({ minimum: 0, description: 'MAD of the intervals between contacts over their median' }),
+      contacts: Type.Integer({ minimum: 0 }),
+      span_seconds: Type.Number({ minimum: 0 }),
+      session: Type.Enum(['persistent', 'per-contact'] as const, { description: 'one long session with activity bursts, or a new connection per contact' }),
+      group_devices: Type.Integer({ minimum: 0, description: 'devices of the group seen using this destination' }),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      kind: Type.Literal('dns-tunnel'),
+      domain: Type.String(),
+      window_seconds: Type.Integer({ minimum: 1 }),
+      queries: Type.Integer({ minimum: 0 }),
+      distinct_names: Type.Integer({ minimum: 0 }),
+      label_max: Type.Integer({ minimum: 0 }),
+      entropy: Type.Number({ minimum: 0 }),
+      unusual_types: Type.Integer({ minimum: 0 }),
+      signals: Type.Array(Type.String(), { description: 'what makes the names look like data: long labels, unusual types, high entropy' }),
+      resolvers: Type.Array(Type.String(), { maxItems: 4 }),
+      examples: Type.Array(Type.String({ maxLength: 64 }), { maxItems: 3 }),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      kind: Type.Literal('flood'),
+      target: Far,
+      packets_per_second: Type.Number({ minimum: 0 }),
+      one_way_ratio: Type.Number({ minimum: 0, description: 'packets to the target per packet from it' }),
+      new_to_device: Type.Boolean(),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      kind: Type.Literal('destinations'),
+      window_seconds: Type.Integer({ minimum: 1 }),
+      bytes_up: Type.Integer({ minimum: 0 }),
+      destinations: Type.Array(Type.Object({ ...Far.properties, bytes_up: Type.Integer({ minimum: 0 }), bytes_down: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }), { maxItems: 8 }),
+    },
+    { additionalProperties: false, description: 'destinations new to the device (and its group): what an exfiltration or a new-destination alarm rests on' },
+  ),
+  Type.Object(
+    {
+      kind: Type.Literal('corroborated'),
+      behaviors: Type.Array(Type.String(), { minItems: 2 }),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      kind: Type.Literal('volume'),
+      top: Type.Array(DestinationSchema, { maxItems: 5, description: 'the record\'s top destinations' }),
+    },
+    { additionalProperties: false },
+  ),
+]);
+export type Evidence = Static<typeof EvidenceSchema>;
 
-/** null when the event matches the schema, else the errors on one line. */
-export function eventErrors(event: unknown): string | null {
-  if (validator === null) {
-    const ajv = new Ajv({ allErrors: true, strict: true });
-    addFormats.default(ajv);
-    validator = ajv.compile(ANOMALY_EVENT_SCHEMA);
-  }
-  if (validator(event)) return null;
-  return (validator.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}`).join('; ');
-}
+export const EventBaselineSchema = Type.Object(
+  {
+    scope: Type.Enum(['static', 'device', 'group'] as const, { description: 'what the observed value was compared with' }),
+    statistic: Type.String({ description: 'pNN, mad, or value for a fixed line' }),
+    value: Type.Number({ description: 'the value of the statistic (the pNN itself; for mad, median + mads x MAD)' }),
+    median: Type.Optional(Type.Number({ description: "the device's own median for this metric, when learned" })),
+    mad: Type.Optional(Type.Number({ minimum: 0 })),
+    time_of_day: Type.Optional(Type.String()),
+    samples: Type.Optional(Type.Integer({ minimum: 0 })),
+    group: Type.Optional(Type.String()),
+    devices: Type.Optional(Type.Integer({ minimum: 0, description: 'group scope: devices the percentile was taken over' })),
+  },
+  { additionalProperties: false },
+);
+export type EventBaseline = Static<typeof EventBaselineSchema>;
+
+export const AnomalyEventSchema = Type.Object(
+  {
+    schema: Type.Literal(EVENT_SCHEMA_ID),
+    event_id: Type.String({ minLength: 1, description: 'device/behavior/time/alarm/severity: the same transition always has the same id' }),
+    '@timestamp': Type.String({ format: 'date-time', description: 'start of the interval whose record made the transition: the time of the traffic' }),
+    interval_seconds: Type.Integer({ minimum: 1 }),
+    device: Type.Object(
+      { id: Type.String({ minLength: 1 }), ip: Type.String(), imsi: Type.Optional(Type.String()), group: Type.Optional(Type.String()) },
+      { additionalProperties: false },
+    ),
+    detector: Type.Enum(DETECTORS),
+    basis: Type.Enum(BASES),
+    warmup: Type.Object(
+      {
+        complete: Type.Boolean(),
+        seconds: Type.Integer({ minimum: 0, description: 'history the device has' }),
+        needed: Type.Integer({ minimum: 0, description: 'history its own baseline needs' }),
+      },
+      { additionalProperties: false },
+    ),
+    behavior: Type.String({ minLength: 1 }),
+    metric: Type.String({ minLength: 1 }),
+    comparison: Type.Enum(['greater-than', 'greater-than-equals', 'less-than', 'less-than-equals'] as const),
+    observed: Type.Number(),
+    threshold: Type.Number(),
+    /** What observed is: per minute, per hour, in the window. */
+    unit: Type.String(),
+    baseline: EventBaselineSchema,
+    score: Type.Number({ minimum: 0, description: 'how far past the line: observed / threshold for greater-than' }),
+    severity: Type.Enum(SEVERITIES),
+    alarm: Type.Enum(['in-alarm', 'alarm-cleared'] as const),
+    datapoints: Type.Integer({ minimum: 1, description: 'consecutive records behind the transition' }),
+    alarm_since: Type.Optional(Type.String({ format: 'date-time' })),
+    suspected: Type.Optional(Type.String()),
+    evidence: Type.Optional(EvidenceSchema),
+    summary: Type.String({ minLength: 1 }),
+  },
+  {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    $id: 'https://tapwatch.dev/schema/anomaly-event.v2.json',
+    title: 'tapwatch AnomalyEvent',
+    description: 'One alarm transition (in-alarm or alarm-cleared) of one behavior on one device.',
+    additionalProperties: false,
+  },
+);
+export type AnomalyEvent = Static<typeof AnomalyEventSchema>;
+
+export const anomalyEvents = validator(AnomalyEventSchema);
+
+/** null when the event matches the schema, else the problems on one line. */
+export const eventErrors = (event: unknown): string | null => anomalyEvents.errors(event);
+
+/** @deprecated until the action-event and policy contracts take AnomalyEventSchema's parts directly. */
+export const ANOMALY_EVENT_SCHEMA = AnomalyEventSchema;

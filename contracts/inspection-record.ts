@@ -156,12 +156,13 @@ export const InspectionRecordSchema = Type.Object(
       {
         attempted_hosts: Type.Integer({ minimum: 0, description: 'distinct far hosts the device opened a TCP connection to (SYN) or sent UDP to' }),
         failed_hosts: Type.Integer({ minimum: 0, description: 'of those, hosts that answered no SYN with a SYN-ACK (silence or RST) or for which an ICMP unreachable came back' }),
+        failed_named_hosts: Type.Integer({ minimum: 0, description: 'failed hosts the device knows a name for (its own DNS answers, TLS SNI): a service of its own that is down, rather than a host it tried blind' }),
         failed_ports: Type.Integer({ minimum: 0, description: 'distinct (host, transport, port) that failed' }),
         refused_hosts: Type.Integer({ minimum: 0, description: 'failed hosts that answered with a TCP RST' }),
         icmp_unreachable: Type.Integer({ minimum: 0, description: 'ICMP/ICMPv6 destination-unreachable messages the device received' }),
         failed_sample: Type.Array(
-          Type.Object({ ip: Type.String(), port: Type.Integer({ minimum: 0, maximum: 65535 }), transport: Type.Enum(TRANSPORTS) }, { additionalProperties: false }),
-          { maxItems: 8, description: 'a few failed (host, port), first seen first' },
+          Type.Object({ ip: Type.String(), port: Type.Integer({ minimum: 0, maximum: 65535 }), transport: Type.Enum(TRANSPORTS), ...named }, { additionalProperties: false }),
+          { maxItems: 8, description: 'a few failed (host, port), first seen first, with the name the device knows the host by' },
         ),
       },
       { additionalProperties: false },

@@ -1,22 +1,15 @@
-// The analyzer configuration of the embedded demo and the end-to-end test: the default behaviors on
-// a compressed clock. A real fleet learns for a day of 5-minute intervals; the bundled capture is 16
-// minutes long, so it uses 1-minute intervals (the collector's default) and learns for 12 of them.
-// Every threshold and severity is the default's, so what the demo flags the product would flag.
+// The analyzer settings of the embedded demo and the end-to-end test: demo/rules.json, the default
+// behaviors on a compressed clock (a 12-minute warm-up for a 16-minute capture).
 
-import { defaultConfig, validateConfig, type AnalyzerConfig } from '../analyzer/rules.js';
+import { bundledFile } from '../contracts/config-files.js';
+import { AnalyzerConfigError, loadConfig, type AnalyzerConfig } from '../analyzer/rules.js';
 
 export const DEMO_INTERVAL_SECONDS = 60;
-export const DEMO_WARMUP_INTERVALS = 12;
+
+export function demoRulesPath(): string {
+  return bundledFile('demo', 'rules.json', (problem) => new AnalyzerConfigError([problem]));
+}
 
 export function demoAnalyzerConfig(): AnalyzerConfig {
-  const c = structuredClone(defaultConfig());
-  const scale = DEMO_INTERVAL_SECONDS / c.intervalSeconds;
-  c.intervalSeconds = DEMO_INTERVAL_SECONDS;
-  c.warmupIntervals = DEMO_WARMUP_INTERVALS;
-  c.baseline.relearnAfter = DEMO_WARMUP_INTERVALS;
-  for (const b of c.behaviors) {
-    // A window of N default intervals becomes N demo intervals, so alarm timing reads the same in intervals.
-    if (b.criteria.durationSeconds) b.criteria.durationSeconds = Math.max(DEMO_INTERVAL_SECONDS, b.criteria.durationSeconds * scale);
-  }
-  return validateConfig(c, 'demo configuration');
+  return loadConfig(demoRulesPath());
 }

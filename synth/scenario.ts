@@ -615,7 +615,7 @@ export class Scenario {
       'detected.protos': detected,
       destinations: { distinct: addrs.size + fanout, distinct_ports: ports.size, top: top.slice(0, this.options.topK) },
       tcp: { syn, syn_ack: synAck, rst },
-      connections: { attempted_hosts: 0, failed_hosts: 0, failed_ports: 0, refused_hosts: 0, icmp_unreachable: 0, failed_sample: [] },
+      connections: { attempted_hosts: 0, failed_hosts: 0, failed_named_hosts: 0, failed_ports: 0, refused_hosts: 0, icmp_unreachable: 0, failed_sample: [] },
       contacts: [],
       dns: {
         queries: dns, responses: 0, nxdomain: 0, servfail: 0, types: { a: 0, aaaa: 0, txt: 0, null: 0, cname: 0, mx: 0, any: 0, other: 0 },

@@ -1,0 +1,115 @@
+// Beaconing: contacts with one far end at a regular period, in the manner of RITA's beacon analysis
+// (activecm/rita: the dispersion of the intervals between connections, as MAD over median), on new
+// connections per contact and on activity bursts inside one persistent session alike. Regularity is
+// not evidence by itself: keep-alives to a device's own cloud are as regular as any C&C (an MQTT
+// ping every 60.000 s). What makes a regular far end suspicious is that the device never resolved it:
+// it has no DNS answer naming the address (an SNI alone is the device's own word; malware carries its
+// C&C address), the device opened the session in view (not one older than the monitoring, whose DNS
+// answer nobody saw), the far end answers, it is on the internet, and the device's group does not use
+// it (a fleet's platform reached by a hard-coded address is the fleet's, not one device's).
+//
+// Per device, the last contacts of up to 16 far ends are kept (by name when named, else address and
+// port); contacts are the start times of activity bursts the collector reports (gaps over 1 s).
+
+import type { Contact, InspectionRecord } from '../../contracts/inspection-record.js';
+import type { EvidenceParams } from '../../contracts/rules.schema.js';
+import { hostKey, isPublic, mad, medianSorted, type DetectorContext, type EvidenceDetector, type Verdict } from './detector.js';
+
+type Params = Extract<EvidenceParams, { kind: 'beacon' }>;
+
+interface Tracked {
+  key: string;
+  host: number;
+  ip: string;
+  port: number;
+  transport: Contact['transport'];
+  name?: string;
+  name_source?: Contact['name_source'];
+  /** Burst start times, seconds since the epoch, ascending; at most MAX_TIMES. */
+  times: number[];
+  /** 1: the first interval it appeared in had a connection start (or it is not TCP); 0: a session older than what was seen. */
+  started: number;
+  answered: boolean;
+  starts: number;
+  last: number;
+}
+
+export interface BeaconState {
+  tracked: Tracked[];
+}
+
+const MAX_TRACKED = 16;
+const MAX_TIMES = 32;
+
+export function beaconDetector(p: Params): EvidenceDetector<BeaconState> {
+  return {
+    init: () => ({ tracked: [] }),
+    save: (s) => s,
+    load: (j) => j as BeaconState,
+    observe(s: BeaconState, r: InspectionRecord, ctx: DetectorContext): Verdict {
+      const from = ctx.t - p.windowSeconds;
+      s.tracked = s.tracked.filter((x) => x.last > from);
+      for (const c of r.contacts) {
+        if (c.bursts.length === 0 || !isPublic(c.ip)) continue;
+        const key = c.name ? `n:${c.name}:${c.port}/${c.transport}` : `a:${c.ip}:${c.port}/${c.transport}`;
+        let x = s.tracked.find((t) => t.key === key);
+        if (!x) {
+          if (s.tracked.length >= MAX_TRACKED) s.tracked.splice(s.tracked.reduce((o, t, i) => (t.last < s.tracked[o].last ? i : o), 0), 1);
+          x = { key, host: hostKey(c.name, c.ip), ip: c.ip, port: c.port, transport: c.transport, times: [], started: c.transport !== 'tcp' || c.starts > 0 ? 1 : 0, answered: false, starts: 0, last: ctx.t };
+          s.tracked.push(x);
+        }
+        x.ip = c.ip;
+        x.name = c.name;
+        x.name_source = c.name_source;
+        x.answered ||= c.answered;
+        x.starts += c.starts;
+        x.last = ctx.t;
+        for (const ms of c.bursts) {
+          const at = ctx.t + ms / 1000;
+          if (x.times.length === 0 || at > x.times[x.times.length - 1]) x.times.push(at);
+        }
+        if (x.times.length > MAX_TIMES) x.times.splice(0, x.times.length - MAX_TIMES);
+      }
+
+      let best: { x: Tracked; period: number; jitter: number; n: number } | null = null;
+      let mostRegular = 0;
+      for (const x of s.tracked) {
+        const times = x.times.filter((t) => t > from);
+        if (times.length < 2) continue;
+        const gaps = times.slice(1).map((t, i) => t - times[i]).sort((a, b) => a - b);
+        const period = medianSorted(gaps);
+        const jitter = period > 0 ? mad(gaps, period) / period : Infinity;
+        const regular = period >= p.minPeriodSeconds && period <= p.maxPeriodSeconds && jitter <= p.maxJitter;
+        if (!regular) continue;
+        const unresolved = x.name_source !== 'dns';
+        if (!unresolved || x.started !== 1 || !x.answered || ctx.commonInGroup(x.host)) continue;
+        mostRegular = Math.max(mostRegular, times.length);
+        if (times.length >= p.minContacts && (!best || times.length > best.n)) best = { x, period, jitter, n: times.length };
+      }
+      const verdict: Verdict = {
+        breach: best !== null,
+        strong: false,
+        metric: 'regular contacts with a far end the device never resolved',
+        observed: best ? best.n : mostRegular,
+        threshold: p.minContacts,
+        unit: `in the last ${Math.round(p.windowSeconds / 3600)} hours`,
+      };
+      if (best) {
+        const { x } = best;
+        const times = x.times.filter((t) => t > from);
+        verdict.evidence = {
+          kind: 'beacon',
+          destination: { ip: x.ip, port: x.port, transport: x.transport, ...(x.name ? { name: x.name } : {}), ...(x.name_source ? { name_source: x.name_source } : {}) },
+          period_seconds: Math.round(best.period * 100) / 100,
+          jitter: Math.round(best.jitter * 1000) / 1000,
+          contacts: best.n,
+          span_seconds: Math.round(times[times.length - 1] - times[0]),
+          // A new connection per contact starts about as often as it bursts; a session, once.
+          session: x.transport === 'tcp' && x.starts * 2 < best.n ? 'persistent' : 'per-contact',
+          group_devices: ctx.groupDevices(x.host),
+        };
+      }
+      return verdict;
+    },
+  };
+}

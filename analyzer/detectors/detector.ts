@@ -1,0 +1,70 @@
+// What an evidence behavior is to the analyzer: per device a state of its own (plain data, so a
+// checkpoint is JSON), and per record a verdict: whether the evidence is there, whether it is strong
+// (a signature-like pattern, or independent signals agreeing), the number it rests on against the line
+// it is judged by, and the evidence an operator acts on. The alarm lifecycle around it is the same as
+// for metric rules (alarms.ts).
+
+import type { Evidence } from '../../contracts/anomaly-event.js';
+import type { InspectionRecord } from '../../contracts/inspection-record.js';
+import { fnv1a } from '../../net/hash.js';
+import { isUnicastPublic } from '../../net/ip-class.js';
+
+export interface Verdict {
+  breach: boolean;
+  strong: boolean;
+  /** What observed counts, for the event and its sentence ("failed first contacts"). */
+  metric: string;
+  observed: number;
+  threshold: number;
+  /** "in the last hour", "per second", ...: what observed is measured over. */
+  unit: string;
+  evidence?: Evidence;
+}
+
+/** What a detector may ask about the device and its group, as they stood before this record. */
+export interface DetectorContext {
+  /** Start of the record's interval, seconds since the epoch. */
+  t: number;
+  seconds: number;
+  /** The device's own baseline is still warming up. */
+  warming: boolean;
+  /** The host (a name, else an address) first seen by the device at or after `since` (seconds), or never; false while warming. */
+  newToDevice(key: number, since: number): boolean;
+  /** Taken up by enough of the device's group to be the group's. */
+  commonInGroup(key: number): boolean;
+  /** Devices of the group that took the host up (an estimate, never below the truth). */
+  groupDevices(key: number): number;
+}
+
+export interface EvidenceDetector<S> {
+  init(): S;
+  observe(state: S, r: InspectionRecord, ctx: DetectorContext): Verdict;
+  /** The state as JSON and back: what a checkpoint carries. */
+  save(state: S): unknown;
+  load(json: unknown): S;
+}
+
+/** A host as the device knows it: by name when it has one (so an address change is no news), else by address. */
+export function hostKey(name: string | undefined, ip: string): number {
+  return name ? fnv1a(name, fnv1a('n:')) : fnv1a(ip, fnv1a('a:'));
+}
+
+/** Hosts on the internet: a beacon, a flood target, a new destination; not the LAN, multicast or broadcast. */
+export const isPublic = (ip: string): boolean => isUnicastPublic(ip);
+
+/** Median of a sorted array. */
+export function medianSorted(a: readonly number[]): number {
+  const n = a.length;
+  return n === 0 ? NaN : n % 2 ? a[(n - 1) / 2] : (a[n / 2 - 1] + a[n / 2]) / 2;
+}
+
+/** Median absolute deviation around `m`. */
+export function mad(a: readonly number[], m: number): number {
+  return medianSorted(a.map((x) => Math.abs(x - m)).sort((x, y) => x - y));
+}
+
+/** "in the last hour" / "in the last 20 minutes", for sentences. */
+export function windowWords(seconds: number): string {
+  if (seconds % 3600 === 0) return seconds === 3600 ? 'in the last hour' : `in the last ${seconds / 3600} hours`;
+  return `in the last ${Math.round(seconds / 60)} minutes`;
+}

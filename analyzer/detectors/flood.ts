@@ -1,0 +1,83 @@
+// Flood participation: packets to one host at a rate no IoT workload sends one-way, as a DDoS bot
+// does on command (Mirai's UDP, SYN and ACK floods: thousands of packets a second to one victim,
+// answered by little or nothing). A host the device already talks to is not judged here: a video
+// stream to its own server is one-way and steady, and the device's baseline (packets_out_excess)
+// covers its usual destinations. Per far host, over every port (floods often pick random ports).
+
+import type { InspectionRecord } from '../../contracts/inspection-record.js';
+import type { EvidenceParams } from '../../contracts/rules.schema.js';
+import { hostKey, isPublic, type DetectorContext, type EvidenceDetector, type Verdict } from './detector.js';
+
+type Params = Extract<EvidenceParams, { kind: 'flood' }>;
+
+interface Host {
+  ip: string;
+  port: number;
+  transport: 'tcp' | 'udp' | 'icmp' | 'other';
+  name?: string;
+  up: number;
+  down: number;
+}
+
+export function floodDetector(p: Params): EvidenceDetector<null> {
+  return {
+    init: () => null,
+    save: () => null,
+    load: () => null,
+    observe(_s: null, r: InspectionRecord, ctx: DetectorContext): Verdict {
+      // Up and down per host from the contacts; hosts only in the top destinations count their packets
+      // as one-way when the device's traffic as a whole is.
+      const hosts = new Map<string, Host>();
+      for (const c of r.contacts) {
+        const h = hosts.get(c.ip) ?? { ip: c.ip, port: c.port, transport: c.transport, name: c.name, up: 0, down: 0 };
+        h.up += c.up_packets;
+        h.down += c.down_packets;
+        hosts.set(c.ip, h);
+      }
+      const deviceOneWay = r.uplink.packets >= p.oneWayRatio * Math.max(1, r.downlink.packets);
+      if (deviceOneWay) {
+        const fromTop = new Map<string, Host>();
+        for (const d of r.destinations.top) {
+          if (hosts.has(d.ip)) continue;
+          const h = fromTop.get(d.ip) ?? { ip: d.ip, port: d.port, transport: d.transport, name: d.name, up: 0, down: 0 };
+          h.up += d.packets;
+          fromTop.set(d.ip, h);
+        }
+        for (const [ip, h] of fromTop) hosts.set(ip, h);
+      }
+      let best: { h: Host; pps: number; ratio: number } | null = null;
+      let fastest = 0;
+      // New: first used in the last six hours (a flood lasting hours stays one).
+      const since = ctx.t - 6 * 3600;
+      for (const h of hosts.values()) {
+        if (!isPublic(h.ip)) continue;
+        const pps = Math.max(0, h.up - h.down) / ctx.seconds;
+        const ratio = h.up / Math.max(1, h.down);
+        if (ratio < p.oneWayRatio) continue;
+        const fresh = ctx.warming ? !ctx.commonInGroup(hostKey(h.name, h.ip)) : ctx.newToDevice(hostKey(h.name, h.ip), since);
+        if (!fresh) continue;
+        fastest = Math.max(fastest, pps);
+        if (pps >= p.packetsPerSecond && (!best || pps > best.pps)) best = { h, pps, ratio };
+      }
+      const verdict: Verdict = {
+        breach: best !== null,
+        strong: best !== null && best.pps >= p.strongPacketsPerSecond,
+        metric: 'one-way packets per second to one host new to the device',
+        observed: Math.round((best?.pps ?? fastest) * 10) / 10,
+        threshold: p.packetsPerSecond,
+        unit: 'per second',
+      };
+      if (best) {
+        const { h } = best;
+        verdict.evidence = {
+          kind: 'flood',
+          target: { ip: h.ip, port: h.port, transport: h.transport, ...(h.name ? { name: h.name } : {}) },
+          packets_per_second: verdict.observed,
+          one_way_ratio: Math.round(best.ratio * 10) / 10,
+          new_to_device: true,
+        };
+      }
+      return verdict;
+    },
+  };
+}

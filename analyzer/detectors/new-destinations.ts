@@ -1,0 +1,45 @@
+// Destinations new to the device and to its group: what exfiltration (volume up to them) and the
+// new-destination behavior (their mere appearance) rest on. A host is known by name when the device
+// has one for it, so a known name reached at a new address is no news; the group's adoption counts
+// tell a fleet change (a service every device of the group moves to) from one device's new habit.
+// While the device warms up everything is new to it: only hosts without any name that its group does
+// not use count then.
+
+import type { InspectionRecord } from '../../contracts/inspection-record.js';
+import { hostKey, isPublic, type DetectorContext } from './detector.js';
+
+export interface NewHost {
+  key: number;
+  ip: string;
+  port: number;
+  transport: 'tcp' | 'udp' | 'icmp' | 'other';
+  name?: string;
+  name_source?: 'dns' | 'sni';
+  up: number;
+  down: number;
+}
+
+/** The record's far hosts that are new to the device (first used at or after `since`) and its group. */
+export function newHosts(r: InspectionRecord, ctx: DetectorContext, since: number): NewHost[] {
+  const hosts = new Map<number, NewHost>();
+  const add = (ip: string, port: number, transport: NewHost['transport'], name: string | undefined, source: NewHost['name_source'] | undefined, up: number, down: number): void => {
+    if (!isPublic(ip)) return;
+    const key = hostKey(name, ip);
+    const h = hosts.get(key);
+    if (h) {
+      h.up += up;
+      h.down += down;
+    } else hosts.set(key, { key, ip, port, transport, ...(name ? { name } : {}), ...(source ? { name_source: source } : {}), up, down });
+  };
+  for (const c of r.contacts) add(c.ip, c.port, c.transport, c.name, c.name_source, c.up_bytes, c.down_bytes);
+  // Top destinations not among the contacts: their bytes count both ways, split as the device's are.
+  const upShare = r.uplink.bytes / Math.max(1, r.uplink.bytes + r.downlink.bytes);
+  const inContacts = new Set(r.contacts.map((c) => `${c.ip}/${c.port}/${c.transport}`));
+  for (const d of r.destinations.top) {
+    if (inContacts.has(`${d.ip}/${d.port}/${d.transport}`)) continue;
+    add(d.ip, d.port, d.transport, d.name, d.name_source, Math.round(d.bytes * upShare), Math.round(d.bytes * (1 - upShare)));
+  }
+  return [...hosts.values()].filter((h) =>
+    ctx.warming ? !h.name && !ctx.commonInGroup(h.key) : ctx.newToDevice(h.key, since) && !ctx.commonInGroup(h.key),
+  );
+}
