@@ -101,7 +101,8 @@ export class KafkaBroker extends ServiceNode {
    */
   async dumpLog(topic: string, partition: number): Promise<string> {
     const file = join(this.dataDir, 'kraft', `${topic}-${partition}`, '00000000000000000000.log');
-    const { code, output } = await run(javaBin(), ['-Xmx256m', ...this.jvmCommon(), 'kafka.tools.DumpLogSegments', '--files', file, '--deep-iteration']);
+    const tool = majorOf(this.version) >= 4 ? 'org.apache.kafka.tools.DumpLogSegments' : 'kafka.tools.DumpLogSegments';
+    const { code, output } = await run(javaBin(), ['-Xmx256m', ...this.jvmCommon(), tool, '--files', file, '--deep-iteration']);
     if (code !== 0) throw new Error(`DumpLogSegments failed on ${file} (exit ${code}):\n${lastLines(output, LOG_TAIL_LINES)}`);
     return output;
   }
