@@ -40,22 +40,26 @@ const spec: CommandSpec = {
   },
 };
 
+// Documents are made just before their bulk request, so now is when they are indexed (ECS event.ingested). The
+// anomaly's event.created (when the analyzer decided) would be its Kafka message's timestamp, which a route is not given.
+const indexedNow = () => ({ ingested: new Date() });
+
 const inspectionRoute: DocumentRoute = {
   index: (v) => inspectionIndex(v as InspectionRecord),
   id: (v) => inspectionDocumentId(v as InspectionRecord),
-  document: (v) => inspectionDocument(v as InspectionRecord),
+  document: (v) => inspectionDocument(v as InspectionRecord, indexedNow()),
 };
 
 const anomalyRoute: DocumentRoute = {
   index: () => anomalyIndex(),
   id: (v) => anomalyDocumentId(v as AnomalyEvent),
-  document: (v) => anomalyDocument(v as AnomalyEvent),
+  document: (v) => anomalyDocument(v as AnomalyEvent, indexedNow()),
 };
 
 const actionRoute: DocumentRoute = {
   index: () => actionIndex(),
   id: (v) => actionDocumentId(v as ActionEvent),
-  document: (v) => actionDocument(v as ActionEvent),
+  document: (v) => actionDocument(v as ActionEvent, indexedNow()),
 };
 
 export async function run(argv: string[]): Promise<number> {

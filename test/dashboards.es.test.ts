@@ -16,10 +16,10 @@ import { importDashboards } from '../dashboards/import.js';
 import { AUTO_INTERVAL, DASHBOARDS, DATA_VIEWS, PACKET_SIZE_BUCKETS, PANELS, metricName, panelAggregation, panelFields, panelQuery, type Panel, type ViewKey } from '../dashboards/panels.js';
 import { objectId, savedObjectsNdjson, type SavedObject } from '../dashboards/saved-objects.js';
 import { ACTIONS_INDEX, ANOMALIES_INDEX, INDEX_TEMPLATES, installTemplates } from '../indexer/templates.js';
-import { inspectionDocument } from '../indexer/documents.js';
+import { anomalyDocument, inspectionDocument } from '../indexer/documents.js';
 import { run as dashboardsCli } from '../cli/dashboards.js';
 import { generateFleetMirror } from '../synth/fleet-mirror.js';
-import { bulkRecords, collect, fieldTypes, indicesOf, root, sampleAction, sampleAnomaly } from './helpers/es-fixtures.js';
+import { bulkRecords, collect, fieldTypes, indexedNow, indicesOf, root, sampleAction, sampleAnomalyEvent } from './helpers/es-fixtures.js';
 
 const ns = `d${Date.now().toString(36)}${process.pid}`;
 let client: Client;
@@ -37,15 +37,17 @@ interface DataSet {
 const sets: DataSet[] = [];
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
-/** Alarm transitions over several minutes, devices, detectors and severities; and the actions taken on them. */
-function anomalyFixtures(devices: string[]) {
-  const detectors = ['static', 'device-baseline', 'group-percentile', 'fleet-model'];
-  const severities = ['low', 'medium', 'high', 'critical'];
-  const anomalies = Array.from({ length: 24 }, (_, i) => {
+/**
+ * Alarm transitions over several minutes, devices, detectors and severities; and the actions taken on the first nine
+ * of them, decided long after the traffic (as for a replayed capture), so each action's @timestamp comes from its anomaly.
+ */
+function anomalyFixtures(devices: string[], t0: number) {
+  const detectors = ['static', 'device-baseline', 'group-percentile', 'fleet-model'] as const;
+  const severities = ['low', 'medium', 'high', 'critical'] as const;
+  const events = Array.from({ length: 24 }, (_, i) => {
     const id = devices[i % devices.length];
-    return sampleAnomaly({
-      '@timestamp': new Date(Date.UTC(2026, 0, 1, 0, i % 7, 0)).toISOString(),
-      event_id: `a${i}`,
+    return sampleAnomalyEvent({
+      '@timestamp': new Date(t0 + (i % 7) * 60_000).toISOString(),
       device: { id, ip: `10.128.0.${(i % devices.length) + 1}` },
       detector: detectors[i % 4],
       severity: severities[(i * 3) % 4],
@@ -53,13 +55,9 @@ function anomalyFixtures(devices: string[]) {
       alarm: i % 5 === 0 ? 'alarm-cleared' : 'in-alarm',
     });
   });
-  const actions = Array.from({ length: 9 }, (_, i) =>
-    sampleAction({
-      '@timestamp': new Date(Date.UTC(2026, 0, 1, 0, i, 30)).toISOString(),
-      device: { id: devices[i % devices.length], ip: `10.128.0.${(i % devices.length) + 1}` },
-      event: { ...sampleAction().event, id: `x${i}`, action: ['throttle', 'block', 'set-group'][i % 3] },
-      action: { ...sampleAction().action, result: i % 4 === 0 ? 'dry-run' : 'applied' },
-    }),
+  const anomalies = events.map((e) => anomalyDocument(e, { ...indexedNow(), created: new Date(Date.parse(e['@timestamp']) + 2000) }));
+  const actions = events.slice(0, 9).map((e, i) =>
+    sampleAction({ action_id: `${i}`.padStart(32, '0'), '@timestamp': new Date(Date.now() - i * 1000).toISOString(), action: (['throttle', 'block', 'redirect'] as const)[i % 3], result: i % 4 === 0 ? 'dry-run' : 'applied' }, e),
   );
   return { anomalies, actions };
 }
@@ -67,14 +65,15 @@ function anomalyFixtures(devices: string[]) {
 async function dataSet(name: string, records: InspectionRecord[], interval: string): Promise<DataSet> {
   const namespace = `${ns}-${name}`;
   expect((await bulkRecords(client, 'index', records, namespace)).filter((i) => i.error)).toEqual([]);
-  const { anomalies, actions } = anomalyFixtures([...new Set(records.map((r) => r.device.id))].slice(0, 5));
+  // The anomalies are about the records' own intervals, as the analyzer's are.
+  const { anomalies, actions } = anomalyFixtures([...new Set(records.map((r) => r.device.id))].slice(0, 5), Date.parse(records[0].interval.start));
   const indices = { inspection: indicesOf(records, namespace), anomalies: [`${ANOMALIES_INDEX}-${namespace}`], actions: [`${ACTIONS_INDEX}-${namespace}`] };
   for (const [index, docs] of [[indices.anomalies[0], anomalies], [indices.actions[0], actions]] as const) {
     const res = await client.bulk({ operations: docs.flatMap((d) => [{ index: { _index: index } }, d]), refresh: true });
     expect(res.errors).toBe(false);
   }
   for (const index of Object.values(indices).flat()) created.add(index);
-  return { name, records, docs: { inspection: records.map(inspectionDocument), anomalies, actions }, indices, interval };
+  return { name, records, docs: { inspection: records.map((r) => inspectionDocument(r, indexedNow())), anomalies, actions }, indices, interval };
 }
 
 beforeAll(async () => {
@@ -113,6 +112,15 @@ describe('saved objects NDJSON', () => {
     for (const o of all) expect(o.coreMigrationVersion, o.id).toBe('8.8.0');
     const versions = Object.fromEntries(all.map((o) => [o.type, o.typeMigrationVersion]));
     expect(versions).toEqual({ 'index-pattern': '7.11.0', lens: '7.14.0', visualization: '7.14.0', dashboard: '8.7.0' });
+  });
+
+  it('opens each dashboard on its own window of traffic (timeRestore), refreshed every minute as records arrive', () => {
+    const dashboards = objects().filter((o) => o.type === 'dashboard');
+    expect(dashboards.map((o) => [o.id, o.attributes.timeRestore, o.attributes.timeFrom, o.attributes.timeTo, o.attributes.refreshInterval])).toEqual([
+      ['tapwatch-fleet', true, 'now-1h', 'now', { pause: false, value: 60_000 }],
+      ['tapwatch-device', true, 'now-24h', 'now', { pause: false, value: 60_000 }],
+      ['tapwatch-anomalies-actions', true, 'now-7d', 'now', { pause: false, value: 60_000 }],
+    ]);
   });
 
   it('resolves every reference: each references[].id is an object of that type in the file', () => {
@@ -458,6 +466,31 @@ describe('importDashboards', () => {
     const { url, server } = await fakeKibana(ok());
     await new Promise((closed) => server.close(closed));
     await expect(importDashboards({ kibanaUrl: url, elasticsearchUrl: elasticsearchUrl() })).rejects.toThrow(new RegExp(`^cannot reach Kibana at ${url}: connect ECONNREFUSED`));
+  });
+
+  it('--time-from/--time-to open every dashboard on that window, still (no refresh), and nothing else changes', async () => {
+    const range = { from: '2026-01-01T00:00:00.000Z', to: '2026-01-01T00:16:00.000Z' };
+    await withKibana(ok(), async ({ url, seen }) => {
+      expect(await dashboardsCli(['import', '--kibana', url, '--elasticsearch', elasticsearchUrl(), '--time-from', range.from, '--time-to', range.to, '--log-level', 'silent'])).toBe(0);
+      const form = await new Response(new Uint8Array(seen[0].body), { headers: { 'content-type': seen[0].headers['content-type']! } }).formData();
+      const sent = (await (form.get('file') as File).text()).trimEnd().split('\n').map((l) => JSON.parse(l) as SavedObject);
+      const dashboards = sent.filter((o) => o.type === 'dashboard');
+      expect(dashboards.map((o) => [o.attributes.timeRestore, o.attributes.timeFrom, o.attributes.timeTo, o.attributes.refreshInterval])).toEqual(dashboards.map(() => [true, range.from, range.to, { pause: true, value: 0 }]));
+      // Apart from the window, the very objects of the committed file.
+      const strip = (o: SavedObject) => (o.type === 'dashboard' ? { ...o, attributes: { ...o.attributes, timeFrom: 0, timeTo: 0, refreshInterval: 0 } } : o);
+      expect(sent.map(strip)).toEqual(objects().map(strip));
+    });
+  });
+
+  it('refuses a window it cannot save before touching Elasticsearch or Kibana: one end only, not a time, backwards', async () => {
+    await withKibana(ok(), async ({ url, seen }) => {
+      const run = (...time: string[]) => dashboardsCli(['import', '--kibana', url, '--elasticsearch', 'http://127.0.0.1:1', ...time]);
+      await expect(run('--time-from', 'now-1h')).rejects.toThrow(/give --time-from and --time-to together/);
+      await expect(run('--time-from', 'yesterday', '--time-to', 'now')).rejects.toThrow(/time from 'yesterday': expected Kibana date math/);
+      await expect(run('--time-from', '2026-01-01 00:00', '--time-to', 'now')).rejects.toThrow(/time from '2026-01-01 00:00'/);
+      await expect(run('--time-from', '2026-01-02T00:00:00Z', '--time-to', '2026-01-01T00:00:00Z')).rejects.toThrow(/is not before to/);
+      expect(seen).toEqual([]);
+    });
   });
 
   it('is `tapwatch dashboards import --kibana URL --elasticsearch URL`', async () => {
