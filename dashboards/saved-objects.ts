@@ -142,7 +142,9 @@ function vegaSpec(panel: Panel): Record<string, unknown> {
         },
       };
     case 'heatmap':
-      // One row per protocol, one column per time bucket: the VPG Metric Monitor's protocol swimlane.
+      // One row per protocol, one column per time bucket: the VPG Metric Monitor's protocol swimlane. The time axis is
+      // ordinal, a band per bucket: on a temporal axis a rect with no end time has no width (nothing is drawn), and
+      // the bucket's length is Kibana's automatic interval, which the spec does not know.
       return {
         $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
         data: { url, format: { property: 'aggregations.b0.buckets' } },
@@ -153,7 +155,7 @@ function vegaSpec(panel: Panel): Record<string, unknown> {
         ],
         mark: 'rect',
         encoding: {
-          x: { field: 'key', type: 'temporal', title: null },
+          x: { field: 'key', type: 'ordinal', title: null, axis: { labelExpr: "timeFormat(datum.value, '%H:%M')", labelAngle: -45 } },
           y: { field: 'name', type: 'nominal', title: term.label },
           color: { field: 'value', type: 'quantitative', title: metric.label },
           tooltip: [{ field: 'key', type: 'temporal', format: '%Y-%m-%d %H:%M:%S', title: 'time' }, { field: 'name', type: 'nominal', title: term.label }, { field: 'value', type: 'quantitative', title: metric.label, format: ',' }],

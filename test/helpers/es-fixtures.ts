@@ -11,9 +11,9 @@ import { actionDocument, anomalyDocument, inspectionDocument, inspectionDocument
 
 export const root = join(import.meta.dirname, '..', '..');
 
-/** `tapwatch collect` (the build in dist/) on a capture, with the demo inventory (so some records carry IMSI/IMEI/group). */
-export function collect(pcap: string, interval: number): InspectionRecord[] {
-  const args = ['collect', '--pcap', pcap, '--inventory', join(root, 'fixtures', 'demo', 'inventory.csv'), '--interval', String(interval), '--out', '-', '--log-level', 'silent'];
+/** `tapwatch collect` (the build in dist/) on a capture, with an inventory (by default the demo's, so some records carry IMSI/IMEI/group). */
+export function collect(pcap: string, interval: number, inventory = join(root, 'fixtures', 'demo', 'inventory.csv')): InspectionRecord[] {
+  const args = ['collect', '--pcap', pcap, '--inventory', inventory, '--interval', String(interval), '--out', '-', '--log-level', 'silent'];
   const out = execFileSync('node', [join(root, 'dist', 'cli', 'tapwatch.js'), ...args], { encoding: 'utf8' });
   return out.trim().split('\n').map((line) => JSON.parse(line) as InspectionRecord);
 }
