@@ -14,6 +14,7 @@ import { collectRss, formatRss } from './collect-rss.js';
 import { benchCapture } from './capture.js';
 import { formatMachine, machineInfo } from './machine.js';
 import { haveGnuTime, measure } from './measure.js';
+import { missingPeerReason, peerStatusPath, readPeerStatus } from './peer-status.js';
 import { formatTable, median, type WorkloadResult } from './report.js';
 import { type Workload, workloads } from './workloads.js';
 
@@ -43,14 +44,16 @@ function tail(text: string, lines: number): string {
   return text.trimEnd().split('\n').slice(-lines).map((l) => `    ${l}`).join('\n');
 }
 
-function runWorkload(w: Workload, runs: number, packets: number, verbose: boolean): WorkloadResult {
+function runWorkload(w: Workload, runs: number, packets: number, verbose: boolean, peers: Map<string, string>): WorkloadResult {
   const res: WorkloadResult = {
     name: w.name, kind: w.kind, status: 'ok', reason: '', runsS: [], medianS: null, maxRssKb: null,
     packetsSeen: null, youngGcs: null, note: '',
   };
   if (w.unavailable) {
-    process.stderr.write(`${w.name}: ${w.unavailable}\n`);
-    return { ...res, status: 'n/a', reason: w.unavailable };
+    // A peer's tool is its command (tcpdump, suricata), which is also the Debian package install-peers.sh installs.
+    const reason = w.kind === 'peer' ? missingPeerReason(w.argv('')[0], w.unavailable, peers) : w.unavailable;
+    process.stderr.write(`${w.name}: ${reason}\n`);
+    return { ...res, status: 'n/a', reason };
   }
   for (let i = 1; i <= runs; i++) {
     const scratch = mkdtempSync(join(tmpdir(), 'tapwatch-bench-'));
@@ -102,7 +105,8 @@ function main(): number {
   const command = ['node', ...process.argv.slice(1).map((a, i) => (i === 0 ? a.replace(`${ROOT}/`, '') : a))].join(' ');
   const machine = machineInfo(ROOT);
   process.stdout.write(`command: ${command}\n${formatMachine(machine)}\n`);
-  if (!haveGnuTime()) process.stdout.write('note: /usr/bin/time not installed, so no peak RSS (apt-get install time)\n');
+  const peers = readPeerStatus(peerStatusPath(ROOT));
+  if (!haveGnuTime()) process.stdout.write(`note: no peak RSS: ${missingPeerReason('time', '/usr/bin/time not installed (apt-get install time)', peers).replace(/^n\/a: /, '')}\n`);
 
   const cap = benchCapture(packets, seed);
   const made = cap.generatedS === null ? 'reused' : `generated in ${cap.generatedS.toFixed(1)} s`;
@@ -110,7 +114,7 @@ function main(): number {
     + `seed ${seed}, ${made}, read once to warm the page cache in ${cap.warmS.toFixed(2)} s)\n`);
   process.stdout.write(`runs per workload: ${runs}, one at a time\n\n`);
 
-  const results = workloads(cap.path, ROOT).map((w) => runWorkload(w, runs, packets, values.verbose ?? false));
+  const results = workloads(cap.path, ROOT).map((w) => runWorkload(w, runs, packets, values.verbose ?? false, peers));
   process.stdout.write(`\n${formatTable(results, packets, cap.bytes)}\n\n`);
   process.stdout.write('median s: wall time of the whole process; packets/s and MB/s: the capture\'s size over it; '
     + '× X: X\'s time ÷ this workload\'s time (above 1 = faster than X); max RSS: peak over the runs (GNU time).\n');

@@ -2,6 +2,7 @@
 
 import { pino } from 'pino';
 import { importDashboards } from '../dashboards/import.js';
+import { checkTimeRange, type TimeRange } from '../dashboards/panels.js';
 import { parseCommand, UsageError, type CommandSpec } from './args.js';
 
 const spec: CommandSpec = {
@@ -10,15 +11,21 @@ const spec: CommandSpec = {
   summary:
     'Installs the index templates in Elasticsearch, then imports the data views (tapwatch-inspection-*,\n' +
     'tapwatch-anomalies*, tapwatch-actions*) and the Fleet traffic, Device and Anomalies & actions dashboards\n' +
-    'into Kibana 8.x, replacing earlier versions. Fails, listing each object, if Kibana refuses any of them.',
+    'into Kibana 8.x, replacing earlier versions. Fails, listing each object, if Kibana refuses any of them.\n' +
+    'Each dashboard opens on its own window of traffic (Fleet traffic: the last hour, Device: 24 hours, Anomalies &\n' +
+    'actions: 7 days); --time-from and --time-to give all three another one, e.g. the time of a replayed capture.',
   options: {
     kibana: { type: 'string' },
     elasticsearch: { type: 'string' },
+    'time-from': { type: 'string' },
+    'time-to': { type: 'string' },
     'log-level': { type: 'string' },
   },
   help: {
     kibana: 'Kibana URL, e.g. http://127.0.0.1:5601 (add /s/<space> for a space)',
     elasticsearch: 'Elasticsearch URL, e.g. http://127.0.0.1:9200',
+    'time-from': 'start of the window every dashboard opens on: date math (now-24h) or ISO 8601 (2026-01-01T00:00:00Z)',
+    'time-to': 'its end (with --time-from): now, or ISO 8601',
     'log-level': 'pino level (default info)',
   },
 };
@@ -30,8 +37,15 @@ export async function run(argv: string[]): Promise<number> {
   if (action !== 'import' || extra.length) throw new UsageError(`expected 'import', got '${parsed.positionals.join(' ')}'`);
   const v = parsed.values as Record<string, string | undefined>;
   if (!v.kibana || !v.elasticsearch) throw new UsageError('--kibana and --elasticsearch are required');
+  if ((v['time-from'] === undefined) !== (v['time-to'] === undefined)) throw new UsageError('give --time-from and --time-to together');
+  let time: TimeRange | undefined;
+  try {
+    time = v['time-from'] !== undefined ? checkTimeRange({ from: v['time-from'], to: v['time-to']! }) : undefined;
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
   const log = pino({ name: 'tapwatch-dashboards', level: v['log-level'] ?? 'info' }, pino.destination(2));
-  await importDashboards({ kibanaUrl: v.kibana, elasticsearchUrl: v.elasticsearch, log });
+  await importDashboards({ kibanaUrl: v.kibana, elasticsearchUrl: v.elasticsearch, log, time });
   log.flush();
   return 0;
 }

@@ -4,6 +4,7 @@ import { Client } from '@elastic/elasticsearch';
 import { pino } from 'pino';
 import { installTemplates } from '../indexer/templates.js';
 import { Indexer } from '../indexer/indexer.js';
+import { DEFAULT_RETENTION_DAYS, scheduleRetention } from '../indexer/retention.js';
 import { actionRoute, anomalyRoute, inspectionRoute } from '../indexer/routes.js';
 import { backoffMs, sleep, Stopped } from '../net/backoff.js';
 import { runService } from './service-runner.js';
@@ -16,7 +17,8 @@ const spec: CommandSpec = {
     'Consumes inspection records, anomaly events and action events from Kafka and bulk-indexes them into Elasticsearch\n' +
     '(daily tapwatch-inspection-* indices, tapwatch-anomalies, tapwatch-actions), with deterministic ids, so redeliveries\n' +
     'never duplicate. Offsets are committed only after a bulk request succeeded; an unreachable node is retried with\n' +
-    'backoff. Installs the index templates at start.',
+    'backoff. Installs the index templates at start. Deletes daily inspection indices older than --retention-days at\n' +
+    'start and every hour: an index whose day and whose creation are both that old, made from the tapwatch template.',
   options: {
     kafka: { type: 'string' },
     elasticsearch: { type: 'string' },
@@ -25,6 +27,7 @@ const spec: CommandSpec = {
     'anomalies-topic': { type: 'string' },
     'actions-topic': { type: 'string' },
     'stats-interval': { type: 'string' },
+    'retention-days': { type: 'string' },
     'log-level': { type: 'string' },
   },
   help: {
@@ -35,6 +38,7 @@ const spec: CommandSpec = {
     'anomalies-topic': 'anomaly events topic, indexed into tapwatch-anomalies (default tapwatch.anomalies)',
     'actions-topic': 'action events topic, indexed into tapwatch-actions (default tapwatch.actions)',
     'stats-interval': 'seconds between counter log lines (default 10)',
+    'retention-days': `days of inspection indices to keep (default ${DEFAULT_RETENTION_DAYS}; 0 keeps them all, e.g. where ILM deletes them)`,
     'log-level': 'pino level (default info)',
   },
 };
@@ -44,6 +48,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!parsed) return 0;
   const v = parsed.values as Record<string, string | undefined>;
   if (!v.kafka || !v.elasticsearch) throw new UsageError('--kafka and --elasticsearch are required');
+  const retentionDays = intOption('retention-days', v['retention-days'], 0, 36_500) ?? DEFAULT_RETENTION_DAYS;
   const log = pino({ name: 'tapwatch-index', level: v['log-level'] ?? 'info' }, pino.destination(2));
   // No client-side retries or dead-node bookkeeping: the indexer's own loop retries whole batches.
   const client = new Client({ node: v.elasticsearch, requestTimeout: 10_000, maxRetries: 0, resurrectStrategy: 'none' });
@@ -60,10 +65,11 @@ export async function run(argv: string[]): Promise<number> {
   });
 
   const stopping = new AbortController();
+  let retention: ReturnType<typeof scheduleRetention> | undefined;
   return runService({
     log,
     running: 'indexing',
-    details: { kafka: v.kafka, elasticsearch: v.elasticsearch },
+    details: { kafka: v.kafka, elasticsearch: v.elasticsearch, retentionDays },
     statsEveryMs: (intOption('stats-interval', v['stats-interval'], 1, 86_400) ?? 10) * 1000,
     start: async () => {
       // The node may not be up yet (compose, CI): retry the templates like any other request.
@@ -77,10 +83,16 @@ export async function run(argv: string[]): Promise<number> {
           await sleep(backoffMs(attempt));
         }
       }
+      // After the templates, so that the indices it checks carry the mapping it looks for; before Kafka, so an
+      // indexer that cannot reach its brokers still keeps the node from filling up.
+      retention = retentionDays > 0 ? scheduleRetention(client, { days: retentionDays, log }) : undefined;
+      if (!retention) log.info('retention off (--retention-days 0): daily indices are kept');
+      await retention?.first;
       await indexer.start();
     },
     stop: async () => {
       stopping.abort(new Stopped());
+      retention?.stop();
       await indexer.stop();
       await client.close();
     },

@@ -4,6 +4,7 @@
 
 import { Client } from '@elastic/elasticsearch';
 import { installTemplates } from '../indexer/templates.js';
+import type { TimeRange } from './panels.js';
 import { savedObjectsNdjson } from './saved-objects.js';
 
 export interface ImportLog {
@@ -16,6 +17,8 @@ export interface ImportOptions {
   log?: ImportLog;
   /** Defaults to what saved-objects.ts generates, the same bytes as dashboards/saved-objects.ndjson. */
   ndjson?: string;
+  /** Every dashboard opens on this window instead of its own (not with `ndjson`). */
+  time?: TimeRange;
 }
 
 /** One object Kibana refused, as its import API reports it. */
@@ -65,6 +68,9 @@ export async function importSavedObjects(kibanaUrl: string, ndjson: string): Pro
 }
 
 export async function importDashboards(o: ImportOptions): Promise<KibanaImportResponse> {
+  if (o.ndjson !== undefined && o.time !== undefined) throw new Error('give the saved objects or a time range for them, not both');
+  // Before anything is installed: a bad range fails the command, not half of it.
+  const ndjson = o.ndjson ?? savedObjectsNdjson({ time: o.time });
   // One retry, not the client's default three: a command run by hand should say soon that the node is not there.
   const client = new Client({ node: o.elasticsearchUrl, maxRetries: 1 });
   try {
@@ -75,7 +81,7 @@ export async function importDashboards(o: ImportOptions): Promise<KibanaImportRe
     await client.close();
   }
   o.log?.info({ elasticsearch: o.elasticsearchUrl }, 'index templates installed');
-  const result = await importSavedObjects(o.kibanaUrl, o.ndjson ?? savedObjectsNdjson());
+  const result = await importSavedObjects(o.kibanaUrl, ndjson);
   o.log?.info({ kibana: o.kibanaUrl, imported: result.successCount }, 'dashboards imported');
   return result;
 }

@@ -91,20 +91,59 @@ const ANOMALIES: Panel[] = [
   { id: 'actions-over-time', title: 'Actions over time', view: 'actions', chart: 'bar', metrics: [count], buckets: [date, terms('event.action', 10, 'Action')] },
 ];
 
+/** A Kibana time range: date math (now-1h) or ISO 8601 instants. */
+export interface TimeRange {
+  from: string;
+  to: string;
+}
+
 export interface Dashboard {
   id: string;
   title: string;
   description: string;
+  /**
+   * The time range the dashboard opens with (saved with it: timeRestore). Every document's @timestamp is the time of
+   * the traffic it is about, so this is a window of traffic; `tapwatch dashboards import --time-from/--time-to`
+   * replaces it, e.g. with a replayed capture's own time.
+   */
+  time: TimeRange;
   /** An options-list control on device.id; single-select for the one-device dashboard. */
   deviceControl: 'multi' | 'single';
   panels: Panel[];
 }
 
+// The windows, for live traffic (records every minute, the collector's default interval):
+// - Fleet traffic, the last hour: the VPG Metric Monitor is a realtime view; 60 one-minute records per device, which
+//   Kibana's automatic interval draws as one-minute bars, and a change in the fleet's traffic shows within a minute.
+// - Device, the last 24 hours: a device's day, the period its baselines learn (time-of-day buckets), so an odd hour
+//   stands out against the rest of its day.
+// - Anomalies & actions, the last 7 days: alarm transitions are few and an incident is looked at after the fact,
+//   a weekend's included; an action has its anomaly's @timestamp, so the two are never split across the window's edge.
 export const DASHBOARDS: Dashboard[] = [
-  { id: 'tapwatch-fleet', title: 'tapwatch: Fleet traffic', description: 'The SORACOM Junction VPG Metric Monitor panels over the whole fleet', deviceControl: 'multi', panels: FLEET },
-  { id: 'tapwatch-device', title: 'tapwatch: Device', description: 'One device: its traffic, destinations, protocols and anomalies (pick it in the Device control)', deviceControl: 'single', panels: DEVICE },
-  { id: 'tapwatch-anomalies-actions', title: 'tapwatch: Anomalies & actions', description: 'Alarm transitions by detector and severity, devices in alarm, actions taken', deviceControl: 'multi', panels: ANOMALIES },
+  { id: 'tapwatch-fleet', title: 'tapwatch: Fleet traffic', description: 'The SORACOM Junction VPG Metric Monitor panels over the whole fleet', time: { from: 'now-1h', to: 'now' }, deviceControl: 'multi', panels: FLEET },
+  { id: 'tapwatch-device', title: 'tapwatch: Device', description: 'One device: its traffic, destinations, protocols and anomalies (pick it in the Device control)', time: { from: 'now-24h', to: 'now' }, deviceControl: 'single', panels: DEVICE },
+  { id: 'tapwatch-anomalies-actions', title: 'tapwatch: Anomalies & actions', description: 'Alarm transitions by detector and severity, devices in alarm, actions taken', time: { from: 'now-7d', to: 'now' }, deviceControl: 'multi', panels: ANOMALIES },
 ];
+
+/** Kibana date math as the time picker takes it: now, optionally plus/minus amounts of a unit, optionally rounded. */
+const DATE_MATH = /^now(?:[+-]\d+[smhdwMy])*(?:\/[smhdwMy])?$/;
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?(?:Z|[+-]\d{2}:\d{2})$/;
+
+/** The range, checked: each end date math or an ISO 8601 instant with its zone, and from before to when both are instants. */
+export function checkTimeRange(range: TimeRange): TimeRange {
+  for (const [name, v] of Object.entries(range)) {
+    if (!DATE_MATH.test(v) && !(ISO_INSTANT.test(v) && !Number.isNaN(Date.parse(v)))) {
+      throw new RangeError(`time ${name} '${v}': expected Kibana date math (now, now-24h, now-7d/d) or an ISO 8601 instant with its zone (2026-01-01T00:00:00Z)`);
+    }
+  }
+  if (ISO_INSTANT.test(range.from) && ISO_INSTANT.test(range.to) && Date.parse(range.from) >= Date.parse(range.to)) {
+    throw new RangeError(`time from '${range.from}' is not before to '${range.to}'`);
+  }
+  return range;
+}
+
+/** A window that moves with now refreshes as records arrive (every minute); one between two instants does not move. */
+export const refreshInterval = (range: TimeRange) => (range.to.startsWith('now') ? { pause: false, value: 60_000 } : { pause: true, value: 0 });
 
 export const PANELS: Panel[] = DASHBOARDS.flatMap((d) => d.panels);
 

@@ -5,7 +5,7 @@
 // our guessing the newest shape. Lens cannot aggregate nested fields (elastic/kibana#150158), so the panels on
 // detected.protos and destinations.top are Vega, which sends panelAggregation() itself.
 
-import { AUTO_INTERVAL, DASHBOARDS, DATA_VIEWS, metricName, panelAggregation, panelKuery, type Dashboard, type Panel } from './panels.js';
+import { AUTO_INTERVAL, DASHBOARDS, DATA_VIEWS, checkTimeRange, metricName, panelAggregation, panelKuery, refreshInterval, type Dashboard, type Panel, type TimeRange } from './panels.js';
 
 export interface SavedObject {
   type: 'index-pattern' | 'lens' | 'visualization' | 'dashboard';
@@ -142,7 +142,9 @@ function vegaSpec(panel: Panel): Record<string, unknown> {
         },
       };
     case 'heatmap':
-      // One row per protocol, one column per time bucket: the VPG Metric Monitor's protocol swimlane.
+      // One row per protocol, one column per time bucket: the VPG Metric Monitor's protocol swimlane. The time axis is
+      // ordinal, a band per bucket: on a temporal axis a rect with no end time has no width (nothing is drawn), and
+      // the bucket's length is Kibana's automatic interval, which the spec does not know.
       return {
         $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
         data: { url, format: { property: 'aggregations.b0.buckets' } },
@@ -153,7 +155,7 @@ function vegaSpec(panel: Panel): Record<string, unknown> {
         ],
         mark: 'rect',
         encoding: {
-          x: { field: 'key', type: 'temporal', title: null },
+          x: { field: 'key', type: 'ordinal', title: null, axis: { labelExpr: "timeFormat(datum.value, '%H:%M')", labelAngle: -45 } },
           y: { field: 'name', type: 'nominal', title: term.label },
           color: { field: 'value', type: 'quantitative', title: metric.label },
           tooltip: [{ field: 'key', type: 'temporal', format: '%Y-%m-%d %H:%M:%S', title: 'time' }, { field: 'name', type: 'nominal', title: term.label }, { field: 'value', type: 'quantitative', title: metric.label, format: ',' }],
@@ -222,7 +224,7 @@ function layout(panels: Panel[]) {
 
 export const DEVICE_CONTROL_FIELD = 'device.id';
 
-function dashboard(d: Dashboard): SavedObject {
+function dashboard(d: Dashboard, time: TimeRange): SavedObject {
   const grids = layout(d.panels);
   const panels = d.panels.map((panel, i) => {
     const panelIndex = panel.id;
@@ -252,7 +254,11 @@ function dashboard(d: Dashboard): SavedObject {
       title: d.title,
       description: d.description,
       version: 1,
-      timeRestore: false,
+      // Opens on its own window of traffic rather than whatever the time picker last showed.
+      timeRestore: true,
+      timeFrom: time.from,
+      timeTo: time.to,
+      refreshInterval: refreshInterval(time),
       optionsJSON: JSON.stringify({ useMargins: true, syncColors: false, syncCursor: true, syncTooltips: false, hidePanelTitles: false }),
       panelsJSON: JSON.stringify(panels),
       controlGroupInput: {
@@ -273,11 +279,16 @@ function dashboard(d: Dashboard): SavedObject {
   };
 }
 
-/** Data views first, then visualizations, then dashboards: each object after the ones it references. */
-export function savedObjects(): SavedObject[] {
-  const views = (Object.keys(DATA_VIEWS) as (keyof typeof DATA_VIEWS)[]).map(dataView);
-  const visualizations = DASHBOARDS.flatMap((d) => d.panels).map((p) => (isVega(p) ? vega(p) : lens(p)));
-  return [...views, ...visualizations, ...DASHBOARDS.map(dashboard)];
+export interface SavedObjectsOptions {
+  /** One time range for every dashboard instead of each one's own (panels.ts), e.g. a replayed capture's. */
+  time?: TimeRange;
 }
 
-export const savedObjectsNdjson = (): string => savedObjects().map((o) => JSON.stringify(o)).join('\n') + '\n';
+/** Data views first, then visualizations, then dashboards: each object after the ones it references. */
+export function savedObjects(o: SavedObjectsOptions = {}): SavedObject[] {
+  const views = (Object.keys(DATA_VIEWS) as (keyof typeof DATA_VIEWS)[]).map(dataView);
+  const visualizations = DASHBOARDS.flatMap((d) => d.panels).map((p) => (isVega(p) ? vega(p) : lens(p)));
+  return [...views, ...visualizations, ...DASHBOARDS.map((d) => dashboard(d, checkTimeRange(o.time ?? d.time)))];
+}
+
+export const savedObjectsNdjson = (o: SavedObjectsOptions = {}): string => savedObjects(o).map((x) => JSON.stringify(x)).join('\n') + '\n';

@@ -22,9 +22,20 @@ export function inspectionDocumentId(record: InspectionRecord): string {
   return `${record.device.id}@${new Date(record.interval.start).toISOString()}`;
 }
 
+/**
+ * The times a document carries besides @timestamp (the time of the traffic it is about), as ECS names them:
+ * `ingested`, when the indexer indexed it (event.ingested); `created`, when the event was decided (event.created),
+ * for a document whose source event does not carry that time itself.
+ */
+export interface DocumentTimes {
+  ingested: Date;
+  created?: Date;
+}
+
 export type InspectionDocument = ReturnType<typeof inspectionDocument>;
 
-export function inspectionDocument(record: InspectionRecord) {
+/** @timestamp is the interval's start: the traffic's own time, so a replayed capture lands where it happened. */
+export function inspectionDocument(record: InspectionRecord, times: DocumentTimes) {
   const { start, end } = record.interval;
   const stats = record['traffic.statistics'];
   return {
@@ -40,6 +51,7 @@ export function inspectionDocument(record: InspectionRecord) {
       start,
       end,
       duration: (Date.parse(end) - Date.parse(start)) * 1e6, // ECS durations are nanoseconds
+      ingested: times.ingested.toISOString(),
     },
     observer: { type: 'sensor', product: 'tapwatch' },
     // The device is the source: ECS source.bytes/packets are what the source sent, i.e. the uplink.
@@ -63,15 +75,39 @@ export function anomalyDocumentId(e: AnomalyEvent): string {
   return e.event_id;
 }
 
-/** An AnomalyEvent as a tapwatch-anomalies document: the event as the analyzer wrote it, plus ECS fields. */
-export function anomalyDocument(e: AnomalyEvent) {
+/**
+ * An AnomalyEvent as a tapwatch-anomalies document: the event as the analyzer wrote it, plus ECS fields. Its
+ * @timestamp is the event's own, the start of the interval the anomaly is about; event.created, when the analyzer
+ * decided, is `times.created` (the AnomalyEvent does not carry it: the Kafka message's timestamp is that moment).
+ */
+export function anomalyDocument(e: AnomalyEvent, times: DocumentTimes) {
   return {
     ...e,
     ecs: { version: ECS_VERSION },
     // ECS event.severity is numeric; the named severity stays in the event's own `severity`.
-    event: { kind: 'alert', category: ['network'], type: ['info'], module: 'tapwatch', dataset: 'tapwatch.anomaly', id: e.event_id, severity: SEVERITY_SCORE[e.severity] },
+    event: {
+      kind: 'alert',
+      category: ['network'],
+      type: ['info'],
+      module: 'tapwatch',
+      dataset: 'tapwatch.anomaly',
+      id: e.event_id,
+      severity: SEVERITY_SCORE[e.severity],
+      ...(times.created && { created: times.created.toISOString() }),
+      ingested: times.ingested.toISOString(),
+    },
     source: { ip: e.device.ip },
   };
+}
+
+/**
+ * The time of the interval an anomaly is about, from its event_id (device/behavior/time/transition[/severity], the
+ * format the AnomalyEvent schema documents): the last part that is a time, read from the right because a device id
+ * may itself contain '/'. Undefined when there is none. An ActionEvent keeps only the anomaly's id, not its @timestamp.
+ */
+export function anomalyTimeOfId(eventId: string): string | undefined {
+  const time = eventId.split('/').reverse().find((p) => /^\d{4}-\d{2}-\d{2}T/.test(p) && !Number.isNaN(Date.parse(p)));
+  return time === undefined ? undefined : new Date(time).toISOString();
 }
 
 /** ECS event.outcome: only an applied action succeeded and only a failed one failed; a decision not to act has no outcome. */
@@ -99,13 +135,30 @@ export function actionDocumentId(e: ActionEvent): string {
  * An ActionEvent as a tapwatch-actions document. Not the event spread as-is, as anomalies are: the action
  * type goes to ECS event.action, and the object `action` holds what the responder did (result, rule,
  * parameters, previous state), which is where the dashboards look.
+ *
+ * @timestamp is the time of the traffic the action answers, the interval of its anomaly, so that an anomaly and its
+ * action fall in the same time window whatever clock the responder ran on (a replayed capture's actions are decided
+ * on the wall clock, months after the traffic). event.created is the decision's own time. An action with no anomaly
+ * (a release when its time-to-live ran out) is about no traffic: its @timestamp is the decision's time.
  */
-export function actionDocument(e: ActionEvent) {
+export function actionDocument(e: ActionEvent, times: DocumentTimes) {
   const a = e.anomaly;
   return {
-    '@timestamp': e['@timestamp'],
+    '@timestamp': (a && anomalyTimeOfId(a.event_id)) ?? e['@timestamp'],
     ecs: { version: ECS_VERSION },
-    event: { kind: 'event', category: ['network'], type: ['change'], module: 'tapwatch', dataset: 'tapwatch.action', id: e.action_id, action: e.action, reason: e.reason, outcome: OUTCOME[e.result] },
+    event: {
+      kind: 'event',
+      category: ['network'],
+      type: ['change'],
+      module: 'tapwatch',
+      dataset: 'tapwatch.action',
+      id: e.action_id,
+      action: e.action,
+      reason: e.reason,
+      outcome: OUTCOME[e.result],
+      created: e['@timestamp'],
+      ingested: times.ingested.toISOString(),
+    },
     schema: e.schema,
     device: e.device,
     source: { ip: e.device.ip },

@@ -8,12 +8,12 @@ import type { Client, estypes } from '@elastic/elasticsearch';
 import { InspectionRecordSchema } from '../contracts/inspection-record.js';
 
 export const ECS_VERSION = '8.17.0';
-/** Daily indices, tapwatch-inspection-YYYY.MM.DD: see inspectionIndex() in to-document.ts. */
+/** Daily indices, tapwatch-inspection-YYYY.MM.DD: see inspectionIndex() in documents.ts; retention.ts deletes old ones. */
 export const INSPECTION_INDEX_PREFIX = 'tapwatch-inspection-';
 export const ANOMALIES_INDEX = 'tapwatch-anomalies';
 export const ACTIONS_INDEX = 'tapwatch-actions';
 /** Raise with every mapping change: ES keeps it with the template, so an installation can tell which one it has. */
-const TEMPLATE_VERSION = 2;
+const TEMPLATE_VERSION = 4;
 
 const keyword = { type: 'keyword' } as const;
 const long = { type: 'long' } as const;
@@ -31,15 +31,19 @@ const counters = (object: { properties: Record<string, unknown> }) => ({
   properties: Object.fromEntries(Object.keys(object.properties).map((name) => [name, long])),
 });
 
-/** ECS event.* plus what a kind of document adds to it. */
-const event = (extra: Record<string, estypes.MappingProperty> = {}) => ({
-  properties: { kind: keyword, category: keyword, type: keyword, module: keyword, dataset: keyword, id: keyword, start: date, end: date, duration: long, ...extra },
+/** ECS event.* plus what a kind of document adds to it. Every document has `ingested` (when the indexer indexed it)
+ *  beside @timestamp, which is always the time of the traffic a document is about; `created` (when the event was
+ *  decided) is added by the kinds that have one. */
+const event = (extra: Record<string, estypes.MappingProperty>) => ({
+  properties: { kind: keyword, category: keyword, type: keyword, module: keyword, dataset: keyword, ingested: date, ...extra },
 });
 
 // Shared by all three: the ECS base, and the device identity that joins the indices (device.id is ECS; the rest
-// extends ECS's device field set with the record's names).
+// extends ECS's device field set with the record's names). Anomalies and actions carry the AnomalyEvent's device,
+// which has no IMEI and no inventory flag.
 const base = { '@timestamp': date, ecs: { properties: { version: keyword } } };
-const device = { properties: { id: keyword, ip, imsi: keyword, imei: keyword, group: keyword, known: boolean } };
+const eventDevice = { id: keyword, ip, imsi: keyword, group: keyword };
+const device = { properties: { ...eventDevice, imei: keyword, known: boolean } };
 
 const settings = {
   number_of_shards: 1,
@@ -47,23 +51,25 @@ const settings = {
   auto_expand_replicas: '0-1',
 };
 
-const meta = { managed_by: 'tapwatch' };
+/** What marks a template, and every index created from it, as tapwatch's: retention deletes no index without it. */
+export const MANAGED_BY = { managed_by: 'tapwatch' } as const;
 
-/** A composable template with tapwatch's settings and a strict mapping: a field nobody declared is an error. */
-function strictTemplate<P extends Record<string, estypes.MappingProperty>>(pattern: string, properties: P, _meta: estypes.Metadata = meta) {
+/** A composable template with tapwatch's settings and a strict mapping: a field nobody declared is an error. The
+ *  mapping's own _meta goes into each index made from the template (the template's _meta stays with the template). */
+function strictTemplate<P extends Record<string, estypes.MappingProperty>>(pattern: string, properties: P, _meta: estypes.Metadata = MANAGED_BY) {
   return {
     index_patterns: [pattern],
     priority: 200,
     version: TEMPLATE_VERSION,
     _meta,
-    template: { settings, mappings: { dynamic: 'strict' as const, properties } },
+    template: { settings, mappings: { dynamic: 'strict' as const, _meta: MANAGED_BY, properties } },
   };
 }
 
 export const INDEX_TEMPLATES = {
   'tapwatch-inspection': strictTemplate(`${INSPECTION_INDEX_PREFIX}*`, {
     ...base,
-    event: event(),
+    event: event({ start: date, end: date, duration: long }),
     observer: { properties: { type: keyword, product: keyword } },
     source: { properties: { ip, bytes: long, packets: long } },
     network: { properties: { type: keyword, bytes: long, packets: long } },
@@ -88,27 +94,45 @@ export const INDEX_TEMPLATES = {
     },
     tcp: counters(record.tcp),
     dns: counters(record.dns),
-  }, { ...meta, record_schema: record.schema.const }),
+  }, { ...MANAGED_BY, record_schema: record.schema.const }),
 
-  // Written by the analyzer: one document per alarm transition. The AnomalyEvent's own names (analyzer/
+  // Written by the analyzer: one document per alarm transition. The AnomalyEvent's own names (contracts/
   // anomaly-event.ts) plus ECS: event.id = event_id, event.severity = a number for sorting (severity is the label),
-  // source.ip = device.ip, and destination.* / network.* for an anomaly about one far end.
+  // source.ip = device.ip. Only what anomalyDocument() writes: an AnomalyEvent names no far end and no policy.
   'tapwatch-anomalies': strictTemplate(`${ANOMALIES_INDEX}*`, {
     ...base,
-    event: event({ severity: long }),
+    event: event({ id: keyword, severity: long, created: date }),
     source: { properties: { ip } },
-    destination: { properties: { ip, port: long } },
-    network: { properties: { transport: keyword, protocol: keyword } },
     schema: keyword,
     event_id: keyword,
     interval_seconds: long,
-    device,
+    device: { properties: eventDevice },
     detector: keyword,
+    basis: keyword,
+    warmup: { properties: { complete: boolean, seconds: long, needed: long } },
     behavior: keyword,
     metric: keyword,
     comparison: keyword,
     observed: double,
     threshold: double,
+    unit: keyword,
+    // The evidence differs by behavior (contracts/anomaly-event.ts): all of it is kept in _source for the
+    // document view, and what an operator filters or aggregates on is indexed; the rest is not rejected.
+    evidence: {
+      dynamic: false,
+      properties: {
+        kind: keyword,
+        domain: keyword,
+        failed_hosts: long,
+        distinct_names: long,
+        period_seconds: double,
+        packets_per_second: double,
+        bytes_up: long,
+        destination: { properties: { ip, port: long, transport: keyword, name: keyword } },
+        target: { properties: { ip, port: long, transport: keyword, name: keyword } },
+        behaviors: keyword,
+      },
+    },
     baseline: {
       properties: {
         scope: keyword,
@@ -130,19 +154,17 @@ export const INDEX_TEMPLATES = {
     alarm_since: date,
     suspected: keyword,
     summary: text,
-    // What the policy chose to do about it.
-    policy: { properties: { action: keyword, dry_run: boolean } },
   }),
 
-  // Written by the responder (analyzer/action-event.ts, dashboards/to-document.ts actionDocument): one document
-  // per decision about a device, taken or not.
+  // Written by the responder (contracts/action-event.ts, indexer/documents.ts actionDocument): one document
+  // per decision about a device, taken or not. @timestamp is its anomaly's interval, event.created the decision.
   'tapwatch-actions': strictTemplate(`${ACTIONS_INDEX}*`, {
     ...base,
     // event.action: the action type (block, throttle, ...); event.reason: the sentence; event.outcome: ECS's
     // success/failure/unknown, with tapwatch's finer result in action.result.
-    event: event({ action: keyword, reason: keyword, outcome: keyword }),
+    event: event({ id: keyword, action: keyword, reason: keyword, outcome: keyword, created: date }),
     schema: keyword,
-    device,
+    device: { properties: eventDevice },
     source: { properties: { ip } },
     action: {
       properties: {

@@ -1,5 +1,6 @@
 // The responder's ActionEvents, every action and result, mapped by actionDocument(), are accepted by the
-// strict tapwatch-actions template on the real node, once each however often they are sent.
+// strict tapwatch-actions template on the real node, once each however often they are sent; and an action lands in
+// the time window of the anomaly it answers, whenever it was decided.
 
 import { Client } from '@elastic/elasticsearch';
 import { expect, inject, it } from 'vitest';
@@ -9,6 +10,9 @@ import { createResponder } from '../responder/responder.js';
 import { installTemplates } from '../indexer/templates.js';
 import { actionDocument, actionDocumentId, actionIndex } from '../indexer/documents.js';
 import { anomaly, at, MemoryControl } from './helpers/responder-fixtures.js';
+import { indexedNow } from './helpers/es-fixtures.js';
+import { anomalyDocument, anomalyDocumentId, anomalyIndex } from '../indexer/documents.js';
+import type { AnomalyEvent } from '../contracts/anomaly-event.js';
 
 /** A run of the responder that produces every action type and every result. */
 async function everyKindOfAction(): Promise<ActionEvent[]> {
@@ -43,7 +47,7 @@ it('responder events index into tapwatch-actions under the strict mapping, idemp
   await installTemplates(client);
   await client.indices.delete({ index: actionIndex(), ignore_unavailable: true });
   for (let pass = 0; pass < 2; pass++) {
-    const res = await client.bulk({ refresh: true, operations: events.flatMap((e) => [{ index: { _index: actionIndex(), _id: actionDocumentId(e) } }, actionDocument(e)]) });
+    const res = await client.bulk({ refresh: true, operations: events.flatMap((e) => [{ index: { _index: actionIndex(), _id: actionDocumentId(e) } }, actionDocument(e, indexedNow())]) });
     expect(res.items.filter((i) => i.index?.error).map((i) => i.index?.error?.reason)).toEqual([]);
   }
   expect((await client.count({ index: actionIndex() })).count).toBe(events.length);
@@ -59,3 +63,44 @@ it('responder events index into tapwatch-actions under the strict mapping, idemp
   expect(aggs.released.doc_count).toBe(events.filter((e) => e.action === 'release').length);
   await client.close();
 }, 120_000);
+
+it('an action shares the time window of the anomaly it answers, though decided hours later; its decision time is event.created', async () => {
+  // A capture replayed two hours after its traffic: the responder decides on the wall clock, at(7200) and later.
+  const events: ActionEvent[] = [];
+  const control = new MemoryControl();
+  control.add('r0');
+  const policy = { ...defaultPolicy(), releaseAfterSeconds: 600, breaker: { maxActionsPerMinute: 10, maxFleetPercent: 100 } };
+  const responder = createResponder({ policy, client: control, publish: (ev) => void events.push(ev) });
+  const alarm: AnomalyEvent = anomaly('r0', { severity: 'medium', seconds: 0 });
+  await responder.handle(alarm, at(7200));
+  await responder.releaseDue(at(7200 + 3600)); // the TTL release: about no traffic, so at its decision time
+  expect(events.map((e) => [e.action, e.result])).toEqual([['throttle', 'applied'], ['release', 'applied']]);
+
+  const client = new Client({ node: inject('elasticsearchUrl') });
+  await installTemplates(client);
+  const index = { anomalies: `${anomalyIndex()}-window`, actions: `${actionIndex()}-window` };
+  try {
+    await client.index({ index: index.anomalies, id: anomalyDocumentId(alarm), document: anomalyDocument(alarm, indexedNow()), refresh: true });
+    await client.bulk({ refresh: true, operations: events.flatMap((e) => [{ index: { _index: index.actions, _id: actionDocumentId(e) } }, actionDocument(e, indexedNow())]) });
+    // What a dashboard's date histogram does with them: the anomaly and its action in the same minute.
+    const res = await client.search({
+      index: [index.anomalies, index.actions],
+      size: 0,
+      aggs: { t: { date_histogram: { field: '@timestamp', fixed_interval: '1m', min_doc_count: 1 }, aggs: { kinds: { terms: { field: 'event.dataset' } } } } },
+    });
+    const buckets = (res.aggregations!.t as { buckets: { key_as_string: string; kinds: { buckets: { key: string; doc_count: number }[] } }[] }).buckets;
+    const kinds = (b: (typeof buckets)[number]) => b.kinds.buckets.map((k) => `${k.key}×${k.doc_count}`).sort();
+    expect(buckets.map((b) => [b.key_as_string, kinds(b)])).toEqual([
+      [at(0).toISOString(), ['tapwatch.action×1', 'tapwatch.anomaly×1']],
+      [at(7200 + 3600).toISOString(), ['tapwatch.action×1']],
+    ]);
+    const actions = (await client.search<Record<string, any>>({ index: index.actions, sort: [{ '@timestamp': 'asc' }] })).hits.hits.map((h) => h._source!);
+    expect(actions.map((d) => [d.event.action, d['@timestamp'], d.event.created])).toEqual([
+      ['throttle', at(0).toISOString(), at(7200).toISOString()],
+      ['release', at(10800).toISOString(), at(10800).toISOString()],
+    ]);
+  } finally {
+    await client.indices.delete({ index: Object.values(index), ignore_unavailable: true });
+    await client.close();
+  }
+});

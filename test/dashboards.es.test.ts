@@ -4,7 +4,7 @@
 // documents of the demo capture (and of sample anomalies / actions), returns what the records say. Kibana itself
 // cannot run here (services.md §3.1), so the import is checked against a stand-in HTTP server.
 
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,10 +16,11 @@ import { importDashboards } from '../dashboards/import.js';
 import { AUTO_INTERVAL, DASHBOARDS, DATA_VIEWS, PACKET_SIZE_BUCKETS, PANELS, metricName, panelAggregation, panelFields, panelQuery, type Panel, type ViewKey } from '../dashboards/panels.js';
 import { objectId, savedObjectsNdjson, type SavedObject } from '../dashboards/saved-objects.js';
 import { ACTIONS_INDEX, ANOMALIES_INDEX, INDEX_TEMPLATES, installTemplates } from '../indexer/templates.js';
-import { inspectionDocument } from '../indexer/documents.js';
+import { anomalyDocument, inspectionDocument } from '../indexer/documents.js';
 import { run as dashboardsCli } from '../cli/dashboards.js';
 import { generateFleetMirror } from '../synth/fleet-mirror.js';
-import { bulkRecords, collect, fieldTypes, indicesOf, root, sampleAction, sampleAnomaly } from './helpers/es-fixtures.js';
+import { dataMarks, dataWithEsUrls, esRequest, renderKibanaVega } from './helpers/kibana-vega.js';
+import { bulkRecords, collect, fieldTypes, indexedNow, indicesOf, root, sampleAction, sampleAnomalyEvent } from './helpers/es-fixtures.js';
 
 const ns = `d${Date.now().toString(36)}${process.pid}`;
 let client: Client;
@@ -37,15 +38,17 @@ interface DataSet {
 const sets: DataSet[] = [];
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
-/** Alarm transitions over several minutes, devices, detectors and severities; and the actions taken on them. */
-function anomalyFixtures(devices: string[]) {
-  const detectors = ['static', 'device-baseline', 'group-percentile', 'fleet-model'];
-  const severities = ['low', 'medium', 'high', 'critical'];
-  const anomalies = Array.from({ length: 24 }, (_, i) => {
+/**
+ * Alarm transitions over several minutes, devices, detectors and severities; and the actions taken on the first nine
+ * of them, decided long after the traffic (as for a replayed capture), so each action's @timestamp comes from its anomaly.
+ */
+function anomalyFixtures(devices: string[], t0: number) {
+  const detectors = ['static', 'device-baseline', 'group-percentile', 'fleet-model'] as const;
+  const severities = ['low', 'medium', 'high', 'critical'] as const;
+  const events = Array.from({ length: 24 }, (_, i) => {
     const id = devices[i % devices.length];
-    return sampleAnomaly({
-      '@timestamp': new Date(Date.UTC(2026, 0, 1, 0, i % 7, 0)).toISOString(),
-      event_id: `a${i}`,
+    return sampleAnomalyEvent({
+      '@timestamp': new Date(t0 + (i % 7) * 60_000).toISOString(),
       device: { id, ip: `10.128.0.${(i % devices.length) + 1}` },
       detector: detectors[i % 4],
       severity: severities[(i * 3) % 4],
@@ -53,13 +56,9 @@ function anomalyFixtures(devices: string[]) {
       alarm: i % 5 === 0 ? 'alarm-cleared' : 'in-alarm',
     });
   });
-  const actions = Array.from({ length: 9 }, (_, i) =>
-    sampleAction({
-      '@timestamp': new Date(Date.UTC(2026, 0, 1, 0, i, 30)).toISOString(),
-      device: { id: devices[i % devices.length], ip: `10.128.0.${(i % devices.length) + 1}` },
-      event: { ...sampleAction().event, id: `x${i}`, action: ['throttle', 'block', 'set-group'][i % 3] },
-      action: { ...sampleAction().action, result: i % 4 === 0 ? 'dry-run' : 'applied' },
-    }),
+  const anomalies = events.map((e) => anomalyDocument(e, { ...indexedNow(), created: new Date(Date.parse(e['@timestamp']) + 2000) }));
+  const actions = events.slice(0, 9).map((e, i) =>
+    sampleAction({ action_id: `${i}`.padStart(32, '0'), '@timestamp': new Date(Date.now() - i * 1000).toISOString(), action: (['throttle', 'block', 'redirect'] as const)[i % 3], result: i % 4 === 0 ? 'dry-run' : 'applied' }, e),
   );
   return { anomalies, actions };
 }
@@ -67,14 +66,15 @@ function anomalyFixtures(devices: string[]) {
 async function dataSet(name: string, records: InspectionRecord[], interval: string): Promise<DataSet> {
   const namespace = `${ns}-${name}`;
   expect((await bulkRecords(client, 'index', records, namespace)).filter((i) => i.error)).toEqual([]);
-  const { anomalies, actions } = anomalyFixtures([...new Set(records.map((r) => r.device.id))].slice(0, 5));
+  // The anomalies are about the records' own intervals, as the analyzer's are.
+  const { anomalies, actions } = anomalyFixtures([...new Set(records.map((r) => r.device.id))].slice(0, 5), Date.parse(records[0].interval.start));
   const indices = { inspection: indicesOf(records, namespace), anomalies: [`${ANOMALIES_INDEX}-${namespace}`], actions: [`${ACTIONS_INDEX}-${namespace}`] };
   for (const [index, docs] of [[indices.anomalies[0], anomalies], [indices.actions[0], actions]] as const) {
     const res = await client.bulk({ operations: docs.flatMap((d) => [{ index: { _index: index } }, d]), refresh: true });
     expect(res.errors).toBe(false);
   }
   for (const index of Object.values(indices).flat()) created.add(index);
-  return { name, records, docs: { inspection: records.map(inspectionDocument), anomalies, actions }, indices, interval };
+  return { name, records, docs: { inspection: records.map((r) => inspectionDocument(r, indexedNow())), anomalies, actions }, indices, interval };
 }
 
 beforeAll(async () => {
@@ -86,7 +86,9 @@ beforeAll(async () => {
   generateFleetMirror({ out: pcap, packets: 8_000, devices: 20, seed: 11 });
   const fleet = collect(pcap, 1);
   expect(new Set(fleet.map((r) => r.interval.start)).size).toBeGreaterThanOrEqual(3);
-  sets.push(await dataSet('demo', demo, '60s'), await dataSet('fleet', fleet, '1s'));
+  // The compose demo's capture: 16 minutes of 24 meters, one of which starts a telnet sweep at minute 13.
+  const incident = collect(join(root, 'fixtures', 'demo', 'incident-mirror.pcap'), 60, join(root, 'fixtures', 'demo', 'incident-inventory.csv'));
+  sets.push(await dataSet('demo', demo, '60s'), await dataSet('fleet', fleet, '1s'), await dataSet('incident', incident, '60s'));
 });
 
 afterAll(async () => {
@@ -97,6 +99,10 @@ afterAll(async () => {
 
 const committed = () => readFileSync(committedNdjsonPath(), 'utf8');
 const objects = (): SavedObject[] => committed().trimEnd().split('\n').map((line) => JSON.parse(line));
+/** A Vega panel's spec as the committed saved object carries it. */
+const vegaSpecOf = (panel: Panel): Record<string, any> => JSON.parse(JSON.parse(objects().find((x) => x.id === objectId(panel))!.attributes.visState as string).params.spec);
+/** A time picker's range that just holds a data set's records. */
+const timeOf = (set: DataSet) => ({ min: Math.min(...set.records.map((r) => Date.parse(r.interval.start))), max: Math.max(...set.records.map((r) => Date.parse(r.interval.end))) });
 
 describe('saved objects NDJSON', () => {
   it('is what saved-objects.ts generates (run npm run dashboards:build after changing it)', () => {
@@ -113,6 +119,15 @@ describe('saved objects NDJSON', () => {
     for (const o of all) expect(o.coreMigrationVersion, o.id).toBe('8.8.0');
     const versions = Object.fromEntries(all.map((o) => [o.type, o.typeMigrationVersion]));
     expect(versions).toEqual({ 'index-pattern': '7.11.0', lens: '7.14.0', visualization: '7.14.0', dashboard: '8.7.0' });
+  });
+
+  it('opens each dashboard on its own window of traffic (timeRestore), refreshed every minute as records arrive', () => {
+    const dashboards = objects().filter((o) => o.type === 'dashboard');
+    expect(dashboards.map((o) => [o.id, o.attributes.timeRestore, o.attributes.timeFrom, o.attributes.timeTo, o.attributes.refreshInterval])).toEqual([
+      ['tapwatch-fleet', true, 'now-1h', 'now', { pause: false, value: 60_000 }],
+      ['tapwatch-device', true, 'now-24h', 'now', { pause: false, value: 60_000 }],
+      ['tapwatch-anomalies-actions', true, 'now-7d', 'now', { pause: false, value: 60_000 }],
+    ]);
   });
 
   it('resolves every reference: each references[].id is an object of that type in the file', () => {
@@ -297,14 +312,14 @@ describe('each panel, run on the node, shows what the records say', () => {
 
   it('each Vega panel`s own query, with its placeholders filled in as Kibana`s Vega parser does, runs on the node alike', async () => {
     for (const panel of PANELS.filter((p) => p.nested)) {
-      const o = objects().find((x) => x.id === objectId(panel))!;
-      const spec = JSON.parse(JSON.parse(o.attributes.visState as string).params.spec);
-      const url = spec.data.url ?? spec.data[0].url;
-      expect([url['%context%'], url['%timefield%']]).toEqual([true, '@timestamp']);
+      const spec = vegaSpecOf(panel);
+      const [data] = dataWithEsUrls(spec);
+      expect([data.url['%context%'], data.url['%timefield%']]).toEqual([true, '@timestamp']);
       for (const set of sets) {
-        // Kibana turns date_histogram's `interval: {%autointerval%: true}` into a fixed_interval for the picker's range.
-        const aggs = JSON.parse(JSON.stringify(url.body.aggs).replaceAll('"interval":{"%autointerval%":true}', `"fixed_interval":"${set.interval}"`));
-        const res = await client.search({ index: set.indices[panel.view], size: url.body.size, aggs });
+        // Kibana's interval for a window just holding the data is finer than the records' own: the same buckets.
+        const { index, body } = esRequest(data.url, { time: timeOf(set) });
+        expect(index).toBe(DATA_VIEWS[panel.view].title);
+        const res = await client.search({ index: set.indices[panel.view], ...body });
         expect(nodeRows(panel, res.aggregations as Record<string, any>), `${panel.id} ${set.name}`).toEqual(nodeRows(panel, await runPanel(panel, set)));
       }
     }
@@ -351,6 +366,65 @@ describe('each panel, run on the node, shows what the records say', () => {
     }
   });
 });
+
+// ---- Vega panels, drawn ----
+
+describe('each Vega panel, drawn headlessly as Kibana draws it from what the node returns, draws its data', () => {
+  const out = join(root, 'test-results', 'vega');
+  const deviceDashboard = DASHBOARDS.find((d) => d.id === 'tapwatch-device')!;
+  // The compose demo's capture, over its whole window; the Device dashboard with its control on the meter that scans.
+  const ATTACKER = 'meter-006';
+
+  for (const panel of PANELS.filter((p) => p.nested)) {
+    it(`${panel.id}: ${panel.title} (test-results/vega/${panel.id}.svg)`, async () => {
+      const set = sets.find((s) => s.name === 'incident')!;
+      const filters = deviceDashboard.panels.includes(panel) ? [{ term: { 'device.id': ATTACKER } }] : [];
+      const { svg, requests } = await renderKibanaVega(JSON.stringify(vegaSpecOf(panel)), ({ body }) => client.search({ index: set.indices[panel.view], ...body }), { time: timeOf(set), filters });
+      mkdirSync(out, { recursive: true });
+      writeFileSync(join(out, `${panel.id}.svg`), svg);
+
+      // What the node answered, as rows: [bucket keys..., first metric].
+      expect(requests).toHaveLength(1);
+      const rows = nodeRows(panel, requests[0].response.aggregations).map((r) => [...r.keys, r.values[0]]);
+      expect(rows.length, `${panel.id}: the node returned nothing to draw`).toBeGreaterThanOrEqual(3);
+      const marks = dataMarks(svg);
+      expect(marks.map((m) => m.type), panel.id).toEqual([panel.chart === 'tagcloud' ? 'text' : 'rect']);
+      const items = marks[0].items;
+      // One mark per row of the answer: every bucket drawn, nothing else.
+      expect(items).toHaveLength(rows.length);
+      if (panel.chart === 'hbar') {
+        // Bars as long as their values: width ∝ bytes, the longest the top bucket's.
+        const widths = items.map((i) => rectWidth(i.d)).sort((a, b) => b - a);
+        const values = rows.map((r) => Number(r.at(-1))).sort((a, b) => b - a);
+        widths.forEach((w, i) => expect(w / widths[0], `${panel.id} bar ${i}`).toBeCloseTo(values[i] / values[0], 2));
+        // Each bar says what it is: its key and its value, as the node returned them.
+        const term = panel.buckets.find((b) => b.type === 'terms')!;
+        expect(items.map((i) => i['aria-label']).sort()).toEqual(rows.map((r) => `${panel.metrics[0].label}: ${r.at(-1)}; ${term.label}: ${r[0]}`).sort());
+      } else if (panel.chart === 'heatmap') {
+        // One cell per minute and protocol, coloured by bytes: several colours, since the bytes differ.
+        expect(new Set(rows.map((r) => r[0])).size, 'minutes').toBeGreaterThanOrEqual(16);
+        expect(new Set(items.map((i) => i.fill)).size).toBeGreaterThan(1);
+        // The time axis reads as times (in the viewer's zone, as Kibana shows them): the minute the sweep starts is labelled.
+        const sweep = new Date('2026-01-01T00:13:00.000Z');
+        const hhmm = [sweep.getHours(), sweep.getMinutes()].map((n) => String(n).padStart(2, '0')).join(':');
+        expect(svg).toMatch(new RegExp(`role-axis-label[\\s\\S]*>${hhmm}</text>`));
+        for (const i of items) expect(rectWidth(i.d), `${panel.id}: a cell with an area, got ${i.d}`).toBeGreaterThan(1);
+      } else {
+        // Each protocol placed in the cloud, sized by its bytes (12 to 48 px), the top one the largest.
+        const px = (i: Record<string, string>) => Number(i['font-size'].replace('px', ''));
+        for (const i of items) {
+          expect(px(i), i.transform).toBeGreaterThanOrEqual(12);
+          expect(i.transform, 'placed by the wordcloud layout').not.toBe('translate(0,0)');
+        }
+        const top = String(rows.reduce((a, b) => (Number(b.at(-1)) > Number(a.at(-1)) ? b : a))[0]);
+        expect(svg).toMatch(new RegExp(`font-size="48px"[^>]*>${top}</text>`));
+      }
+    });
+  }
+});
+
+/** The width of a rect as Vega writes its path: M x,y h width v height h -width Z. */
+const rectWidth = (d: string) => Number(/^M[\d.e-]+,[\d.e-]+h([\d.e-]+)v/.exec(d)?.[1] ?? NaN);
 
 // ---- Import ----
 
@@ -458,6 +532,31 @@ describe('importDashboards', () => {
     const { url, server } = await fakeKibana(ok());
     await new Promise((closed) => server.close(closed));
     await expect(importDashboards({ kibanaUrl: url, elasticsearchUrl: elasticsearchUrl() })).rejects.toThrow(new RegExp(`^cannot reach Kibana at ${url}: connect ECONNREFUSED`));
+  });
+
+  it('--time-from/--time-to open every dashboard on that window, still (no refresh), and nothing else changes', async () => {
+    const range = { from: '2026-01-01T00:00:00.000Z', to: '2026-01-01T00:16:00.000Z' };
+    await withKibana(ok(), async ({ url, seen }) => {
+      expect(await dashboardsCli(['import', '--kibana', url, '--elasticsearch', elasticsearchUrl(), '--time-from', range.from, '--time-to', range.to, '--log-level', 'silent'])).toBe(0);
+      const form = await new Response(new Uint8Array(seen[0].body), { headers: { 'content-type': seen[0].headers['content-type']! } }).formData();
+      const sent = (await (form.get('file') as File).text()).trimEnd().split('\n').map((l) => JSON.parse(l) as SavedObject);
+      const dashboards = sent.filter((o) => o.type === 'dashboard');
+      expect(dashboards.map((o) => [o.attributes.timeRestore, o.attributes.timeFrom, o.attributes.timeTo, o.attributes.refreshInterval])).toEqual(dashboards.map(() => [true, range.from, range.to, { pause: true, value: 0 }]));
+      // Apart from the window, the very objects of the committed file.
+      const strip = (o: SavedObject) => (o.type === 'dashboard' ? { ...o, attributes: { ...o.attributes, timeFrom: 0, timeTo: 0, refreshInterval: 0 } } : o);
+      expect(sent.map(strip)).toEqual(objects().map(strip));
+    });
+  });
+
+  it('refuses a window it cannot save before touching Elasticsearch or Kibana: one end only, not a time, backwards', async () => {
+    await withKibana(ok(), async ({ url, seen }) => {
+      const run = (...time: string[]) => dashboardsCli(['import', '--kibana', url, '--elasticsearch', 'http://127.0.0.1:1', ...time]);
+      await expect(run('--time-from', 'now-1h')).rejects.toThrow(/give --time-from and --time-to together/);
+      await expect(run('--time-from', 'yesterday', '--time-to', 'now')).rejects.toThrow(/time from 'yesterday': expected Kibana date math/);
+      await expect(run('--time-from', '2026-01-01 00:00', '--time-to', 'now')).rejects.toThrow(/time from '2026-01-01 00:00'/);
+      await expect(run('--time-from', '2026-01-02T00:00:00Z', '--time-to', '2026-01-01T00:00:00Z')).rejects.toThrow(/is not before to/);
+      expect(seen).toEqual([]);
+    });
   });
 
   it('is `tapwatch dashboards import --kibana URL --elasticsearch URL`', async () => {

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { InspectionRecord } from '../contracts/inspection-record.js';
 import { ACTIONS_INDEX, ANOMALIES_INDEX, INDEX_TEMPLATES, installTemplates } from '../indexer/templates.js';
 import { inspectionDocument, inspectionDocumentId, inspectionIndex } from '../indexer/documents.js';
-import { bulkRecords, collect, fieldTypes, indicesOf, root, sampleAction, sampleAnomaly } from './helpers/es-fixtures.js';
+import { asMapping, bulkRecords, collect, fieldTypes, indexedNow, indicesOf, root, sampleAction, sampleAnomaly } from './helpers/es-fixtures.js';
 import { startElasticsearch, waitForElasticsearch } from '../scripts/es-node.js';
 import { generateFleetMirror } from '../synth/fleet-mirror.js';
 
@@ -102,12 +102,34 @@ describe('index templates', () => {
       created.add(index);
       expect(await mappingTypes(index), name).toEqual(fieldTypes(INDEX_TEMPLATES[name].template.mappings.properties));
     }
-    expect(await mappingTypes(`${ANOMALIES_INDEX}-${ns}`)).toMatchObject({ 'source.ip': 'ip', 'destination.ip': 'ip', 'destination.port': 'long', 'network.transport': 'keyword', observed: 'double', 'baseline.value': 'double', 'event.severity': 'long', summary: 'text' });
+    const times = { '@timestamp': 'date', 'event.created': 'date', 'event.ingested': 'date' };
+    expect(await mappingTypes(`${ANOMALIES_INDEX}-${ns}`)).toMatchObject({ ...times, 'source.ip': 'ip', observed: 'double', 'baseline.value': 'double', 'event.severity': 'long', summary: 'text' });
+    expect(await mappingTypes(`${ACTIONS_INDEX}-${ns}`)).toMatchObject(times);
+  });
+
+  it('map exactly the fields the documents write: none missing (strict would refuse them), none that nothing writes', async () => {
+    // Every optional field filled in, so each document has every field its kind of document can have.
+    const full = {
+      'tapwatch-inspection': inspectionDocument(demo.find((r) => r.device.imsi && r.tunnel.key !== undefined) ?? demo[0], indexedNow()),
+      'tapwatch-anomalies': sampleAnomaly(),
+      'tapwatch-actions': sampleAction({ previous: { status: 'active', speed_class: 's1.fast', group_id: 'meters' }, expires_at: '2026-12-02T11:00:00.000Z', group_id: 'quarantine', error: { message: 'boom' } }),
+    };
+    const release = sampleAction({ action: 'release', releases: { action_id: 'fedcba9876543210fedcba9876543210', action: 'throttle' } });
+    const written = (doc: object) => Object.keys(fieldTypes(asMapping(doc)));
+    for (const name of ['tapwatch-anomalies', 'tapwatch-actions'] as const) {
+      const mapped = Object.keys(fieldTypes(INDEX_TEMPLATES[name].template.mappings.properties));
+      const docs = name === 'tapwatch-actions' ? [full[name], release] : [full[name]];
+      expect(mapped.filter((f) => !docs.some((d) => written(d).includes(f))), `${name}: mapped, never written`).toEqual([]);
+      expect(docs.flatMap(written).filter((f) => !mapped.includes(f)), `${name}: written, not mapped`).toEqual([]);
+    }
+    // The inspection template comes from the record's schema, whose optional fields a capture may not all fill.
+    const mapped = Object.keys(fieldTypes(INDEX_TEMPLATES['tapwatch-inspection'].template.mappings.properties));
+    expect(written(full['tapwatch-inspection']).filter((f) => !mapped.includes(f))).toEqual([]);
   });
 
   it('reject a field they do not define instead of guessing its type', async () => {
     const index = inspectionIndex(demo[0], ns);
-    const err = await client.index({ index, id: `${ns}-stray`, document: { ...inspectionDocument(demo[0]), stray: '10.0.0.1' } }).catch((e: Error) => e);
+    const err = await client.index({ index, id: `${ns}-stray`, document: { ...inspectionDocument(demo[0], indexedNow()), stray: '10.0.0.1' } }).catch((e: Error) => e);
     expect(String(err)).toMatch(/strict_dynamic_mapping_exception/);
   });
 });

@@ -5,13 +5,15 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { Client, estypes } from '@elastic/elasticsearch';
 import type { InspectionRecord } from '../../contracts/inspection-record.js';
-import { inspectionDocument, inspectionDocumentId, inspectionIndex } from '../../indexer/documents.js';
+import { ACTION_SCHEMA_ID, type ActionEvent } from '../../contracts/action-event.js';
+import { EVENT_SCHEMA_ID, type AnomalyEvent } from '../../contracts/anomaly-event.js';
+import { actionDocument, anomalyDocument, inspectionDocument, inspectionDocumentId, inspectionIndex, type DocumentTimes } from '../../indexer/documents.js';
 
 export const root = join(import.meta.dirname, '..', '..');
 
-/** `tapwatch collect` (the build in dist/) on a capture, with the demo inventory (so some records carry IMSI/IMEI/group). */
-export function collect(pcap: string, interval: number): InspectionRecord[] {
-  const args = ['collect', '--pcap', pcap, '--inventory', join(root, 'fixtures', 'demo', 'inventory.csv'), '--interval', String(interval), '--out', '-', '--log-level', 'silent'];
+/** `tapwatch collect` (the build in dist/) on a capture, with an inventory (by default the demo's, so some records carry IMSI/IMEI/group). */
+export function collect(pcap: string, interval: number, inventory = join(root, 'fixtures', 'demo', 'inventory.csv')): InspectionRecord[] {
+  const args = ['collect', '--pcap', pcap, '--inventory', inventory, '--interval', String(interval), '--out', '-', '--log-level', 'silent'];
   const out = execFileSync('node', [join(root, 'dist', 'cli', 'tapwatch.js'), ...args], { encoding: 'utf8' });
   return out.trim().split('\n').map((line) => JSON.parse(line) as InspectionRecord);
 }
@@ -20,7 +22,7 @@ export const indicesOf = (records: InspectionRecord[], namespace: string) => [..
 
 /** Bulk-writes the records' documents with `op` and refreshes; returns the per-item results. */
 export async function bulkRecords(client: Client, op: 'index' | 'create', records: InspectionRecord[], namespace: string): Promise<estypes.BulkResponseItem[]> {
-  const operations = records.flatMap((r) => [{ [op]: { _index: inspectionIndex(r, namespace), _id: inspectionDocumentId(r) } }, inspectionDocument(r)]);
+  const operations = records.flatMap((r) => [{ [op]: { _index: inspectionIndex(r, namespace), _id: inspectionDocumentId(r) } }, inspectionDocument(r, indexedNow())]);
   const res = await client.bulk({ operations, refresh: true });
   return res.items.map((item) => item[op]!);
 }
@@ -36,47 +38,81 @@ export function fieldTypes(properties: Record<string, estypes.MappingProperty>, 
   return out;
 }
 
+/** The fields a document writes, in the shape of mapping properties, so that fieldTypes() lists them ('value' for a
+ *  leaf, an array of objects merged into one object); undefined values are not written, as JSON leaves them out. */
+export function asMapping(doc: object): Record<string, estypes.MappingProperty> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(doc)) {
+    if (v === undefined) continue;
+    const objects = (Array.isArray(v) ? v : [v]).filter((x) => x !== null && typeof x === 'object');
+    out[k] = objects.length ? { properties: Object.assign({}, ...objects.map(asMapping)) } : { type: 'value' };
+  }
+  return out as Record<string, estypes.MappingProperty>;
+}
+
+/** The times the indexer gives a document it indexes now. */
+export const indexedNow = (): DocumentTimes => ({ ingested: new Date() });
+
 const sampleDevice = { id: 'meter-001', ip: '10.128.0.1', imsi: '440100000000001', group: 'meters' };
 
-/** A tapwatch-anomalies document (AnomalyEvent + ECS); `over` replaces top-level fields. */
-export function sampleAnomaly(over: Record<string, unknown> = {}) {
-  return {
+/** An AnomalyEvent as the analyzer writes it; `over` replaces top-level fields (event_id follows them unless given). */
+export function sampleAnomalyEvent(over: Partial<AnomalyEvent> = {}): AnomalyEvent {
+  const e: AnomalyEvent = {
+    schema: EVENT_SCHEMA_ID,
+    event_id: '',
     '@timestamp': '2026-01-01T00:05:00.000Z',
-    ecs: { version: '8.17.0' },
-    event: { kind: 'alert', category: ['network'], type: ['info'], module: 'tapwatch', dataset: 'tapwatch.anomaly', id: 'a1', severity: 73 },
-    source: { ip: sampleDevice.ip },
-    destination: { ip: '203.0.113.9', port: 8883 },
-    network: { transport: 'tcp', protocol: 'mqtts' },
-    schema: 'tapwatch.anomaly.v1',
-    event_id: 'a1',
     interval_seconds: 60,
     device: sampleDevice,
     detector: 'device-baseline',
+    basis: 'device',
+    warmup: { complete: true, seconds: 172_800, needed: 86_400 },
     behavior: 'uplink-bytes-spike',
-    metric: 'uplink.bytes',
+    metric: 'bytes_out',
     comparison: 'greater-than',
     observed: 912_000,
     threshold: 48_000.5,
-    baseline: { scope: 'device', statistic: 'mad', value: 48_000.5, median: 12_000, mad: 4_000, samples: 1440 },
+    unit: 'per minute',
+    baseline: { scope: 'device', statistic: 'mad', value: 48_000.5, median: 12_000, mad: 4_000, time_of_day: '00-06', samples: 1440, group: 'meters', devices: 24 },
     score: 19,
     severity: 'high',
     alarm: 'in-alarm',
     datapoints: 3,
+    alarm_since: '2026-01-01T00:03:00.000Z',
+    suspected: 'data exfiltration',
     summary: 'meter-001 sent 19x its usual uplink bytes',
-    policy: { action: 'throttle', dry_run: true },
+    ...over,
+  };
+  return { ...e, event_id: e.event_id || `${e.device.id}/${e.behavior}/${e['@timestamp']}/${e.alarm}` };
+}
+
+/** A tapwatch-anomalies document, as the indexer makes it from sampleAnomalyEvent(over), decided a second after its interval. */
+export function sampleAnomaly(over: Partial<AnomalyEvent> = {}) {
+  const e = sampleAnomalyEvent(over);
+  return anomalyDocument(e, { ...indexedNow(), created: new Date(Date.parse(e['@timestamp']) + 1000) });
+}
+
+/** An ActionEvent answering `anomaly` (by default sampleAnomalyEvent()); `over` replaces top-level fields. */
+export function sampleActionEvent(over: Partial<ActionEvent> = {}, anomaly: AnomalyEvent = sampleAnomalyEvent()): ActionEvent {
+  return {
+    schema: ACTION_SCHEMA_ID,
+    action_id: '0123456789abcdef0123456789abcdef',
+    // Decided later than the traffic it answers, as when a capture is replayed.
+    '@timestamp': '2026-12-02T10:00:00.000Z',
+    device: anomaly.device,
+    action: 'throttle',
+    result: 'applied',
+    reason: 'uplink-bytes-spike',
+    rule: 'medium',
+    anomaly: { event_id: anomaly.event_id, behavior: anomaly.behavior, detector: anomaly.detector, severity: anomaly.severity, metric: anomaly.metric, observed: anomaly.observed, threshold: anomaly.threshold },
+    speed_class: 's1.minimum',
+    actor: 'analyzer',
+    enforcer: 'soracom-api',
+    dry_run: false,
     ...over,
   };
 }
 
-/** A tapwatch-actions document; `over` replaces top-level fields. */
-export function sampleAction(over: Record<string, unknown> = {}) {
-  return {
-    '@timestamp': '2026-01-01T00:05:01.000Z',
-    ecs: { version: '8.17.0' },
-    event: { kind: 'event', category: ['network'], type: ['change'], module: 'tapwatch', dataset: 'tapwatch.action', id: 'x1', action: 'throttle', reason: 'uplink-bytes-spike', outcome: 'success' },
-    device: sampleDevice,
-    source: { ip: sampleDevice.ip },
-    action: { actor: 'analyzer', result: 'applied', enforcer: 'soracom-api', dry_run: false, anomaly_id: 'a1', speed_class: 's1.minimum' },
-    ...over,
-  };
+/** A tapwatch-actions document, as the indexer makes it from sampleActionEvent(over, anomaly). */
+export function sampleAction(over: Partial<ActionEvent> = {}, anomaly?: AnomalyEvent) {
+  return actionDocument(sampleActionEvent(over, anomaly), indexedNow());
 }
