@@ -5,54 +5,11 @@
 
 import { describe, expect, it } from 'vitest';
 import { ethernet, ipv4, ipv6, gre, udp, tcp, icmp, icmpv6, bytes } from '../synth/packets.js';
-import { dnsQuery, dnsResponse, clientHello, type DnsAnswer, type DnsTypeName } from '../synth/app-payloads.js';
-import { Frame } from '../gre-decap/readers/frame.js';
-import { LINKTYPE_ETHERNET } from '../gre-decap/layers.js';
-import { Collector, type CollectorOptions } from './collector.js';
-import { DeviceNets } from './device-nets.js';
-import { recordErrors, type InspectionRecord } from '../contracts/inspection-record.js';
-
-const T0 = 1_767_225_600; // 2026-01-01T00:00:00Z, an interval boundary
-const RESOLVER = '192.0.2.53';
-
-type Timed = [frame: Uint8Array, seconds: number];
-
-/** Replays frames through a collector (60 s intervals); the records of every interval, in order. */
-export function collectFrames(frames: Timed[], opts: Partial<CollectorOptions> = {}): InspectionRecord[] {
-  const out: InspectionRecord[] = [];
-  const c = new Collector({
-    nets: new DeviceNets(['10.128.0.0/9', 'fd00::/8']), intervalSeconds: 60, topK: 10, maxDevices: 64, maxFlows: 4096,
-    maxDestinations: 4096, clock: 'packet', source: 'test', onRecords: (r) => out.push(...r), ...opts,
-  });
-  const f = new Frame();
-  for (const [data, t] of frames) {
-    f.buf = data;
-    f.off = 0;
-    f.capLen = f.wireLen = data.length;
-    f.tsSec = T0 + Math.floor(t);
-    f.tsNsec = Math.round((t - Math.floor(t)) * 1e9);
-    f.linkType = LINKTYPE_ETHERNET;
-    c.onFrame(f);
-  }
-  c.finish();
-  for (const r of out) expect(recordErrors(r)).toBeNull();
-  return out;
-}
-
-const mirror = (inner: Uint8Array) =>
-  ethernet(ipv4(gre(inner, { protocol: inner[0] >> 4 === 6 ? 0x86dd : 0x0800 }), { src: '192.0.2.1', dst: '198.51.100.1', proto: 47 }));
-const up = (dev: string, dst: string, l4: Uint8Array, proto: number) => mirror(ipv4(l4, { src: dev, dst, proto }));
-const down = (dev: string, src: string, l4: Uint8Array, proto: number) => mirror(ipv4(l4, { src, dst: dev, proto }));
-const query = (dev: string, name: string, type: DnsTypeName = 'a', id = 1, resolver = RESOLVER) =>
-  up(dev, resolver, udp(dnsQuery(name, type, id), { src: 40000 + (id % 1000), dst: 53 }), 17);
-const answer = (dev: string, name: string, type: DnsTypeName, answers: DnsAnswer[], rcode: 'noerror' | 'nxdomain' | 'servfail' = 'noerror', id = 1) =>
-  down(dev, RESOLVER, udp(dnsResponse(name, type, answers, rcode, id), { src: 53, dst: 40000 + (id % 1000) }), 17);
-const syn = (dev: string, dst: string, port: number, sport = 40000) => up(dev, dst, tcp(bytes(0), { src: sport, dst: port, flags: 0x02 }), 6);
-const synAck = (dev: string, src: string, port: number, dport = 40000) => down(dev, src, tcp(bytes(0), { src: port, dst: dport, flags: 0x12 }), 6);
-const rst = (dev: string, src: string, port: number, dport = 40000) => down(dev, src, tcp(bytes(0), { src: port, dst: dport, flags: 0x14 }), 6);
-const data = (dev: string, dst: string, port: number, n = 100, sport = 40000) => up(dev, dst, tcp(bytes(n), { src: sport, dst: port, flags: 0x18 }), 6);
-
-const byDevice = (records: InspectionRecord[], ip: string) => records.filter((r) => r.device.ip === ip);
+import { dnsQuery, dnsResponse, clientHello } from '../synth/app-payloads.js';
+import type { InspectionRecord } from '../contracts/inspection-record.js';
+import {
+  collectFrames, mirror, up, down, query, answer, syn, synAck, rst, data, byDevice, RESOLVER, type Timed,
+} from '../test/helpers/evidence-frames.js';
 
 describe('DNS evidence', () => {
   const TUNNEL = '10.128.0.7';
