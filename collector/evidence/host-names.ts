@@ -11,6 +11,7 @@
 
 import { BytesTable, KEY_DROPPED } from '../../net/bytes-table.js';
 import { escapeName, latin1 } from './name-text.js';
+import { writeAddrKey } from '../../net/addr-table.js';
 
 export const SOURCE_DNS = 1;
 export const SOURCE_SNI = 2;
@@ -39,6 +40,7 @@ export class HostNames {
   private cur: Generation;
   private prev: Generation;
   private readonly key = new Uint8Array(KEY_BYTES);
+  private readonly words = new Uint32Array(4);
 
   constructor(capacityPerGeneration = 1 << 16, hashKey?: Uint32Array) {
     this.cur = new Generation(capacityPerGeneration, hashKey);
@@ -53,8 +55,9 @@ export class HostNames {
   /** Names the address at b[addrOff] (IPv4 when version is 4) for `device`: name[nameOff, nameOff + nameLen), lower-cased. */
   set(device: number, b: Uint8Array, addrOff: number, version: number, name: Uint8Array, nameOff: number, nameLen: number, source: number): void {
     if (nameLen === 0) return;
-    const k = this.key;
-    writeKeyBytes(b, addrOff, version, k);
+    // The AddrTable convention (IPv4 as ::ffff:a.b.c.d), so lookups can start from an AddrTable key.
+    writeAddrKey(b, addrOff, version, this.words, 0);
+    const k = this.keyFromWords(this.words, 0);
     let g = this.cur;
     let id = g.keys.find(device, k, 0, KEY_BYTES, true);
     if (id === KEY_DROPPED) {
@@ -82,14 +85,7 @@ export class HostNames {
 
   /** At record time: the name of the far address given as an AddrTable key at words[at, at + 4), if known. */
   lookup(device: number, words: Uint32Array, at: number): { name: string; source: 'dns' | 'sni' } | undefined {
-    const k = this.key;
-    for (let i = 0; i < 4; i++) {
-      const w = words[at + i];
-      k[4 * i] = w >>> 24;
-      k[4 * i + 1] = (w >>> 16) & 255;
-      k[4 * i + 2] = (w >>> 8) & 255;
-      k[4 * i + 3] = w & 255;
-    }
+    const k = this.keyFromWords(words, at);
     for (const g of [this.cur, this.prev]) {
       const id = g.keys.find(device, k, 0, KEY_BYTES, false);
       if (id < 0) continue;
@@ -100,16 +96,17 @@ export class HostNames {
     }
     return undefined;
   }
-}
 
-/** The 16-byte key of an address: IPv6 as it is, IPv4 as ::ffff:a.b.c.d (the AddrTable convention). */
-function writeKeyBytes(b: Uint8Array, off: number, version: number, k: Uint8Array): void {
-  if (version === 4) {
-    for (let i = 0; i < 10; i++) k[i] = 0;
-    k[10] = 0xff;
-    k[11] = 0xff;
-    for (let i = 0; i < 4; i++) k[12 + i] = b[off + i];
-  } else {
-    for (let i = 0; i < 16; i++) k[i] = b[off + i];
+  /** The table key of the address words[at, at + 4): its 16 bytes, big-endian. */
+  private keyFromWords(words: Uint32Array, at: number): Uint8Array {
+    const k = this.key;
+    for (let i = 0; i < 4; i++) {
+      const w = words[at + i];
+      k[4 * i] = w >>> 24;
+      k[4 * i + 1] = (w >>> 16) & 255;
+      k[4 * i + 2] = (w >>> 8) & 255;
+      k[4 * i + 3] = w & 255;
+    }
+    return k;
   }
 }
