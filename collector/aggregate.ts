@@ -2,12 +2,12 @@
 // frame and allocates nothing: devices are slots in an AddrTable, counters live in preallocated
 // typed arrays (one stride of doubles per device, so a device's counters share cache lines),
 // and the interval's destinations and flows are exact keys in bounded KeyTables that are
-// cleared when the interval closes. Packets and bytes are counted per flow, the entry just looked
-// up: protocols, destinations and flow counts are functions of the flow key, so snapshot() derives
-// them once per interval instead of touching more per-device arrays for every packet (measured:
-// dense per-device protocol arrays cost a cache miss each). The one other line a packet touches is its
-// destination's evidence (volume each way, activity bursts: ./evidence/destinations.ts); DNS, TLS
-// ClientHellos and ICMP errors go to ./evidence/ only for the packets that can carry them. Strings
+// cleared when the interval closes. Packets and bytes are counted per flow and direction, in the entry
+// just looked up: protocols, destinations, their volume each way and flow counts are functions of the
+// flow key, so snapshot() derives them once per interval instead of touching more per-device arrays
+// for every packet (measured: dense per-device protocol arrays cost a cache miss each). The one other
+// thing a packet touches is its destination's burst state (8 bytes: ./evidence/destinations.ts); DNS,
+// TLS ClientHellos and ICMP errors go to ./evidence/ only for the packets that can carry them. Strings
 // and objects wait for snapshot().
 //
 // A device is an inner endpoint inside the device networks: traffic from it is uplink, traffic
@@ -28,6 +28,11 @@ import { X_SYN, X_SYN_ACK, X_RST, X_UDP_STARTS } from './evidence/destinations.j
 import { ICMP_UNREACHABLE, ICMPV6_UNREACHABLE } from './evidence/icmp-quote.js';
 
 export * from './device-counters.js';
+
+// A flow's line of flowStats (FL_UP_PACKETS + 1 is its bytes up, FL_DOWN_PACKETS + 1 its bytes down).
+export const FL_UP_PACKETS = 0;
+export const FL_DOWN_PACKETS = 2;
+export const FLOW_STRIDE = 4;
 
 export interface AggregatorOptions {
   maxDevices: number;
@@ -69,8 +74,8 @@ export class Aggregator {
   // the open interval's flows and destinations
   readonly dests: KeyTable; // [device, far addr ×4, l4 << 16 | far port]
   readonly flows: KeyTable; // [destination id, device port]: a destination already names device, far end and transport
-  readonly flowPackets: Float64Array;
-  readonly flowBytes: Float64Array;
+  /** Per flow id, FLOW_STRIDE doubles: packets and bytes up, then down (one cache line per packet). */
+  flowStats: Float64Array;
   readonly stats = new AggregatorCounters();
   /** DNS, TLS, ICMP errors, contacts and connection outcomes (./evidence/). */
   readonly ev: Evidence;
@@ -93,8 +98,7 @@ export class Aggregator {
     // of megabytes of cold memory, while a typical interval needs a few thousand entries.
     this.dests = new KeyTable(6, opts.maxDestinations, Math.min(opts.maxDestinations, 4096));
     this.flows = new KeyTable(2, opts.maxFlows, Math.min(opts.maxFlows, 4096));
-    this.flowPackets = new Float64Array(opts.maxFlows);
-    this.flowBytes = new Float64Array(opts.maxFlows);
+    this.flowStats = new Float64Array(Math.min(opts.maxFlows, 4096) * FLOW_STRIDE); // grows with the flow table
     const maxNames = opts.maxNames ?? 1 << 16;
     this.ev = new Evidence({
       maxNames,
@@ -181,7 +185,7 @@ export class Aggregator {
       const de = this.ev.dests;
       de.ensure(d);
       // Integer ms after the interval start (a frame's nanoseconds cut to whole ms).
-      de.packet(d, up, len, (m.tsSec - this.startSec) * 1000 + ((m.tsNsec / 1e6) | 0));
+      de.packet(d, (m.tsSec - this.startSec) * 1000 + ((m.tsNsec / 1e6) | 0));
       if (l4 === L_TCP) {
         if (up) {
           if (tcpFlags === 0x02) de.count(d, X_SYN);
@@ -195,10 +199,14 @@ export class Aggregator {
       const f = this.flows.find(true);
       if (f < 0) this.stats.flowOverflow++;
       else {
-        this.flowPackets[f]++;
-        this.flowBytes[f] += len;
-        // A UDP flow the device opened in this interval: a connection start for contacts.
-        if (up && l4 === L_UDP && this.flows.size !== before) de.count(d, X_UDP_STARTS);
+        if (this.flows.size !== before) {
+          if (f * FLOW_STRIDE === this.flowStats.length) this.growFlows();
+          // A UDP flow the device opened in this interval: a connection start for contacts.
+          if (up && l4 === L_UDP) de.count(d, X_UDP_STARTS);
+        }
+        const p = f * FLOW_STRIDE + (up ? FL_UP_PACKETS : FL_DOWN_PACKETS);
+        this.flowStats[p]++;
+        this.flowStats[p + 1] += len;
       }
     }
 
@@ -210,6 +218,12 @@ export class Aggregator {
     } else if (!up && ((l4 === L_ICMP && m.icmpType === ICMP_UNREACHABLE) || (l4 === L_ICMPV6 && m.icmpType === ICMPV6_UNREACHABLE))) {
       this.ev.unreachable(b, m, slot, c, base, this.dests);
     }
+  }
+
+  private growFlows(): void {
+    const stats = new Float64Array(Math.min(this.flowStats.length * 2, this.flows.maxEntries * FLOW_STRIDE));
+    stats.set(this.flowStats);
+    this.flowStats = stats;
   }
 
   /** First packet of a device in this interval: remember the tunnel and the mirror that carried it. */
@@ -234,8 +248,7 @@ export class Aggregator {
       this.isActive[slot] = 0;
       this.counters.fill(0, slot * STRIDE, slot * STRIDE + STRIDE);
     }
-    this.flowPackets.fill(0, 0, this.flows.size);
-    this.flowBytes.fill(0, 0, this.flows.size);
+    this.flowStats.fill(0, 0, this.flows.size * FLOW_STRIDE);
     this.ev.reset(this.dests.size);
     this.activeCount = 0;
     this.intervalFrames = 0;

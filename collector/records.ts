@@ -6,7 +6,7 @@ import { formatAddrKey } from '../net/ip-format.js';
 import { L_TCP, L_UDP, T_GRE, T_PPTP, T_VXLAN, T_GENEVE, TUNNEL_NAMES } from '../gre-decap/layers.js';
 import {
   type Aggregator, F_UP_BYTES, F_UP_PACKETS, F_DOWN_BYTES, F_DOWN_PACKETS, F_MAX_SIZE, F_HIST, F_TCP, F_UDP, F_FRAGMENTED,
-  F_SYN, F_SYN_ACK, F_RST, STRIDE,
+  F_SYN, F_SYN_ACK, F_RST, STRIDE, FLOW_STRIDE, FL_UP_PACKETS, FL_DOWN_PACKETS,
 } from './aggregate.js';
 import { transportName } from './transport.js';
 import { EvidenceReport } from './evidence/report.js';
@@ -58,23 +58,29 @@ interface Tally {
 interface DeviceFlows {
   flows: number;
   protos: Map<number, Tally & { flows: number }>;
-  dests: Map<number, Tally>;
 }
 
-/** Per device: its flows' packets and bytes by protocol and by destination, and how many flows. */
-function summarizeFlows(agg: Aggregator): Map<number, DeviceFlows> {
+/**
+ * Per device: its flows' packets and bytes by protocol, and how many flows; per destination id, its
+ * flows' packets and bytes each way, FLOW_STRIDE numbers per destination in `volume`.
+ */
+function summarizeFlows(agg: Aggregator): { perDevice: Map<number, DeviceFlows>; volume: Float64Array } {
   const out = new Map<number, DeviceFlows>();
+  const volume = new Float64Array(agg.dests.size * FLOW_STRIDE);
   const flowKey = new Uint32Array(2);
   const destKey = new Uint32Array(6);
+  const fs = agg.flowStats;
   for (let f = 0; f < agg.flows.size; f++) {
     agg.flows.keyOf(f, flowKey);
     const d = flowKey[0];
     agg.dests.keyOf(d, destKey);
     const slot = destKey[0];
     let dev = out.get(slot);
-    if (!dev) out.set(slot, (dev = { flows: 0, protos: new Map(), dests: new Map() }));
-    const packets = agg.flowPackets[f];
-    const bytes = agg.flowBytes[f];
+    if (!dev) out.set(slot, (dev = { flows: 0, protos: new Map() }));
+    const at = f * FLOW_STRIDE;
+    for (let i = 0; i < FLOW_STRIDE; i++) volume[d * FLOW_STRIDE + i] += fs[at + i];
+    const packets = fs[at + FL_UP_PACKETS] + fs[at + FL_DOWN_PACKETS];
+    const bytes = fs[at + FL_UP_PACKETS + 1] + fs[at + FL_DOWN_PACKETS + 1];
     dev.flows++;
     const proto = protoOf(destKey[5] >>> 16, destKey[5] & 0xffff, flowKey[1]);
     const p = dev.protos.get(proto) ?? { packets: 0, bytes: 0, flows: 0 };
@@ -82,12 +88,8 @@ function summarizeFlows(agg: Aggregator): Map<number, DeviceFlows> {
     p.bytes += bytes;
     p.flows++;
     dev.protos.set(proto, p);
-    const t = dev.dests.get(d) ?? { packets: 0, bytes: 0 };
-    t.packets += packets;
-    t.bytes += bytes;
-    dev.dests.set(d, t);
   }
-  return out;
+  return { perDevice: out, volume };
 }
 
 /** One record per device active in the interval, ordered by device id. */
@@ -96,10 +98,8 @@ export function snapshot(
 ): InspectionRecord[] {
   const start = new Date(iv.startSec * 1000).toISOString();
   const end = new Date((iv.startSec + iv.seconds) * 1000).toISOString();
-  const destKey = new Uint32Array(6);
-
-  const perDevice = summarizeFlows(agg);
-  const evidence = new EvidenceReport(agg, names, maxContacts);
+  const { perDevice, volume } = summarizeFlows(agg);
+  const evidence = new EvidenceReport(agg, names, maxContacts, volume);
   const records: InspectionRecord[] = [];
   for (let i = 0; i < agg.activeCount; i++) {
     const slot = agg.active[i];
@@ -112,19 +112,22 @@ export function snapshot(
     const packets = upPackets + downPackets;
     const ipBytes = c[base + F_UP_BYTES] + c[base + F_DOWN_BYTES];
 
-    const flows = perDevice.get(slot) ?? { flows: 0, protos: new Map(), dests: new Map() };
+    const flows = perDevice.get(slot) ?? { flows: 0, protos: new Map() };
     const protos = [...flows.protos.entries()].map(([p, x]) => ({ name: PROTO_NAMES[p], ...x }));
     protos.sort((a, b) => b.bytes - a.bytes || b.packets - a.packets || (a.name < b.name ? -1 : 1));
     const dests: (Destination & { id: number })[] = [];
     const farAddrs = new Set<string>();
     const farPorts = new Set<number>();
-    for (const [d, x] of flows.dests) {
-      agg.dests.keyOf(d, destKey);
+    // A destination that only an ICMP error was about has no packets and is not listed.
+    for (const d of evidence.destinationsOf(slot)) {
+      const packets = evidence.packets(d);
+      if (packets === 0) continue;
       const farIp = evidence.ip(d);
-      const l4 = destKey[5] >>> 16;
+      const l4 = evidence.l4(d);
+      const port = evidence.port(d);
       farAddrs.add(farIp);
-      if (l4 === L_TCP || l4 === L_UDP) farPorts.add(destKey[5]);
-      dests.push({ id: d, ip: farIp, port: destKey[5] & 0xffff, transport: transportName(l4), packets: x.packets, bytes: x.bytes });
+      if (l4 === L_TCP || l4 === L_UDP) farPorts.add((l4 << 16) | port);
+      dests.push({ id: d, ip: farIp, port, transport: transportName(l4), packets, bytes: evidence.bytes(d) });
     }
     dests.sort((a, b) => b.bytes - a.bytes || b.packets - a.packets || (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : a.port - b.port));
 

@@ -12,10 +12,13 @@ import {
 import type { Aggregator } from '../aggregate.js';
 import type { AddressNames } from '../records.js';
 import { transportName } from '../transport.js';
-import {
-  H_UP_PACKETS, H_UP_BYTES, H_DOWN_PACKETS, H_DOWN_BYTES, H_BURSTS, X_SYN, X_SYN_ACK, X_RST, X_UDP_STARTS,
-  X_ICMP_UNREACH, X_DNS_QUERIES,
-} from './destinations.js';
+import { X_SYN, X_SYN_ACK, X_RST, X_UDP_STARTS, X_ICMP_UNREACH, X_DNS_QUERIES } from './destinations.js';
+import { FLOW_STRIDE, FL_UP_PACKETS, FL_DOWN_PACKETS } from '../aggregate.js';
+
+const V_UP_PACKETS = FL_UP_PACKETS;
+const V_UP_BYTES = FL_UP_PACKETS + 1;
+const V_DOWN_PACKETS = FL_DOWN_PACKETS;
+const V_DOWN_BYTES = FL_DOWN_PACKETS + 1;
 import { registeredDomain, subdomainOf, countChars, entropy } from './domains.js';
 import { escapeName, latin1 } from './name-text.js';
 
@@ -32,11 +35,17 @@ type Dns = InspectionRecord['dns'];
 const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
 
 /** Built once per closed interval, before the aggregator is reset; then one call per device. */
+const NONE: readonly number[] = [];
+
 export class EvidenceReport {
-  private readonly destsOf = new Map<number, number[]>();
-  private readonly namesOf = new Map<number, number[]>();
-  private readonly contactsOf = new Map<number, number[]>();
-  private readonly bursts = new Map<number, number[]>();
+  // By device slot: its destination ids, query-name ids and chosen contacts, each in first-seen order
+  // (arrays indexed by slot: a Map per device cost more than the rest of the record).
+  private readonly destsOf: number[][];
+  private readonly namesOf: number[][];
+  private readonly contactsOf: number[][];
+  // By destination id: the index of its burst list in `bursts`, -1 when it is no contact.
+  private readonly burstList: Int32Array;
+  private readonly bursts: number[][] = [];
   private readonly domainOf = new Map<string, string>();
   private readonly key = new Uint32Array(6);
   // Per destination id, read once: the key's transport and port, and the far address text when asked.
@@ -44,37 +53,68 @@ export class EvidenceReport {
   private readonly portOf: Uint16Array;
   private readonly ipOf: (string | undefined)[];
 
-  constructor(private readonly agg: Aggregator, private readonly addr: AddressNames, maxContacts: number) {
+  /** `volume`: per destination id, its packets and bytes up, then down (FLOW_STRIDE numbers), summed over its flows. */
+  constructor(private readonly agg: Aggregator, private readonly addr: AddressNames, maxContacts: number, private readonly volume: Float64Array) {
     const ev = agg.ev;
     const n = agg.dests.size;
     this.l4Of = new Uint8Array(n);
     this.portOf = new Uint16Array(n);
     this.ipOf = new Array<string | undefined>(n);
+    this.burstList = new Int32Array(n).fill(-1);
+    const devices = agg.devices.size;
+    this.destsOf = new Array<number[]>(devices);
+    this.namesOf = new Array<number[]>(devices);
+    this.contactsOf = new Array<number[]>(devices);
     for (let d = 0; d < n; d++) {
       const k = agg.dests.keyOf(d, this.key);
       this.l4Of[d] = k[5] >>> 16;
       this.portOf[d] = k[5] & 0xffff;
-      push(this.destsOf, k[0], d);
+      (this.destsOf[k[0]] ??= []).push(d);
     }
-    for (let id = 0; id < ev.names.size; id++) push(this.namesOf, ev.names.tag[id], id);
+    for (let id = 0; id < ev.names.size; id++) (this.namesOf[ev.names.tag[id]] ??= []).push(id);
     // Contacts first, so that only their bursts are gathered from the log: the device's far ends by
     // bursts, then bytes, then first seen (destination ids are given in first-seen order).
-    const bytes = (d: number) => this.hot(d, H_UP_BYTES) + this.hot(d, H_DOWN_BYTES);
-    const before = (a: number, b: number) => this.hot(b, H_BURSTS) - this.hot(a, H_BURSTS) || bytes(b) - bytes(a) || a - b;
-    for (const [slot, ds] of this.destsOf) {
+    const bursts = (d: number) => ev.dests.bursts(d);
+    const before = (a: number, b: number) => bursts(b) - bursts(a) || this.bytes(b) - this.bytes(a) || a - b;
+    this.destsOf.forEach((ds, slot) => {
       const chosen: number[] = [];
       for (const d of ds) {
-        if (this.hot(d, H_UP_PACKETS) + this.hot(d, H_DOWN_PACKETS) === 0) continue; // only an ICMP error was about it
+        if (this.packets(d) === 0) continue; // only an ICMP error was about it
         insertTop(chosen, d, maxContacts, before);
       }
-      this.contactsOf.set(slot, chosen);
-      for (const d of chosen) this.bursts.set(d, []);
-    }
+      this.contactsOf[slot] = chosen;
+      for (const d of chosen) {
+        this.burstList[d] = this.bursts.length;
+        this.bursts.push([]);
+      }
+    });
     const log = ev.dests.log;
     for (let i = 0; i < ev.dests.logLen; i += 2) {
-      const list = this.bursts.get(log[i]);
-      if (list && list.length < MAX_BURSTS_LISTED) list.push(log[i + 1]);
+      const at = this.burstList[log[i]];
+      if (at >= 0 && this.bursts[at].length < MAX_BURSTS_LISTED) this.bursts[at].push(log[i + 1]);
     }
+  }
+
+  /** The device's destination ids, first seen first. */
+  destinationsOf(slot: number): readonly number[] {
+    return this.destsOf[slot] ?? NONE;
+  }
+
+  /** Packets to and from destination d in the interval. */
+  packets(d: number): number {
+    return this.vol(d, V_UP_PACKETS) + this.vol(d, V_DOWN_PACKETS);
+  }
+
+  bytes(d: number): number {
+    return this.vol(d, V_UP_BYTES) + this.vol(d, V_DOWN_BYTES);
+  }
+
+  l4(d: number): number {
+    return this.l4Of[d];
+  }
+
+  port(d: number): number {
+    return this.portOf[d];
   }
 
   /** Text of destination d's far address. */
@@ -93,14 +133,15 @@ export class EvidenceReport {
     const base = slot * STRIDE;
     return {
       connections: this.connections(slot, c[base + F_ICMP_UNREACH]),
-      contacts: (this.contactsOf.get(slot) ?? []).map((d) => this.contact(slot, d)),
+      contacts: (this.contactsOf[slot] ?? NONE).map((d) => this.contact(slot, d)),
       dns: this.dns(slot, c, base),
       tls: { client_hellos: c[base + F_TLS_HELLOS], without_sni: c[base + F_TLS_NO_SNI], malformed: c[base + F_TLS_MALFORMED] },
     };
   }
 
-  private hot(d: number, field: number): number {
-    return this.agg.ev.dests.getHot(d, field);
+  /** Destination d's volume: field is one of V_*. */
+  private vol(d: number, field: number): number {
+    return this.volume[d * FLOW_STRIDE + field];
   }
 
   private rare(d: number, field: number): number {
@@ -113,54 +154,68 @@ export class EvidenceReport {
    * came back for one of its attempted ports. A (host, transport, port) fails the same way.
    */
   private connections(slot: number, icmpUnreachable: number): Evidence['connections'] {
-    const hosts = new Map<string, { attempted: boolean; syn: boolean; answered: boolean; icmp: boolean; rst: boolean }>();
+    const ds = this.destsOf[slot] ?? NONE;
+    // Most devices in most intervals: nothing failed, and only the attempted hosts need counting.
+    let failing = false;
+    const attempted = new Set<string>();
+    for (const d of ds) {
+      if (!this.attempted(d)) continue;
+      attempted.add(this.ip(d));
+      if (this.portFailed(d)) failing = true;
+    }
+    if (!failing) return { attempted_hosts: attempted.size, failed_hosts: 0, failed_ports: 0, refused_hosts: 0, icmp_unreachable: icmpUnreachable, failed_sample: [] };
+
+    const hosts = new Map<string, { syn: boolean; answered: boolean; icmp: boolean; rst: boolean }>();
     let failedPorts = 0;
     const sample: Evidence['connections']['failed_sample'] = [];
-    for (const d of this.destsOf.get(slot) ?? []) {
-      const l4 = this.l4Of[d];
+    for (const d of ds) {
       const ip = this.ip(d);
       let h = hosts.get(ip);
-      if (!h) hosts.set(ip, (h = { attempted: false, syn: false, answered: false, icmp: false, rst: false }));
-      const syn = this.rare(d, X_SYN);
-      const synAck = this.rare(d, X_SYN_ACK);
+      if (!h) hosts.set(ip, (h = { syn: false, answered: false, icmp: false, rst: false }));
       // A SYN-ACK to a SYN of the previous interval still shows the host answers.
-      if (synAck > 0) h.answered = true;
-      if (syn === 0 && !(l4 === L_UDP && this.hot(d, H_UP_PACKETS) > 0)) continue;
-      h.attempted = true;
-      const silent = syn > 0 && synAck === 0;
+      if (this.rare(d, X_SYN_ACK) > 0) h.answered = true;
+      if (!this.attempted(d)) continue;
+      const syn = this.rare(d, X_SYN) > 0;
       const icmp = this.rare(d, X_ICMP_UNREACH) > 0;
-      if (syn > 0) h.syn = true;
+      if (syn) h.syn = true;
       if (icmp) h.icmp = true;
-      if (silent && this.rare(d, X_RST) > 0) h.rst = true;
-      if (silent || icmp) {
+      if (this.portFailed(d)) {
+        if (syn && this.rare(d, X_SYN_ACK) === 0 && this.rare(d, X_RST) > 0) h.rst = true;
         failedPorts++;
-        if (sample.length < FAILED_SAMPLE) sample.push({ ip, port: this.portOf[d], transport: transportName(l4) });
+        if (sample.length < FAILED_SAMPLE) sample.push({ ip, port: this.portOf[d], transport: transportName(this.l4Of[d]) });
       }
     }
-    let attempted = 0;
     let failed = 0;
     let refused = 0;
-    for (const h of hosts.values()) {
-      if (!h.attempted) continue;
-      attempted++;
-      if ((h.syn && !h.answered) || h.icmp) {
+    for (const [ip, h] of hosts) {
+      if (attempted.has(ip) && ((h.syn && !h.answered) || h.icmp)) {
         failed++;
         if (h.rst) refused++;
       }
     }
-    return { attempted_hosts: attempted, failed_hosts: failed, failed_ports: failedPorts, refused_hosts: refused, icmp_unreachable: icmpUnreachable, failed_sample: sample };
+    return { attempted_hosts: attempted.size, failed_hosts: failed, failed_ports: failedPorts, refused_hosts: refused, icmp_unreachable: icmpUnreachable, failed_sample: sample };
+  }
+
+  /** The device sent destination d a SYN, or UDP. */
+  private attempted(d: number): boolean {
+    return this.rare(d, X_SYN) > 0 || (this.l4Of[d] === L_UDP && this.vol(d, V_UP_PACKETS) > 0);
+  }
+
+  /** An attempted destination failed: SYNs and no SYN-ACK (silence or RST), or an ICMP unreachable about it. */
+  private portFailed(d: number): boolean {
+    return (this.rare(d, X_SYN) > 0 && this.rare(d, X_SYN_ACK) === 0) || this.rare(d, X_ICMP_UNREACH) > 0;
   }
 
   private contact(slot: number, d: number): Contact {
     const l4 = this.l4Of[d];
-    const bursts = (this.bursts.get(d) ?? []).sort((a, b) => a - b);
+    const bursts = this.bursts[this.burstList[d]].sort((a, b) => a - b);
     const starts = l4 === L_TCP ? this.rare(d, X_SYN) : l4 === L_UDP ? this.rare(d, X_UDP_STARTS) : 0;
-    const answered = this.hot(d, H_DOWN_PACKETS) > 0;
-    const dropped = this.hot(d, H_BURSTS) - bursts.length;
-    const upP = this.hot(d, H_UP_PACKETS);
-    const upB = this.hot(d, H_UP_BYTES);
-    const downP = this.hot(d, H_DOWN_PACKETS);
-    const downB = this.hot(d, H_DOWN_BYTES);
+    const answered = this.vol(d, V_DOWN_PACKETS) > 0;
+    const dropped = this.agg.ev.dests.bursts(d) - bursts.length;
+    const upP = this.vol(d, V_UP_PACKETS);
+    const upB = this.vol(d, V_UP_BYTES);
+    const downP = this.vol(d, V_DOWN_PACKETS);
+    const downB = this.vol(d, V_DOWN_BYTES);
     const ip = this.ip(d);
     const port = this.portOf[d];
     const transport = transportName(l4);
@@ -187,7 +242,7 @@ export class EvidenceReport {
     }
 
     const resolverQueries = new Map<string, number>();
-    for (const d of this.destsOf.get(slot) ?? []) {
+    for (const d of this.destsOf[slot] ?? NONE) {
       const q = this.rare(d, X_DNS_QUERIES);
       if (q > 0) resolverQueries.set(this.ip(d), (resolverQueries.get(this.ip(d)) ?? 0) + q);
     }
@@ -199,7 +254,7 @@ export class EvidenceReport {
       hist: Float64Array; chars: number; unusual_types: number; nxdomain: number; examples: string[];
     }
     const domains = new Map<string, Domain>();
-    const ids = this.namesOf.get(slot) ?? [];
+    const ids = this.namesOf[slot] ?? NONE;
     let lengthSum = 0;
     let entropySum = 0;
     const one = new Float64Array(256);
@@ -262,10 +317,4 @@ function insertTop(top: number[], d: number, n: number, before: (a: number, b: n
     i--;
   }
   top[i] = d;
-}
-
-function push(m: Map<number, number[]>, k: number, v: number): void {
-  const list = m.get(k);
-  if (list) list.push(v);
-  else m.set(k, [v]);
 }
