@@ -4,6 +4,8 @@
 import { statSync } from 'node:fs';
 import { pino } from 'pino';
 import { REASON_NAMES, NOTE_NAMES } from '../gre-decap/malformed.js';
+import { DNS_REASON_NAMES } from '../collector/evidence/dns.js';
+import { TLS_REASON_NAMES } from '../collector/evidence/tls.js';
 import { Collector } from '../collector/collector.js';
 import { DeviceNets } from '../collector/device-nets.js';
 import { Inventory } from '../inventory/inventory.js';
@@ -22,7 +24,8 @@ const spec: CommandSpec = {
   usage: 'tapwatch collect (--pcap FILE | --interface IF | --listen-udp PORT) (--out FILE|- | --kafka BROKERS) [options]',
   summary:
     'Decapsulates a traffic mirror and writes one inspection record per device per interval: bytes and packets\n' +
-    'up and down, packet sizes, protocols, destinations, TCP SYN/RST and DNS counts, and the tunnel it came in.\n' +
+    'up and down, packet sizes, protocols, destinations (named from DNS answers and TLS SNI), contacts and their\n' +
+    'activity bursts, failed connections, DNS query shape per registered domain, TLS ClientHellos, and the tunnel.\n' +
     'Logs are pino JSON lines on stderr; counters are logged every --stats-interval and on exit.',
   options: {
     pcap: { type: 'string' },
@@ -42,6 +45,7 @@ const spec: CommandSpec = {
     'max-flows': { type: 'string' },
     'max-destinations': { type: 'string' },
     top: { type: 'string' },
+    contacts: { type: 'string' },
     speed: { type: 'string' },
     'vxlan-ports': { type: 'string' },
     'geneve-ports': { type: 'string' },
@@ -68,6 +72,7 @@ const spec: CommandSpec = {
     'max-flows': 'distinct flows per interval (default 1048576)',
     'max-destinations': 'distinct (device, far end, port) per interval (default 1048576)',
     top: 'top destinations per record (default 10)',
+    contacts: 'contacts per record: the far ends with the most activity bursts, with their burst times (default 16)',
     speed: 'with --pcap: replay at N× capture speed (default 0 = as fast as possible)',
     'vxlan-ports': 'UDP ports decoded as VXLAN (default 4789)',
     'geneve-ports': 'UDP ports decoded as Geneve (default 6081)',
@@ -118,6 +123,7 @@ export async function run(argv: string[]): Promise<number> {
     nets,
     intervalSeconds: intOption('interval', v.interval as string | undefined, 1, 86_400) ?? 60,
     topK: intOption('top', v.top as string | undefined, 0, 1000) ?? 10,
+    contacts: intOption('contacts', v.contacts as string | undefined, 0, 1000) ?? 16,
     maxDevices: intOption('max-devices', v['max-devices'] as string | undefined, 1, 1 << 24) ?? 65536,
     maxFlows: intOption('max-flows', v['max-flows'] as string | undefined, 1, 1 << 26) ?? 1 << 20,
     maxDestinations: intOption('max-destinations', v['max-destinations'] as string | undefined, 1, 1 << 26) ?? 1 << 20,
@@ -233,6 +239,9 @@ export function counters(c: Collector, p: Pipeline, sink: RecordSink): Record<st
     notes: named(c.decap.notes, NOTE_NAMES, 0),
     tunnels: c.tunnelCounts(),
     attributed: a.attributed,
+    // Application messages that did not parse (per device they are in each record's dns.malformed / tls.malformed).
+    evidenceMalformed: { ...named(c.agg.ev.dnsReasons, DNS_REASON_NAMES, 1), ...named(c.agg.ev.tlsReasons, TLS_REASON_NAMES, 1) },
+    evidenceDropped: { burstStarts: c.agg.ev.dests.logDropped, hostNames: c.agg.ev.hosts.dropped, hostNameSwaps: c.agg.ev.hosts.swaps },
     dropped: { noIp: a.noIp, notDevice: a.notDevice, deviceOverflow: a.deviceOverflow, flowOverflow: a.flowOverflow, destinationOverflow: a.destinationOverflow, lateFrames: c.lateFrames },
     devices: c.agg.devices.size,
     intervals: c.intervalsClosed,

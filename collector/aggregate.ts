@@ -2,37 +2,37 @@
 // frame and allocates nothing: devices are slots in an AddrTable, counters live in preallocated
 // typed arrays (one stride of doubles per device, so a device's counters share cache lines),
 // and the interval's destinations and flows are exact keys in bounded KeyTables that are
-// cleared when the interval closes. Packets and bytes are counted per flow, the entry just looked
-// up: protocols, destinations and flow counts are functions of the flow key, so snapshot() derives
-// them once per interval instead of touching more per-device arrays for every packet (measured:
-// dense per-device protocol arrays cost a cache miss each). Strings and objects wait for snapshot().
+// cleared when the interval closes. Packets and bytes are counted per flow and direction, in the entry
+// just looked up: protocols, destinations, their volume each way and flow counts are functions of the
+// flow key, so snapshot() derives them once per interval instead of touching more per-device arrays
+// for every packet (measured: dense per-device protocol arrays cost a cache miss each). The one other
+// thing a packet touches is its destination's burst state (8 bytes: ./evidence/destinations.ts); DNS,
+// TLS ClientHellos and ICMP errors go to ./evidence/ only for the packets that can carry them. Strings
+// and objects wait for snapshot().
 //
 // A device is an inner endpoint inside the device networks: traffic from it is uplink, traffic
 // to it downlink, and the far end is "the destination" in both directions.
 
 import { AddrTable, writeAddrKey } from '../net/addr-table.js';
 import { KeyTable } from '../net/key-table.js';
-import { L_TCP, L_UDP } from '../gre-decap/layers.js';
+import { L_TCP, L_UDP, L_ICMP, L_ICMPV6 } from '../gre-decap/layers.js';
 import { N_FRAGMENT } from '../gre-decap/malformed.js';
 import type { PacketMeta } from '../gre-decap/meta.js';
 import type { DeviceNets } from './device-nets.js';
+import {
+  F_UP_BYTES, F_UP_PACKETS, F_DOWN_BYTES, F_DOWN_PACKETS, F_MAX_SIZE, F_HIST, F_TCP, F_UDP, F_FRAGMENTED, F_SYN,
+  F_SYN_ACK, F_RST, F_FIRST_TS, STRIDE,
+} from './device-counters.js';
+import { Evidence } from './evidence/evidence.js';
+import { X_SYN, X_SYN_ACK, X_RST, X_UDP_STARTS } from './evidence/destinations.js';
+import { ICMP_UNREACHABLE, ICMPV6_UNREACHABLE } from './evidence/icmp-quote.js';
 
-// Offsets of a device's counters within its stride.
-export const F_UP_BYTES = 0;
-export const F_UP_PACKETS = 1;
-export const F_DOWN_BYTES = 2;
-export const F_DOWN_PACKETS = 3;
-export const F_MAX_SIZE = 4;
-export const F_HIST = 5; // six buckets: <64, 64–127, 128–255, 256–1023, 1024–1500, >1500
-export const F_TCP = 11;
-export const F_UDP = 12;
-export const F_FRAGMENTED = 13;
-export const F_SYN = 14;
-export const F_SYN_ACK = 15;
-export const F_RST = 16;
-export const F_DNS_QUERIES = 17;
-export const F_FIRST_TS = 18; // capture time of the device's first packet in the interval (seconds)
-export const STRIDE = 19;
+export * from './device-counters.js';
+
+// A flow's line of flowStats (FL_UP_PACKETS + 1 is its bytes up, FL_DOWN_PACKETS + 1 its bytes down).
+export const FL_UP_PACKETS = 0;
+export const FL_DOWN_PACKETS = 2;
+export const FLOW_STRIDE = 4;
 
 export interface AggregatorOptions {
   maxDevices: number;
@@ -40,6 +40,12 @@ export interface AggregatorOptions {
   maxFlows: number;
   /** Distinct destinations (device, far end, far port, transport) per interval. */
   maxDestinations: number;
+  /** Distinct (device, DNS query name) per interval (default 65536); more count as names_dropped. */
+  maxNames?: number;
+  /** (device, address) → name mappings kept per generation, two generations (default 65536). */
+  maxHostNames?: number;
+  /** Contact burst starts logged per interval (default 1048576). */
+  maxBursts?: number;
 }
 
 /** What the aggregator dropped and why (never silently). */
@@ -68,11 +74,15 @@ export class Aggregator {
   // the open interval's flows and destinations
   readonly dests: KeyTable; // [device, far addr ×4, l4 << 16 | far port]
   readonly flows: KeyTable; // [destination id, device port]: a destination already names device, far end and transport
-  readonly flowPackets: Float64Array;
-  readonly flowBytes: Float64Array;
+  /** Per flow id, FLOW_STRIDE doubles: packets and bytes up, then down (one cache line per packet). */
+  flowStats: Float64Array;
   readonly stats = new AggregatorCounters();
+  /** DNS, TLS, ICMP errors, contacts and connection outcomes (./evidence/). */
+  readonly ev: Evidence;
   /** Frames seen in the open interval (attributed or not). */
   intervalFrames = 0;
+  /** Start of the open interval (seconds since the epoch): contact times are kept as ms after it. */
+  private startSec = 0;
 
   constructor(private readonly nets: DeviceNets, opts: AggregatorOptions) {
     const d = opts.maxDevices;
@@ -88,8 +98,20 @@ export class Aggregator {
     // of megabytes of cold memory, while a typical interval needs a few thousand entries.
     this.dests = new KeyTable(6, opts.maxDestinations, Math.min(opts.maxDestinations, 4096));
     this.flows = new KeyTable(2, opts.maxFlows, Math.min(opts.maxFlows, 4096));
-    this.flowPackets = new Float64Array(opts.maxFlows);
-    this.flowBytes = new Float64Array(opts.maxFlows);
+    this.flowStats = new Float64Array(Math.min(opts.maxFlows, 4096) * FLOW_STRIDE); // grows with the flow table
+    const maxNames = opts.maxNames ?? 1 << 16;
+    this.ev = new Evidence({
+      maxNames,
+      nameArenaBytes: maxNames * 48, // names average well under 48 bytes; a full arena drops names, counted
+      hostNames: opts.maxHostNames ?? 1 << 16,
+      maxBursts: opts.maxBursts ?? 1 << 20,
+      maxDestinations: opts.maxDestinations,
+    });
+  }
+
+  /** The open interval begins at `sec`. */
+  startInterval(sec: number): void {
+    this.startSec = sec;
   }
 
   add(b: Uint8Array, m: PacketMeta): void {
@@ -137,19 +159,18 @@ export class Aggregator {
     const l4 = m.l4;
     let farPort = 0;
     let devicePort = 0;
+    let tcpFlags = 0;
     if (l4 === L_TCP || l4 === L_UDP) {
       farPort = up ? m.dstPort : m.srcPort;
       devicePort = up ? m.srcPort : m.dstPort;
       if (l4 === L_TCP) {
         c[base + F_TCP]++;
-        const f = m.tcpFlags & 0x16; // SYN, RST, ACK
-        if (f === 0x02) c[base + F_SYN]++;
-        else if (f === 0x12) c[base + F_SYN_ACK]++;
+        tcpFlags = m.tcpFlags & 0x16; // SYN, RST, ACK
+        if (tcpFlags === 0x02) c[base + F_SYN]++;
+        else if (tcpFlags === 0x12) c[base + F_SYN_ACK]++;
         if ((m.tcpFlags & 0x04) !== 0) c[base + F_RST]++;
       } else c[base + F_UDP]++;
     }
-    // A DNS query: uplink to port 53 with the header's QR bit clear (RFC 1035 §4.1.1).
-    if (up && farPort === 53 && l4 === L_UDP && m.payloadLen >= 12 && (b[m.payloadOff + 2] & 0x80) === 0) c[base + F_DNS_QUERIES]++;
 
     const dk = this.dests.probe;
     dk[0] = slot;
@@ -160,18 +181,49 @@ export class Aggregator {
       // Without a destination id the flow cannot be keyed either: both go uncounted, both counted as dropped.
       this.stats.destinationOverflow++;
       this.stats.flowOverflow++;
-      return;
+    } else {
+      const de = this.ev.dests;
+      de.ensure(d);
+      // Integer ms after the interval start (a frame's nanoseconds cut to whole ms).
+      de.packet(d, (m.tsSec - this.startSec) * 1000 + ((m.tsNsec / 1e6) | 0));
+      if (l4 === L_TCP) {
+        if (up) {
+          if (tcpFlags === 0x02) de.count(d, X_SYN);
+        } else if (tcpFlags === 0x12) de.count(d, X_SYN_ACK);
+        else if ((tcpFlags & 0x04) !== 0) de.count(d, X_RST);
+      }
+      const fk = this.flows.probe;
+      fk[0] = d;
+      fk[1] = devicePort;
+      const before = this.flows.size;
+      const f = this.flows.find(true);
+      if (f < 0) this.stats.flowOverflow++;
+      else {
+        if (this.flows.size !== before) {
+          if (f * FLOW_STRIDE === this.flowStats.length) this.growFlows();
+          // A UDP flow the device opened in this interval: a connection start for contacts.
+          if (up && l4 === L_UDP) de.count(d, X_UDP_STARTS);
+        }
+        const p = f * FLOW_STRIDE + (up ? FL_UP_PACKETS : FL_DOWN_PACKETS);
+        this.flowStats[p]++;
+        this.flowStats[p + 1] += len;
+      }
     }
-    const fk = this.flows.probe;
-    fk[0] = d;
-    fk[1] = devicePort;
-    const f = this.flows.find(true);
-    if (f < 0) {
-      this.stats.flowOverflow++;
-      return;
+
+    // Evidence beyond volumes, only from the packets that can carry it.
+    if (l4 === L_UDP) {
+      if (farPort === 53) this.ev.dns(b, m, up, slot, c, base, d);
+    } else if (l4 === L_TCP) {
+      if (up && m.payloadLen >= 6 && b[m.payloadOff] === 0x16) this.ev.tls(b, m, slot, c, base);
+    } else if (!up && ((l4 === L_ICMP && m.icmpType === ICMP_UNREACHABLE) || (l4 === L_ICMPV6 && m.icmpType === ICMPV6_UNREACHABLE))) {
+      this.ev.unreachable(b, m, slot, c, base, this.dests);
     }
-    this.flowPackets[f]++;
-    this.flowBytes[f] += len;
+  }
+
+  private growFlows(): void {
+    const stats = new Float64Array(Math.min(this.flowStats.length * 2, this.flows.maxEntries * FLOW_STRIDE));
+    stats.set(this.flowStats);
+    this.flowStats = stats;
   }
 
   /** First packet of a device in this interval: remember the tunnel and the mirror that carried it. */
@@ -196,8 +248,8 @@ export class Aggregator {
       this.isActive[slot] = 0;
       this.counters.fill(0, slot * STRIDE, slot * STRIDE + STRIDE);
     }
-    this.flowPackets.fill(0, 0, this.flows.size);
-    this.flowBytes.fill(0, 0, this.flows.size);
+    this.flowStats.fill(0, 0, this.flows.size * FLOW_STRIDE);
+    this.ev.reset(this.dests.size);
     this.activeCount = 0;
     this.intervalFrames = 0;
     this.flows.clear();

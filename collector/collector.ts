@@ -18,6 +18,8 @@ export interface CollectorOptions extends AggregatorOptions {
   nets: DeviceNets;
   intervalSeconds: number;
   topK: number;
+  /** Contacts per record, the far ends with the most activity bursts (default 16). */
+  contacts?: number;
   /** 'packet': intervals close when a frame's timestamp passes their end (replay); 'wall': on tick(). */
   clock: 'packet' | 'wall';
   /** Where the records came from, for the records' collector.source. */
@@ -95,6 +97,7 @@ export class Collector implements FrameConsumer {
     const len = this.opts.intervalSeconds;
     this.startSec = Math.floor(sec / len) * len;
     this.endSec = this.startSec + len;
+    this.agg.startInterval(this.startSec);
   }
 
   private close(complete: boolean): void {
@@ -104,6 +107,7 @@ export class Collector implements FrameConsumer {
       this.inventory,
       this.opts.topK,
       this.names,
+      this.opts.contacts ?? 16,
     );
     this.agg.reset();
     this.intervalsClosed++;

@@ -3,11 +3,13 @@
 
 import { AddrTable } from '../net/addr-table.js';
 import { formatAddrKey } from '../net/ip-format.js';
-import { L_TCP, L_UDP, L_ICMP, L_ICMPV6, T_GRE, T_PPTP, T_VXLAN, T_GENEVE, TUNNEL_NAMES } from '../gre-decap/layers.js';
+import { L_TCP, L_UDP, T_GRE, T_PPTP, T_VXLAN, T_GENEVE, TUNNEL_NAMES } from '../gre-decap/layers.js';
 import {
   type Aggregator, F_UP_BYTES, F_UP_PACKETS, F_DOWN_BYTES, F_DOWN_PACKETS, F_MAX_SIZE, F_HIST, F_TCP, F_UDP, F_FRAGMENTED,
-  F_SYN, F_SYN_ACK, F_RST, F_DNS_QUERIES, STRIDE,
+  F_SYN, F_SYN_ACK, F_RST, STRIDE, FLOW_STRIDE, FL_UP_PACKETS, FL_DOWN_PACKETS,
 } from './aggregate.js';
+import { transportName } from './transport.js';
+import { EvidenceReport } from './evidence/report.js';
 import { PROTO_NAMES, protoOf } from './protocols.js';
 import type { Inventory } from '../inventory/inventory.js';
 import { RECORD_SCHEMA_ID, trafficStatistics, type Destination, type InspectionRecord } from '../contracts/inspection-record.js';
@@ -41,18 +43,12 @@ export class AddressNames {
 
   /** Text of the far-end address in words[at, at + 4). */
   farEnd(words: Uint32Array, at: number): string {
-    this.far.probe.set(words.subarray(at, at + 4));
+    const k = this.far.probe;
+    for (let i = 0; i < 4; i++) k[i] = words[at + i];
     const id = this.far.find(true);
     if (id < 0) return formatAddrKey(words.subarray(at, at + 4));
     return (this.farText[id] ??= formatAddrKey(this.far.probe));
   }
-}
-
-function transportName(l4: number): Destination['transport'] {
-  if (l4 === L_TCP) return 'tcp';
-  if (l4 === L_UDP) return 'udp';
-  if (l4 === L_ICMP || l4 === L_ICMPV6) return 'icmp';
-  return 'other';
 }
 
 interface Tally {
@@ -62,23 +58,29 @@ interface Tally {
 interface DeviceFlows {
   flows: number;
   protos: Map<number, Tally & { flows: number }>;
-  dests: Map<number, Tally>;
 }
 
-/** Per device: its flows' packets and bytes by protocol and by destination, and how many flows. */
-function summarizeFlows(agg: Aggregator): Map<number, DeviceFlows> {
+/**
+ * Per device: its flows' packets and bytes by protocol, and how many flows; per destination id, its
+ * flows' packets and bytes each way, FLOW_STRIDE numbers per destination in `volume`.
+ */
+function summarizeFlows(agg: Aggregator): { perDevice: Map<number, DeviceFlows>; volume: Float64Array } {
   const out = new Map<number, DeviceFlows>();
+  const volume = new Float64Array(agg.dests.size * FLOW_STRIDE);
   const flowKey = new Uint32Array(2);
   const destKey = new Uint32Array(6);
+  const fs = agg.flowStats;
   for (let f = 0; f < agg.flows.size; f++) {
     agg.flows.keyOf(f, flowKey);
     const d = flowKey[0];
     agg.dests.keyOf(d, destKey);
     const slot = destKey[0];
     let dev = out.get(slot);
-    if (!dev) out.set(slot, (dev = { flows: 0, protos: new Map(), dests: new Map() }));
-    const packets = agg.flowPackets[f];
-    const bytes = agg.flowBytes[f];
+    if (!dev) out.set(slot, (dev = { flows: 0, protos: new Map() }));
+    const at = f * FLOW_STRIDE;
+    for (let i = 0; i < FLOW_STRIDE; i++) volume[d * FLOW_STRIDE + i] += fs[at + i];
+    const packets = fs[at + FL_UP_PACKETS] + fs[at + FL_DOWN_PACKETS];
+    const bytes = fs[at + FL_UP_PACKETS + 1] + fs[at + FL_DOWN_PACKETS + 1];
     dev.flows++;
     const proto = protoOf(destKey[5] >>> 16, destKey[5] & 0xffff, flowKey[1]);
     const p = dev.protos.get(proto) ?? { packets: 0, bytes: 0, flows: 0 };
@@ -86,21 +88,18 @@ function summarizeFlows(agg: Aggregator): Map<number, DeviceFlows> {
     p.bytes += bytes;
     p.flows++;
     dev.protos.set(proto, p);
-    const t = dev.dests.get(d) ?? { packets: 0, bytes: 0 };
-    t.packets += packets;
-    t.bytes += bytes;
-    dev.dests.set(d, t);
   }
-  return out;
+  return { perDevice: out, volume };
 }
 
 /** One record per device active in the interval, ordered by device id. */
-export function snapshot(agg: Aggregator, iv: IntervalInfo, inventory: Inventory, topK: number, names: AddressNames): InspectionRecord[] {
+export function snapshot(
+  agg: Aggregator, iv: IntervalInfo, inventory: Inventory, topK: number, names: AddressNames, maxContacts: number,
+): InspectionRecord[] {
   const start = new Date(iv.startSec * 1000).toISOString();
   const end = new Date((iv.startSec + iv.seconds) * 1000).toISOString();
-  const destKey = new Uint32Array(6);
-
-  const perDevice = summarizeFlows(agg);
+  const { perDevice, volume } = summarizeFlows(agg);
+  const evidence = new EvidenceReport(agg, names, maxContacts, volume);
   const records: InspectionRecord[] = [];
   for (let i = 0; i < agg.activeCount; i++) {
     const slot = agg.active[i];
@@ -113,19 +112,22 @@ export function snapshot(agg: Aggregator, iv: IntervalInfo, inventory: Inventory
     const packets = upPackets + downPackets;
     const ipBytes = c[base + F_UP_BYTES] + c[base + F_DOWN_BYTES];
 
-    const flows = perDevice.get(slot) ?? { flows: 0, protos: new Map(), dests: new Map() };
+    const flows = perDevice.get(slot) ?? { flows: 0, protos: new Map() };
     const protos = [...flows.protos.entries()].map(([p, x]) => ({ name: PROTO_NAMES[p], ...x }));
     protos.sort((a, b) => b.bytes - a.bytes || b.packets - a.packets || (a.name < b.name ? -1 : 1));
-    const dests: Destination[] = [];
+    const dests: (Destination & { id: number })[] = [];
     const farAddrs = new Set<string>();
     const farPorts = new Set<number>();
-    for (const [d, x] of flows.dests) {
-      agg.dests.keyOf(d, destKey);
-      const farIp = names.farEnd(destKey, 1);
-      const l4 = destKey[5] >>> 16;
+    // A destination that only an ICMP error was about has no packets and is not listed.
+    for (const d of evidence.destinationsOf(slot)) {
+      const packets = evidence.packets(d);
+      if (packets === 0) continue;
+      const farIp = evidence.ip(d);
+      const l4 = evidence.l4(d);
+      const port = evidence.port(d);
       farAddrs.add(farIp);
-      if (l4 === L_TCP || l4 === L_UDP) farPorts.add(destKey[5]);
-      dests.push({ ip: farIp, port: destKey[5] & 0xffff, transport: transportName(l4), packets: x.packets, bytes: x.bytes });
+      if (l4 === L_TCP || l4 === L_UDP) farPorts.add((l4 << 16) | port);
+      dests.push({ id: d, ip: farIp, port, transport: transportName(l4), packets, bytes: evidence.bytes(d) });
     }
     dests.sort((a, b) => b.bytes - a.bytes || b.packets - a.packets || (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : a.port - b.port));
 
@@ -167,15 +169,18 @@ export function snapshot(agg: Aggregator, iv: IntervalInfo, inventory: Inventory
       uplink: { bytes: c[base + F_UP_BYTES], packets: upPackets },
       downlink: { bytes: c[base + F_DOWN_BYTES], packets: downPackets },
       'detected.protos': protos,
-      destinations: { distinct: farAddrs.size, distinct_ports: farPorts.size, top: dests.slice(0, topK) },
-      tcp: { syn: c[base + F_SYN], syn_ack: c[base + F_SYN_ACK], rst: c[base + F_RST] },
-      connections: { attempted_hosts: 0, failed_hosts: 0, failed_named_hosts: 0, failed_ports: 0, refused_hosts: 0, icmp_unreachable: 0, failed_sample: [] },
-      contacts: [],
-      dns: {
-        queries: c[base + F_DNS_QUERIES], responses: 0, nxdomain: 0, servfail: 0, types: { a: 0, aaaa: 0, txt: 0, null: 0, cname: 0, mx: 0, any: 0, other: 0 },
-        distinct_names: 0, name_length_max: 0, name_length_mean: 0, label_max: 0, entropy_mean: 0, resolvers: [], domains: [], domains_dropped: 0, names_dropped: 0, malformed: 0,
+      destinations: {
+        distinct: farAddrs.size,
+        distinct_ports: farPorts.size,
+        top: dests.slice(0, topK).map((x) => {
+          const n = evidence.nameOf(slot, x.id);
+          return n
+            ? { ip: x.ip, port: x.port, transport: x.transport, packets: x.packets, bytes: x.bytes, name: n.name, name_source: n.source }
+            : { ip: x.ip, port: x.port, transport: x.transport, packets: x.packets, bytes: x.bytes };
+        }),
       },
-      tls: { client_hellos: 0, without_sni: 0, malformed: 0 },
+      tcp: { syn: c[base + F_SYN], syn_ack: c[base + F_SYN_ACK], rst: c[base + F_RST] },
+      ...evidence.device(slot),
     });
   }
   records.sort((a, b) => (a.device.id < b.device.id ? -1 : a.device.id > b.device.id ? 1 : 0));

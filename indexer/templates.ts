@@ -5,7 +5,7 @@
 // text, a counter as float), so the record schema and these templates have to change together.
 
 import type { Client, estypes } from '@elastic/elasticsearch';
-import { InspectionRecordSchema } from '../contracts/inspection-record.js';
+import { ContactSchema, DnsDomainSchema, InspectionRecordSchema } from '../contracts/inspection-record.js';
 
 export const ECS_VERSION = '8.17.0';
 /** Daily indices, tapwatch-inspection-YYYY.MM.DD: see inspectionIndex() in documents.ts; retention.ts deletes old ones. */
@@ -13,7 +13,7 @@ export const INSPECTION_INDEX_PREFIX = 'tapwatch-inspection-';
 export const ANOMALIES_INDEX = 'tapwatch-anomalies';
 export const ACTIONS_INDEX = 'tapwatch-actions';
 /** Raise with every mapping change: ES keeps it with the template, so an installation can tell which one it has. */
-const TEMPLATE_VERSION = 4;
+const TEMPLATE_VERSION = 5;
 
 const keyword = { type: 'keyword' } as const;
 const long = { type: 'long' } as const;
@@ -26,10 +26,13 @@ const text = { type: 'text' } as const;
 const record = InspectionRecordSchema.properties;
 
 /** A long per counter of a record object (traffic.statistics, uplink, tcp, ...), so a counter the collector adds
- *  to the schema gets its mapping without a second list here. */
-const counters = (object: { properties: Record<string, unknown> }) => ({
-  properties: Object.fromEntries(Object.keys(object.properties).map((name) => [name, long])),
+ *  to the schema gets its mapping without a second list here; `except` names the fields mapped otherwise. */
+const counters = (object: { properties: Record<string, unknown> }, except: readonly string[] = []) => ({
+  properties: Object.fromEntries(Object.keys(object.properties).filter((name) => !except.includes(name)).map((name) => [name, long])),
 });
+
+/** A destination's or contact's name (from a DNS answer or SNI): exact values, for terms and joins across indices. */
+const named = { name: keyword, name_source: keyword };
 
 /** ECS event.* plus what a kind of document adds to it. Every document has `ingested` (when the indexer indexed it)
  *  beside @timestamp, which is always the time of the traffic a document is about; `created` (when the event was
@@ -89,11 +92,35 @@ export const INDEX_TEMPLATES = {
       properties: {
         distinct: long,
         distinct_ports: long,
-        top: { type: 'nested', properties: { ip, port: long, transport: keyword, packets: long, bytes: long } },
+        top: { type: 'nested', properties: { ip, port: long, transport: keyword, packets: long, bytes: long, ...named } },
       },
     },
     tcp: counters(record.tcp),
-    dns: counters(record.dns),
+    connections: {
+      properties: {
+        ...counters(record.connections, ['failed_sample']).properties,
+        failed_sample: { properties: { ip, port: long, transport: keyword, ...named } },
+      },
+    },
+    // nested: "bursts of contacts named x" must read x's bursts, not those of every contact of a record that has x.
+    contacts: {
+      type: 'nested',
+      properties: { ...counters(ContactSchema, ['ip', 'transport', 'name', 'name_source', 'answered']).properties, ip, transport: keyword, ...named, answered: boolean },
+    },
+    dns: {
+      properties: {
+        ...counters(record.dns, ['types', 'name_length_mean', 'entropy_mean', 'resolvers', 'domains']).properties,
+        types: counters(record.dns.properties.types),
+        name_length_mean: double,
+        entropy_mean: double,
+        resolvers: { properties: { ip, queries: long } },
+        domains: {
+          type: 'nested',
+          properties: { ...counters(DnsDomainSchema, ['domain', 'entropy', 'examples']).properties, domain: keyword, entropy: double, examples: keyword },
+        },
+      },
+    },
+    tls: counters(record.tls),
   }, { ...MANAGED_BY, record_schema: record.schema.const }),
 
   // Written by the analyzer: one document per alarm transition. The AnomalyEvent's own names (contracts/

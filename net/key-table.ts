@@ -58,7 +58,9 @@ export class KeyTable {
 
   /** The key words of an id, copied into `out` (for reports: allocation is fine there). */
   keyOf(id: number, out: Uint32Array): Uint32Array {
-    out.set(this.keys.subarray(id * this.words, id * this.words + this.words));
+    // A loop, not set(subarray()): records read every key once per interval, and a view per key was garbage.
+    const keys = this.keys;
+    for (let j = 0, p = id * this.words; j < this.words; j++) out[j] = keys[p + j];
     return out;
   }
 

@@ -13,6 +13,7 @@ import { PacketMeta } from '../../gre-decap/meta.js';
 import { DecapSummary } from '../../gre-decap/summary.js';
 import { Collector } from '../../collector/collector.js';
 import { DeviceNets } from '../../collector/device-nets.js';
+import { STRIDE, F_DNS_QUERIES, F_DNS_RESPONSES, F_TLS_HELLOS, F_ICMP_UNREACH, F_DNS_NAMES_DROPPED } from '../../collector/device-counters.js';
 import { PerformanceObserver, constants, performance } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -20,6 +21,22 @@ import { runInNewContext } from 'node:vm';
 type Sink = (f: Frame) => void;
 
 const kept: unknown[] = new Array(1024).fill(null);
+let collector: Collector | undefined;
+
+/** What the collector's evidence counters saw (summed over devices), so a test can tell the traffic was what it meant. */
+function evidenceSeen(c: Collector | undefined): Record<string, number> | undefined {
+  if (!c) return undefined;
+  const a = c.agg;
+  const sum = (f: number) => {
+    let n = 0;
+    for (let i = 0; i < a.activeCount; i++) n += a.counters[a.active[i] * STRIDE + f];
+    return n;
+  };
+  return {
+    dnsQueries: sum(F_DNS_QUERIES), dnsResponses: sum(F_DNS_RESPONSES), clientHellos: sum(F_TLS_HELLOS), icmpUnreachable: sum(F_ICMP_UNREACH),
+    namesDropped: sum(F_DNS_NAMES_DROPPED), hostNameSwaps: a.ev.hosts.swaps,
+  };
+}
 
 function sinkFor(mode: string): Sink {
   const decap = new Decapsulator();
@@ -40,6 +57,7 @@ function sinkFor(mode: string): Sink {
         maxDevices: 65536, maxFlows: 1 << 20, maxDestinations: 1 << 20,
         clock: 'packet', source: 'probe', onRecords: () => undefined,
       });
+      collector = c;
       return (f) => c.onFrame(f);
     }
     case 'control':
@@ -120,5 +138,8 @@ if (packets <= WARMUP) throw new Error(`${path}: ${packets} packets, need more t
 const [from, to] = bounds;
 const youngGcs = scavenges.filter((t) => t >= from && t <= to).length;
 process.stdout.write(
-  JSON.stringify({ mode, packets, measuredPackets: packets - WARMUP, youngGcs, youngGcsInWarmup: scavenges.filter((t) => t < from).length, loopMs: Math.round(to - from) }) + '\n',
+  JSON.stringify({
+    mode, packets, measuredPackets: packets - WARMUP, youngGcs, youngGcsInWarmup: scavenges.filter((t) => t < from).length, loopMs: Math.round(to - from),
+    evidence: evidenceSeen(collector),
+  }) + '\n',
 );
