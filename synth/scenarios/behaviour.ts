@@ -209,12 +209,15 @@ export interface Lookup {
   addrs: number[];
 }
 
-function answersFor(world: World, name: string, t: number): { answers: Answer[]; addrs: number[]; ttl: number } {
+/** The resolver's answer, its A records rotated per response (round-robin, as BIND and cloud DNS order them). */
+function answersFor(world: World, name: string, t: number, r: Rand): { answers: Answer[]; addrs: number[]; ttl: number } {
   const res = world.cloud.resolve(name, t);
+  const k = r.int(0, res.addrs.length - 1);
+  const addrs = [...res.addrs.slice(k), ...res.addrs.slice(0, k)];
   const answers: Answer[] = [];
   if (res.cname) answers.push({ type: 'CNAME', ttl: res.ttl, name: res.cname });
-  for (const a of res.addrs) answers.push({ type: 'A', ttl: res.ttl, addr: a, owner: res.cname ?? undefined });
-  return { answers, addrs: res.addrs, ttl: res.ttl };
+  for (const a of addrs) answers.push({ type: 'A', ttl: res.ttl, addr: a, owner: res.cname ?? undefined });
+  return { answers, addrs, ttl: res.ttl };
 }
 
 /** One query and its response (from `server`, after `lat` µs; `rcode` SERVFAIL carries no answers; null: no response). */
@@ -241,7 +244,7 @@ export function* lookup(world: World, dev: Device, name: string, t: number, p: D
   for (let attempt = 0; ; attempt++) {
     t = dev.onlineFrom(t);
     if (!world.noise.resolverDown(t)) {
-      const { answers, addrs, ttl } = answersFor(world, name, t);
+      const { answers, addrs, ttl } = answersFor(world, name, t, r);
       t = yield* dnsExchange(world, dev, t, RESOLVER, name, QTYPE.A, answers, RCODE.NOERROR, Math.round(r.uniform(1.5e3, 45e3)));
       if (p.aaaa) t = yield* dnsExchange(world, dev, t + 200, RESOLVER, name, QTYPE.AAAA, [], RCODE.NOERROR, Math.round(r.uniform(1.5e3, 30e3)));
       if (p.cache) dev.dns.set(name, { addrs, expires: t + ttl * SEC });
@@ -282,7 +285,7 @@ export function* connect(world: World, dev: Device, target: Target, t: number, p
   for (;;) {
     const res = yield* lookup(world, dev, target.name, t, dns);
     t = dev.onlineFrom(res.t + Math.round(r.uniform(0.2e3, 3e3)));
-    const addr = res.addrs[r.int(0, res.addrs.length - 1)];
+    const addr = res.addrs[0]; // getaddrinfo() order: the first answer
     const [net, radio] = delays(r);
     if (world.noise.cloudReachable(dev.group, t)) {
       const c = new Conn(world, dev, addr, target.port, net, radio);

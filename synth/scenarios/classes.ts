@@ -118,7 +118,7 @@ function* session(world: World, dev: Device, s: SessionSpec, t: number, openAtSt
       const next = Math.min(nextPing, nextRep);
       if (next < stop) {
         if (nextRep <= nextPing) {
-          t = yield* roundTrip(live, Math.max(nextRep, t + 1e3), reading(), tlsMsg(rep!.ack));
+          t = yield* roundTrip(live, Math.max(nextRep + r.int(0, 40e3), t + 1e3), reading(), tlsMsg(rep!.ack));
           nextRep += rep!.every;
         } else {
           t = yield* roundTrip(live, Math.max(nextPing, t + 1e3), s.ping[0], s.ping[1]);
@@ -226,7 +226,7 @@ function meter(world: World, dev: Device, t: number, open: boolean): void {
 function lock(world: World, dev: Device, t: number, open: boolean): void {
   const r = dev.rng;
   const id = `hub${dev.imsi.slice(-8)}`;
-  const beat = mqttPublish(`hb/${id.slice(-6)}`, '{"s":1,"b":97}'.padEnd(17, ' ')); // 31 bytes up and down, as the lock hub's
+  const beat = mqttPublish(`hb/${id.slice(-6)}`, '{"s":1,"b":97}'.padEnd(18, ' ')); // 31 bytes up and down, as the lock hub's
   world.sched.spawn(session(world, dev, {
     target: svc('lock', 'broker'), tls: null, keepalive: 60 * SEC, exact: true,
     ping: [plainMsg(beat), plainMsg(beat)], hello: [plainMsg(mqttConnect(id, 60)), plainMsg(mqttConnack())],

@@ -10,8 +10,8 @@ import { startDevice } from './classes.js';
 import { Cloud } from './cloud.js';
 import { fleetClasses, makeDevice, type Device, type DeviceClass } from './fleet.js';
 import { DEFAULT_RANGES, planIncidents, tracked, type Incident, type IncidentRanges } from './incidents.js';
-import { benignRows, deviceRows, iso, writeInventory, writeLabels, type Labels } from './labels.js';
-import { NoisePlan } from './noise.js';
+import { benignRows, deviceRows, iso, isoEnd, isoStart, writeInventory, writeLabels, type Labels } from './labels.js';
+import { NoisePlan, toMs } from './noise.js';
 import { Rand, subSeed } from './random.js';
 import { Scheduler } from './sched.js';
 import { DAY, HOUR } from './units.js';
@@ -54,8 +54,8 @@ export function generateScenario(opts: ScenarioOptions): ScenarioResult {
   if (!(o.days > 0)) throw new RangeError(`days must be positive, got ${o.days}`);
   const t0 = Date.parse(o.start) * 1000;
   if (!Number.isFinite(t0)) throw new RangeError(`start is not an ISO 8601 time: ${o.start}`);
-  const end = t0 + Math.round(o.days * DAY);
-  const learningEnd = t0 + Math.round((o.learningHours ?? Math.min(24, o.days * 6)) * HOUR);
+  const end = t0 + toMs(o.days * DAY);
+  const learningEnd = t0 + toMs((o.learningHours ?? Math.min(24, o.days * 6)) * HOUR);
   if (learningEnd >= end) throw new RangeError('the learning period covers the whole run');
   const joiners = o.joiners ?? Math.max(3, Math.round(o.devices * 0.02));
 
@@ -67,7 +67,7 @@ export function generateScenario(opts: ScenarioOptions): ScenarioResult {
     const n = (perClass.get(cls) ?? 0) + 1;
     perClass.set(cls, n);
     const j = i - o.devices;
-    const joinUs = j < 0 ? 0 : t0 + Math.round(((0.1 + 0.8 * (j + jr.float()) / joiners)) * (end - t0));
+    const joinUs = j < 0 ? 0 : t0 + toMs((0.1 + (0.8 * (j + jr.float())) / joiners) * (end - t0));
     return makeDevice(i, n, cls, joinUs, o.seed);
   });
 
@@ -110,6 +110,6 @@ function incidentRow(inc: Incident): Labels['incidents'][number] {
   const params = Object.fromEntries(Object.entries(inc.params).filter(([k]) => !k.endsWith('_n') && k !== 'seed'));
   return {
     id: inc.id, type: inc.type, device_id: inc.dev.id, device_ip: ipText(inc.dev.ip),
-    start: iso(inc.start), end: iso(Math.max(inc.end, inc.last + 1000)), detail: inc.detail, params,
+    start: isoStart(inc.start), end: isoEnd(Math.max(inc.end, inc.last)), detail: inc.detail, params,
   };
 }

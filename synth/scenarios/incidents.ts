@@ -40,7 +40,7 @@ import type { Device, DeviceClass } from './fleet.js';
 import { CLASSES } from './fleet.js';
 import type { IncidentType } from './labels.js';
 import { INCIDENT_TYPES } from './labels.js';
-import type { NoisePlan } from './noise.js';
+import { toMs, type NoisePlan } from './noise.js';
 import {
   base32, base64url, hex, labels, QTYPE, RCODE, TELNET_GREETING, TELNET_REPLY, ascii, type Answer, type QTypeName,
 } from './payloads.js';
@@ -472,7 +472,7 @@ export function planIncidents(o: PlanOptions, devices: readonly Device[], cloud:
   for (const d of drafts.filter((x) => x.early)) {
     for (; nextJoiner < joiners.length; nextJoiner++) {
       const dev = joiners[nextJoiner];
-      const inc = draw(d, dev, dev.joinUs + Math.round(r.uniform(2, 9) * MIN), o, r, cloud);
+      const inc = draw(d, dev, toMs(dev.joinUs + r.uniform(2, 9) * MIN), o, r, cloud);
       if (inc.end > o.end || !free(dev, inc.start, inc.end)) continue;
       busy.set(dev, [[inc.start, inc.end]]);
       out.push(inc);
@@ -493,7 +493,7 @@ export function planIncidents(o: PlanOptions, devices: readonly Device[], cloud:
       const probe = draw(d, dev, 0, o, new Rand(subSeed(o.seed, 7, slot)), cloud);
       const dur = probe.end - probe.start;
       const lo = o.learningEnd, hi = Math.max(lo, o.end - dur - 5 * MIN);
-      const start = Math.round(lo + ((slot + new Rand(subSeed(o.seed, 8, slot, attempt)).float()) / late.length) * (hi - lo) * 0.999);
+      const start = toMs(lo + ((slot + new Rand(subSeed(o.seed, 8, slot, attempt)).float()) / late.length) * (hi - lo) * 0.999);
       if (start + dur > o.end || !free(dev, start, start + dur)) continue;
       const inc = draw(d, dev, start, o, new Rand(subSeed(o.seed, 7, slot)), cloud);
       busy.set(dev, [...(busy.get(dev) ?? []), [inc.start, inc.end]]);
@@ -536,7 +536,7 @@ function draw(d: Draft, dev: Device, start: number, o: PlanOptions, r: Rand, clo
         rst_fraction: round(r.uniform(0.005, 0.05)), open_fraction: round(r.uniform(0.0005, 0.004), 4),
         source_port: variant === 'telnet' ? r.int(1024, 65535) : 0, pacing: variant === 'telnet' ? 'per-second burst' : 'poisson', seed,
       };
-      return { ...base, end: start + Math.round(dur), params, proc: scan,
+      return { ...base, end: start + toMs(dur), params, proc: scan,
         detail: `${variant === 'telnet' ? 'Mirai-like raw-socket telnet sweep' : variant === 'ssh' ? 'SSH sweep' : 'slow multi-port scan'} of random public IPv4 addresses at ${round(rate, 2)} SYN/s on ${ports.join('/')}` };
     }
     case 'dns-tunnel': {
@@ -563,7 +563,7 @@ function draw(d: Draft, dev: Device, start: number, o: PlanOptions, r: Rand, clo
       }
       params.duration_s = Math.round(dur / SEC);
       const rate = mode === 'slow' ? `${params.queries_per_hour} queries/h` : `${params.queries_per_s} queries/s`;
-      return { ...base, end: start + Math.round(dur), params, proc: dnsTunnel,
+      return { ...base, end: start + toMs(dur), params, proc: dnsTunnel,
         detail: `${tool}-style DNS tunnel (${encoding} labels, ${qtypes.join('/')}) under ${domain} through the usual resolver at ${rate}` };
     }
     case 'beacon': {
@@ -582,7 +582,7 @@ function draw(d: Draft, dev: Device, start: number, o: PlanOptions, r: Rand, clo
         dns: variant === 'dns', dns_ttl: r.pick([60, 300]), duration_s: Math.round(Math.min(dur, left * 0.9) / SEC), seed,
       };
       const how = variant === 'persistent' ? 'one persistent TLS session, no DNS, no SNI' : variant === 'dns' ? `a DNS look-up of ${domain} and a TLS connection (SNI) per check-in` : `a TLS connection per check-in with SNI ${domain}, no DNS`;
-      return { ...base, end: start + Math.round(Math.min(dur, left * 0.9)), params, proc: beacon,
+      return { ...base, end: start + toMs(Math.min(dur, left * 0.9)), params, proc: beacon,
         detail: `C2 beacon to ${ipText(addr)}:${params.port} every ${round(period, 1)} s ± ${Math.round(jitter * 100)} % (${model} jitter) over ${how}` };
     }
     case 'exfiltration': {
@@ -597,7 +597,7 @@ function draw(d: Draft, dev: Device, start: number, o: PlanOptions, r: Rand, clo
       const addr = cloud.fresh(r, ATTACKER_BLOCKS);
       const destination = variant === 'by-name' ? `${r.pick(['files', 'up', 'drop', 'share', 'store'])}.${attackerDomain(r)}` : ipText(addr);
       const params: Params = { variant, bytes, duration_s: Math.round(dur / SEC), rate_bps: Math.round(bps), connections: files, destination, address: ipText(addr), address_n: addr, port: r.pick([443, 443, 8443]), seed };
-      return { ...base, end: start + Math.round(dur), params, proc: exfiltration,
+      return { ...base, end: start + toMs(dur), params, proc: exfiltration,
         detail: `${round(bytes / 1e6, 1)} MB uploaded over TLS in ${files} connection(s) to ${destination}, new to the device and the fleet, over ${Math.round(dur / MIN)} min` };
     }
     case 'flood': {
@@ -608,7 +608,7 @@ function draw(d: Draft, dev: Device, start: number, o: PlanOptions, r: Rand, clo
       const dport: number | string = variant === 'udp' ? 'random' : variant === 'syn' ? r.pick([80, 443, 'random'] as (number | string)[]) : r.pick([53, 80, 123, 3074, 27015]);
       const size = variant === 'syn' ? 0 : r.chance(0.7) ? 512 : r.int(64, 1400);
       const params: Params = { variant, pps: round(pps, 1), duration_s: Math.round(dur / SEC), victim: ipText(victim), victim_n: victim, dport, payload_bytes: size, seed };
-      return { ...base, end: start + Math.round(dur), params, proc: flood,
+      return { ...base, end: start + toMs(dur), params, proc: flood,
         detail: `Mirai-style ${variant} flood of ${ipText(victim)} (port ${dport}) at ${Math.round(pps)} packets/s, one-way` };
     }
   }

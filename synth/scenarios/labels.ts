@@ -59,9 +59,13 @@ export function iso(us: number): string {
   return new Date(Math.round(us / 1000)).toISOString();
 }
 
+/** Label windows are in milliseconds: starts round down and ends up, so every packet of the window stays inside. */
+export const isoStart = (us: number): string => new Date(Math.floor(us / 1000)).toISOString();
+export const isoEnd = (us: number): string => new Date(Math.ceil(us / 1000)).toISOString();
+
 export function deviceRows(devices: readonly Device[]): Labels['devices'] {
   return devices.map((d) => ({
-    id: d.id, ip: ipText(d.ip), imsi: d.imsi, group: d.group, class: d.cls, ...(d.joined ? { joined: iso(d.joinUs) } : {}),
+    id: d.id, ip: ipText(d.ip), imsi: d.imsi, group: d.group, class: d.cls, ...(d.joined ? { joined: isoStart(d.joinUs) } : {}),
   }));
 }
 
@@ -70,7 +74,7 @@ export function benignRows(labels: readonly BenignLabel[]): Labels['benign'] {
   const key = (l: BenignLabel): string => `${l.kind}|${l.group ?? ''}|${l.device_id ?? ''}`;
   return [...labels]
     .sort((a, b) => a.start - b.start || a.end - b.end || (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0))
-    .map((l) => ({ ...l, start: iso(l.start), end: iso(l.end) }));
+    .map((l) => ({ ...l, start: isoStart(l.start), end: isoEnd(l.end) }));
 }
 
 export function writeInventory(path: string, devices: readonly Device[]): void {

@@ -52,6 +52,7 @@ export interface NoiseOptions {
 }
 
 const minutes = (us: number): string => `${Math.round(us / MIN)} min`;
+export const toMs = (us: number): number => Math.round(us / 1000) * 1000;
 
 export class NoisePlan {
   readonly outages: SiteOutage[] = [];
@@ -66,29 +67,30 @@ export class NoisePlan {
     const r = new Rand(subSeed(o.seed, 3));
     const days = (o.end - o.start) / DAY;
     const span = o.end - o.start;
-    const anywhere = (margin: number): number => o.start + margin + r.float() * Math.max(0, span - 2 * margin);
+    // Event times are whole milliseconds, the resolution of the labels, so a label's window is exact.
+    const anywhere = (margin: number): number => toMs(o.start + margin + r.float() * Math.max(0, span - 2 * margin));
     const afterLearning = (tail: number): number => {
       const lo = o.learningEnd + HOUR, hi = o.end - tail;
-      return hi > lo ? lo + r.float() * (hi - lo) : anywhere(Math.min(HOUR, span / 4));
+      return hi > lo ? toMs(lo + r.float() * (hi - lo)) : anywhere(Math.min(HOUR, span / 4));
     };
 
     for (const cls of SITE_GROUPS) {
       const n = Math.max(1, Math.round(days / 2 + r.uniform(-0.3, 0.7)));
       for (let i = 0; i < n; i++) {
         const start = anywhere(Math.min(HOUR, span / 4));
-        const linkUp = start + Math.round(r.uniform(2, 25) * MIN);
-        const end = linkUp + Math.round(r.uniform(68, 409) * SEC);
+        const linkUp = start + toMs(r.uniform(2, 25) * MIN);
+        const end = linkUp + toMs(r.uniform(68, 409) * SEC);
         const group = GROUP[cls];
         p.outages.push({ group, start, linkUp, end });
         p.labels.push({ kind: 'site-outage', group, start, end: linkUp, detail: `the ${group} site uplink is down for ${minutes(linkUp - start)}: nothing of the group is mirrored` });
-        p.labels.push({ kind: 'reconnect-storm', group, start: linkUp, end, detail: `uplink back, cloud unreachable for ${Math.round((end - linkUp) / SEC)} s: every device retries its one server (SYNs without SYN-ACK)` });
-        for (const d of devices) if (d.cls === cls && d.joinUs < start) d.addOffline(start, linkUp);
+        p.labels.push({ kind: 'reconnect-storm', group, start: linkUp, end, detail: `uplink back, cloud unreachable for ${Math.round((end - linkUp) / SEC)} s: every device retries its service by name, one port (SYNs without SYN-ACK; one address for the locks, the addresses of its name's DNS answers for the others)` });
+        for (const d of devices) if (d.cls === cls && d.joinUs < linkUp) d.addOffline(start, linkUp);
       }
     }
 
     for (let i = 0, n = Math.max(1, Math.round(days / 2)); i < n; i++) {
       const start = anywhere(Math.min(HOUR, span / 4));
-      const end = start + Math.round(r.uniform(88, 360) * SEC);
+      const end = start + toMs(r.uniform(88, 360) * SEC);
       const groups = SESSION_GROUPS.filter(() => r.chance(0.6)).map((c) => GROUP[c]);
       if (groups.length === 0) groups.push(GROUP[r.pick(SESSION_GROUPS)]);
       p.resolver.push({ start, end, groups });
@@ -99,7 +101,7 @@ export class NoisePlan {
     for (const [cls, role] of movable) {
       const spec = SERVICES[cls].find((s) => s.role === role)!;
       const at = afterLearning(3 * HOUR);
-      const spread = Math.round(r.uniform(30, 300) * SEC);
+      const spread = toMs(r.uniform(30, 300) * SEC);
       const group = GROUP[cls];
       const to = cloud.move(spec.name, at);
       p.moves.push({ group, name: spec.name, at, spread });
@@ -108,7 +110,7 @@ export class NoisePlan {
 
     for (let i = 0, n = Math.max(1, Math.round(days / 3)); i < n; i++) {
       const cls = r.pick(['meter', 'camera', 'gateway', 'lock', 'tracker'] as DeviceClass[]);
-      const dur = Math.round(r.uniform(2, 6) * HOUR);
+      const dur = toMs(r.uniform(2, 6) * HOUR);
       const start = afterLearning(dur + HOUR);
       const end = Math.min(o.end, start + dur);
       const group = GROUP[cls];
