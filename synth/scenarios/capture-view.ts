@@ -18,6 +18,8 @@ export interface Pkt {
   sport: number;
   dport: number;
   flags: number;
+  /** TCP sequence number (0 for UDP). */
+  seq: number;
   /** Inner IPv4 total length. */
   ipLen: number;
   /** Valid until the next packet. */
@@ -31,7 +33,7 @@ export function eachPacket(path: string, fn: (p: Pkt) => void): Decapsulator {
   const dec = new Decapsulator();
   const m = new PacketMeta();
   const f = new Frame();
-  const p: Pkt = { us: 0, src: 0, dst: 0, proto: 0, sport: 0, dport: 0, flags: 0, ipLen: 0, payload: new Uint8Array(0), reason: 0 };
+  const p: Pkt = { us: 0, src: 0, dst: 0, proto: 0, sport: 0, dport: 0, flags: 0, seq: 0, ipLen: 0, payload: new Uint8Array(0), reason: 0 };
   try {
     while (reader.next(f)) {
       p.reason = dec.decodeFrame(f, m);
@@ -44,6 +46,8 @@ export function eachPacket(path: string, fn: (p: Pkt) => void): Decapsulator {
       p.sport = l4 ? m.srcPort : 0;
       p.dport = l4 ? m.dstPort : 0;
       p.flags = m.l4 === L_TCP ? m.tcpFlags : 0;
+      const th = m.payloadOff - m.tcpHeaderLen + 4;
+      p.seq = m.l4 === L_TCP ? ((f.buf[th] << 24) | (f.buf[th + 1] << 16) | (f.buf[th + 2] << 8) | f.buf[th + 3]) >>> 0 : 0;
       p.payload = l4 ? f.buf.subarray(m.payloadOff, m.payloadOff + m.payloadLen) : new Uint8Array(0);
       fn(p);
     }
