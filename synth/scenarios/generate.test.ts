@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REASON_NAMES } from '../../gre-decap/malformed.js';
+import { NOTE_NAMES, REASON_NAMES } from '../../gre-decap/malformed.js';
 import { eachPacket } from './capture-view.js';
 import { generateScenario, type ScenarioResult } from './generate.js';
 import { SMALL } from './testing.js';
@@ -44,6 +44,9 @@ describe('scenario capture', () => {
     });
     const malformed = Object.fromEntries([...dec.reasons].map((n, i) => [REASON_NAMES[i], n]).filter(([name, n]) => name !== 'ok' && Number(n) > 0));
     expect(malformed).toEqual({});
+    // No notes either: no IP length past the frame, no fragment, no payload left undecoded.
+    const notes = Object.fromEntries([...dec.notes].map((n, i) => [NOTE_NAMES[i], n]).filter(([, n]) => Number(n) > 0));
+    expect(notes).toEqual({});
     expect(frames).toBe(a.packets);
     expect(frames).toBeGreaterThan(50_000);
     expect(unordered).toBe(0);
