@@ -11,7 +11,7 @@ import type { ControlClient } from '../control/model.js';
 import { actionEventErrors, type ActionEvent } from '../contracts/action-event.js';
 import { eventErrors, type AnomalyEvent } from '../contracts/anomaly-event.js';
 import type { Policy } from './policy.js';
-import { createResponder, type Responder } from './responder.js';
+import { createResponder, type Responder, type ResponderOptions } from './responder.js';
 import { ensureTopics } from '../kafka/topics.js';
 import { tailTopic, type TopicTail } from '../kafka/topic-reader.js';
 
@@ -29,6 +29,8 @@ export interface ResponderServiceOptions {
   /** How often the fleet is listed again from the control API (for the breaker's share). */
   fleetRefreshMs?: number;
   enforcer?: string;
+  /** Where notify decisions are delivered (responder/notify.ts). */
+  notifiers?: ResponderOptions['notifiers'];
 }
 
 export class ResponderServiceStats {
@@ -58,7 +60,7 @@ export class ResponderService {
     this.kafka = new Kafka({ clientId: 'tapwatch-responder', brokers: o.brokers, logLevel: logLevel.NOTHING, retry: { retries: 10 } });
     this.anomalies = o.anomaliesTopic ?? 'tapwatch.anomalies';
     this.actions = o.actionsTopic ?? 'tapwatch.actions';
-    this.responder = createResponder({ policy: o.policy, client: o.client, log: o.log, enforcer: o.enforcer, publish: (ev) => this.publish(ev) });
+    this.responder = createResponder({ policy: o.policy, client: o.client, log: o.log, enforcer: o.enforcer, notifiers: o.notifiers, publish: (ev) => this.publish(ev) });
   }
 
   async start(): Promise<void> {
