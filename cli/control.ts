@@ -63,7 +63,7 @@ const serveSpec: CommandSpec = {
     'upstream-key-id': 'with --enforcer upstream: its authKeyId',
     'upstream-key': `with --enforcer upstream: its authKey (better: the ${UPSTREAM_KEY_ENV} environment variable, not seen in ps)`,
     'rate-limit': 'requests per second per key (and per address without a key), bursts of twice that (default 200)',
-    'login-rate': 'logins per second per address and per authKeyId, bursts of twice that (default 5; scrypt serves ~45/s on 2 cores)',
+    'login-rate': 'logins per second per address and per authKeyId, bursts of three times that (default 1; scrypt serves ~45/s on 2 idle cores)',
     'max-connections': 'connections at once (default 1000, or fewer under a low descriptor limit)',
     'audit-retention-days': 'audit rows older than this are deleted, hourly (default 90)',
     'log-level': 'pino level: fatal, error, warn, info (default), debug (logs every request), trace, silent',
@@ -150,7 +150,7 @@ async function serve(argv: string[]): Promise<number> {
     enforcer,
     log,
     rateLimit: rate === undefined ? undefined : { perSecond: rate, burst: 2 * rate },
-    loginLimits: loginRate === undefined ? undefined : { ...DEFAULT_LOGIN_LIMITS, perAddress: { perSecond: loginRate, burst: 2 * loginRate }, perKeyId: { perSecond: loginRate, burst: 2 * loginRate } },
+    loginLimits: loginRate === undefined ? undefined : { ...DEFAULT_LOGIN_LIMITS, perAddress: { perSecond: loginRate, burst: 3 * loginRate }, perKeyId: { perSecond: loginRate, burst: 3 * loginRate } },
     maxConnections,
     auditRetentionDays: retention,
   });

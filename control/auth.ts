@@ -7,15 +7,16 @@
 // Budgets: a key has its own (--rate-limit). A caller without valid credentials is counted by its
 // address: public routes, and every request with missing or bad credentials, spend from it, so a
 // flood of bad tokens ends in cheap 429s instead of unbounded 401s. A 429 for an address is held
-// back for a second before it is sent (a tarpit): a flooding client that waits for each answer then
-// makes one request a second per connection, whatever its speed, and the server's time goes to the
-// callers with keys.
+// back before it is sent (tarpit.ts): a flooding client that waits for each answer then makes about
+// one request a second per connection, whatever its speed, and the server's time goes to the callers
+// with keys.
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ROLES, type Role } from '../contracts/control-api.js';
 import { ApiError } from './errors.js';
 import type { ControlMetrics } from './metrics.js';
 import type { RateLimiter } from './rate-limit.js';
+import type { Tarpit } from './tarpit.js';
 import type { Principal, Store } from './store.js';
 
 /** public: no credentials (a valid key, if sent, is recognised); read: GET; act: the subscriber actions; admin: keys, groups, import. */
@@ -33,7 +34,7 @@ const ROLES_FOR = (access: Access): string => {
   return roles.length === 1 ? `the ${roles[0]} role` : `the ${roles.slice(0, -1).join(', ')} or ${roles.at(-1)} role`;
 };
 
-/** How long an address's 429 is held back. */
+/** How long an address's 429 is held back, at least (tarpit.ts). */
 export const TARPIT_MS = 1000;
 
 declare module 'fastify' {
@@ -50,14 +51,13 @@ export interface AuthDeps {
   /** Per key, and per address (`ip:…`) for callers without a key. */
   limiter: RateLimiter;
   metrics: ControlMetrics;
-  /** Default TARPIT_MS; tests shorten it. */
-  tarpitMs?: number;
+  /** Where 429s to addresses wait. */
+  tarpit: Tarpit;
 }
 
 /** Adds `request.principal` and the onRequest check to the whole server (call before the routes). */
 export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
-  const { store, limiter, metrics } = deps;
-  const tarpitMs = deps.tarpitMs ?? TARPIT_MS;
+  const { store, limiter, metrics, tarpit } = deps;
   app.decorateRequest('principal', null);
 
   const overRate = (caller: string, reply: FastifyReply): ApiError | null => {
@@ -86,7 +86,7 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
     /** A caller without a valid key: its address pays, and a 429 waits in the tarpit. */
     const anonymous = (err: ApiError | null) => {
       const limited = overRate(`ip:${req.ip}`, reply);
-      if (limited) setTimeout(() => done(limited), tarpitMs);
+      if (limited) void tarpit.hold(req.ip).then(() => done(limited));
       else done(err ?? undefined);
     };
     const apiKey = req.headers['x-soracom-api-key'];

@@ -151,9 +151,9 @@ describe('budgets', () => {
         r();
       };
     });
-    const first = guard.run(slow);
-    const second = guard.run(slow);
-    await expect(guard.run(slow)).rejects.toBeInstanceOf(LoginBusyError);
+    const first = guard.run('192.0.2.1', slow);
+    const second = guard.run('192.0.2.1', slow);
+    await expect(guard.run('192.0.2.1', slow)).rejects.toBeInstanceOf(LoginBusyError);
     release();
     await first;
     await expect.poll(() => running).toBe(1);

@@ -19,6 +19,7 @@ import { controlMetrics } from './metrics.js';
 import type { Enforcer } from './model.js';
 import { DEFAULT_RATE_LIMIT, RateLimiter, type RateLimitOptions } from './rate-limit.js';
 import { redactUrl } from './redact.js';
+import { prepareDecoy } from './secrets.js';
 import { auditRoutes } from './routes/audit.js';
 import { authRoutes } from './routes/auth.js';
 import type { RouteDeps } from './routes/context.js';
@@ -27,6 +28,7 @@ import { groupRoutes } from './routes/groups.js';
 import { healthRoutes } from './routes/health.js';
 import { subscriberRoutes } from './routes/subscribers.js';
 import { Store } from './store.js';
+import { Tarpit } from './tarpit.js';
 
 /** Every body but an import's: the largest legitimate one (a group with 32 tags) is far below. */
 const BODY_LIMIT = 16 * 1024;
@@ -58,7 +60,7 @@ export interface ControlServerOptions {
   enforcementRetry?: RetryOptions;
   /** Audit rows older than this are deleted (hourly). Default 90. */
   auditRetentionDays?: number;
-  /** How long a 429 to an address is held back (auth.ts). Default 1 s. */
+  /** How long a 429 to an address is held back, at least (tarpit.ts). Default 1 s. */
   tarpitMs?: number;
   /** Connections at once; more are closed as they arrive, before the process runs out of descriptors. */
   maxConnections?: number;
@@ -104,13 +106,14 @@ export async function buildControlServer(opts: ControlServerOptions): Promise<Co
   let app: FastifyInstance;
   try {
     await refuseToEmptyLiveRules(store, enforcer, opts);
-    const deps: RouteDeps = { store, runner, metrics, login: new LoginGuard(opts.loginLimits ?? DEFAULT_LOGIN_LIMITS, clock), tarpitMs: opts.tarpitMs ?? TARPIT_MS };
+    const deps: RouteDeps = { store, runner, metrics, login: new LoginGuard(opts.loginLimits ?? DEFAULT_LOGIN_LIMITS, clock), tarpit: new Tarpit(opts.tarpitMs ?? TARPIT_MS) };
     app = await buildApp(log, deps, new RateLimiter(opts.rateLimit ?? DEFAULT_RATE_LIMIT, clock), opts);
   } catch (err) {
     await enforcer.close();
     store.close();
     throw err;
   }
+  await prepareDecoy();
   const purge = () => log.info({ ...store.purgeExpired() }, 'purged expired tokens, idempotency keys and audit rows');
   purge();
   const purgeTimer = setInterval(purge, PURGE_INTERVAL_MS).unref();
@@ -194,7 +197,7 @@ async function buildApp(log: Logger, deps: RouteDeps, limiter: RateLimiter, opts
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
 
-  registerAuth(app, { store: deps.store, limiter, metrics: deps.metrics, tarpitMs: deps.tarpitMs });
+  registerAuth(app, { store: deps.store, limiter, metrics: deps.metrics, tarpit: deps.tarpit });
   app.addHook('onResponse', (req, reply, done) => {
     deps.metrics.requests.inc([req.routeOptions.url ?? 'unmatched', req.method, String(reply.statusCode)]);
     done();

@@ -3,7 +3,6 @@
 // cap on scrypts at once) before its scrypt runs.
 
 import type { FastifyPluginAsync } from 'fastify';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   AuthKeyIdParamsSchema,
   AuthRequestSchema,
@@ -21,11 +20,11 @@ import { LoginBusyError } from '../login-guard.js';
 import { changeContext, type RouteDeps } from './context.js';
 import { authenticated, errorResponses, ref } from './schemas.js';
 
-export const authRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, metrics, login, tarpitMs }) => {
-  const tooMany = async (wait: number, reply: { header(k: string, v: string): unknown }): Promise<never> => {
+export const authRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, metrics, login, tarpit }) => {
+  const tooMany = async (address: string, wait: number, reply: { header(k: string, v: string): unknown }): Promise<never> => {
     metrics.rateLimited.inc([]);
     reply.header('retry-after', String(wait));
-    await sleep(tarpitMs); // held back, as every 429 to an address is (auth.ts)
+    await tarpit.hold(address); // held back, as every 429 to an address is (auth.ts)
     throw new ApiError('TWA0005', `Too many logins: retry in ${wait} s`);
   };
 
@@ -43,15 +42,16 @@ export const authRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, me
     async (req, reply) => {
       const { authKeyId, authKey, tokenTimeoutSeconds = DEFAULT_TOKEN_TIMEOUT_S } = req.body;
       const wait = login.admit(`ip:${req.ip}`, authKeyId);
-      if (wait > 0) return tooMany(wait, reply);
+      if (wait > 0) return tooMany(req.ip, wait, reply);
       let session;
       try {
-        session = await login.run(() => store.login(authKeyId, authKey, tokenTimeoutSeconds));
+        session = await login.run(req.ip, () => store.login(authKeyId, authKey, tokenTimeoutSeconds));
       } catch (err) {
-        if (err instanceof LoginBusyError) return tooMany(1, reply);
+        if (err instanceof LoginBusyError) return tooMany(req.ip, 1, reply);
         throw err;
       }
       if (!session) {
+        login.failed(req.ip);
         metrics.authFailures.inc(['bad_auth_key']);
         throw new ApiError('TWA0003');
       }

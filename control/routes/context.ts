@@ -4,6 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import { REASON_HEADER } from '../../contracts/control-api.js';
 import type { EnforcementRunner } from '../enforcement/enforcement.js';
 import type { LoginGuard } from '../login-guard.js';
+import type { Tarpit } from '../tarpit.js';
 import type { ControlMetrics } from '../metrics.js';
 import type { ChangeContext, Store } from '../store.js';
 
@@ -12,8 +13,8 @@ export interface RouteDeps {
   runner: EnforcementRunner;
   metrics: ControlMetrics;
   login: LoginGuard;
-  /** How long a 429 for an address is held back (auth.ts). */
-  tarpitMs: number;
+  /** Where 429s to addresses wait (tarpit.ts). */
+  tarpit: Tarpit;
 }
 
 /** The actor (the caller's key) and reason an audit row records; the reason arrives percent-encoded
