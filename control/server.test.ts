@@ -18,8 +18,11 @@ afterEach(async () => {
   servers = [];
 });
 
+/** Logins as often as these tests make them, from one address (hardening.test.ts tests the real limits). */
+const LENIENT_LOGINS = { perAddress: { perSecond: 100, burst: 100 }, perKeyId: { perSecond: 100, burst: 100 }, concurrency: 1, queue: 16 };
+
 async function setup(opts: Partial<ControlServerOptions> = {}) {
-  const server = await buildControlServer({ db: ':memory:', ...opts });
+  const server = await buildControlServer({ db: ':memory:', loginLimits: LENIENT_LOGINS, ...opts });
   servers.push(server);
   const as: Record<Role, Record<string, string>> = {
     operator: await loginHeaders(server, 'operator'),
