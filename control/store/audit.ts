@@ -2,7 +2,7 @@
 // transaction; listed newest first; kept for a retention (default 90 days), then deleted.
 
 import type { AuditEntry } from '../../contracts/control-api.js';
-import { json, page, statements, type ChangeContext, type Page } from './context.js';
+import { fromRow, json, page, statements, type ChangeContext, type Page } from './context.js';
 import type { Database } from 'better-sqlite3';
 
 export const DEFAULT_AUDIT_RETENTION_DAYS = 90;
@@ -57,16 +57,4 @@ export class Audit {
   }
 }
 
-function toAuditEntry(r: AuditRow): AuditEntry {
-  return {
-    id: r.id,
-    time: r.time,
-    actor: r.actor,
-    action: r.action,
-    targetType: r.target_type,
-    targetId: r.target_id,
-    reason: r.reason,
-    before: r.before === null ? null : JSON.parse(r.before),
-    after: r.after === null ? null : JSON.parse(r.after),
-  };
-}
+const toAuditEntry = (r: AuditRow): AuditEntry => fromRow(r, ['before', 'after']);

@@ -38,3 +38,20 @@ export function statements<K extends string>(db: Database, sql: Record<K, string
 export function json(v: unknown): string | null {
   return v === null || v === undefined ? null : JSON.stringify(v);
 }
+
+const camel = new Map<string, string>();
+
+/**
+ * A row as the API's object: snake_case columns become camelCase fields (ip_address → ipAddress), the
+ * `json` columns are parsed (NULL stays null), and `extra` adds what is not a column (the operator id).
+ * One mapping for every table, so a column added to one cannot be forgotten in a hand-written copy.
+ */
+export function fromRow<T>(row: object, json: readonly string[] = [], extra: object = {}): T {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(row)) {
+    let name = camel.get(k);
+    if (name === undefined) camel.set(k, (name = k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())));
+    out[name] = json.includes(k) && typeof v === 'string' ? JSON.parse(v) : v;
+  }
+  return Object.assign(out, extra) as T;
+}

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { CreateGroupBody, Group, GroupTapwatchConfig } from '../../contracts/control-api.js';
 import { AddressError, parseAddress, unroutableReason } from '../../net/address.js';
-import { statements, type ChangeContext, type StoreContext } from './context.js';
+import { fromRow, statements, type ChangeContext, type StoreContext } from './context.js';
 import { StoreError } from './errors.js';
 
 interface GroupRow {
@@ -84,14 +84,7 @@ export class Groups {
   }
 
   private toGroup(r: GroupRow): Group {
-    return {
-      groupId: r.group_id,
-      operatorId: this.c.operatorId,
-      tags: JSON.parse(r.tags),
-      configuration: JSON.parse(r.configuration),
-      createdTime: r.created_time,
-      lastModifiedTime: r.last_modified_time,
-    };
+    return fromRow(r, ['tags', 'configuration'], { operatorId: this.c.operatorId });
   }
 }
 

@@ -4,7 +4,7 @@
 import type { Database } from 'better-sqlite3';
 import type { AuthKeyInfo, AuthResponse, NewAuthKey, Role } from '../../contracts/control-api.js';
 import { decoyAuthKey, hashAuthKey, newAuthKey, newAuthKeyId, newToken, tokenHash, verifyAuthKey } from '../secrets.js';
-import { statements, type ChangeContext, type StoreContext } from './context.js';
+import { fromRow, statements, type ChangeContext, type StoreContext } from './context.js';
 import { StoreError } from './errors.js';
 
 /** Who is calling: the key a valid token belongs to. */
@@ -93,4 +93,4 @@ export class Keys {
   }
 }
 
-const toInfo = (r: KeyRow): AuthKeyInfo => ({ authKeyId: r.auth_key_id, name: r.name, role: r.role, createdTime: r.created_time });
+const toInfo = (r: KeyRow): AuthKeyInfo => fromRow(r);

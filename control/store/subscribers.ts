@@ -3,7 +3,7 @@
 
 import type { SpeedClass, Subscriber, SubscriberStatus } from '../../contracts/control-api.js';
 import type { SubscriberAction } from '../model.js';
-import { page, statements, type ChangeContext, type Page, type StoreContext } from './context.js';
+import { fromRow, page, statements, type ChangeContext, type Page, type StoreContext } from './context.js';
 import { StoreError } from './errors.js';
 import type { Groups } from './groups.js';
 import type { Idempotency, IdempotencyKey } from './idempotency.js';
@@ -129,18 +129,7 @@ export class Subscribers {
   }
 
   private toSubscriber(r: SubscriberRow): Subscriber {
-    return {
-      imsi: r.imsi,
-      imei: r.imei,
-      ipAddress: r.ip_address,
-      status: r.status,
-      speedClass: r.speed_class,
-      groupId: r.group_id,
-      operatorId: this.c.operatorId,
-      tags: JSON.parse(r.tags),
-      createdTime: r.created_time,
-      lastModifiedTime: r.last_modified_time,
-    };
+    return fromRow(r, ['tags'], { operatorId: this.c.operatorId });
   }
 }
 
