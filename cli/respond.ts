@@ -1,23 +1,32 @@
 // tapwatch respond: anomaly events from Kafka → the response policy → the control API, with an
-// action event for every decision on tapwatch.actions.
+// action event for every decision on tapwatch.actions, and notify decisions delivered to a webhook
+// and/or syslog. The effective policy is logged at start, before anything is consumed, so what the
+// responder will do is on record.
 
 import { pino } from 'pino';
+import { DEFAULT_CONTROL_PORT } from '../contracts/control-api.js';
 import { SoracomClient } from '../control/client.js';
 import { runService } from './service-runner.js';
+import { redactUrl } from '../control/redact.js';
+import { SyslogNotifier, WebhookNotifier, type Notifier } from '../responder/notify.js';
 import { ResponderService } from '../responder/service.js';
 import { defaultPolicy, loadPolicy } from '../responder/policy.js';
 import { intOption, parseCommand, UsageError, type CommandSpec } from './args.js';
 
+const DEFAULT_CONTROL_URL = `http://127.0.0.1:${DEFAULT_CONTROL_PORT}`;
+const WEBHOOK_SECRET_ENV = 'TAPWATCH_NOTIFY_SECRET';
+
 const spec: CommandSpec = {
   name: 'respond',
-  usage: 'tapwatch respond --kafka BROKERS --control-url URL --control-key-id ID --control-key SECRET [--policy FILE] [--dry-run]',
+  usage: 'tapwatch respond --kafka BROKERS --control-key-id ID [--control-key SECRET] [--control-url URL] [--policy FILE] [--dry-run] [--notify-webhook URL] [--notify-syslog HOST:PORT]',
   summary:
     'Acts on anomaly events through a SORACOM-compatible control API (the built-in server or SORACOM itself), as a\n' +
     'response policy says: notify, throttle (speed class), redirect (quarantine group) or block (deactivate), with an\n' +
-    'allowlist, a per-device cooldown, TTL release and a fleet-wide circuit breaker. Joins consumer group\n' +
-    'tapwatch-responder on tapwatch.anomalies and writes one action event per decision to tapwatch.actions, keyed by\n' +
-    'device; rebuilds its ledger from that topic at start, so a restart neither repeats nor forgets an action. Offsets\n' +
-    'are committed only after the action events are published. Runs until SIGTERM.',
+    'allowlist, a per-device cooldown, TTL release and a fleet-wide circuit breaker. The default policy never\n' +
+    'deactivates a SIM: without a quarantine group, redirect throttles. Joins consumer group tapwatch-responder on\n' +
+    'tapwatch.anomalies and writes one action event per decision to tapwatch.actions, keyed by device; rebuilds its\n' +
+    'ledger from that topic at start, so a restart neither repeats nor forgets an action. Offsets are committed only\n' +
+    'after the action events are published. Logs its effective policy at start. Runs until SIGTERM.',
   options: {
     kafka: { type: 'string' },
     'control-url': { type: 'string' },
@@ -25,17 +34,21 @@ const spec: CommandSpec = {
     'control-key': { type: 'string' },
     policy: { type: 'string' },
     'dry-run': { type: 'boolean' },
+    'notify-webhook': { type: 'string' },
+    'notify-syslog': { type: 'string' },
     group: { type: 'string' },
     'stats-interval': { type: 'string' },
     'log-level': { type: 'string' },
   },
   help: {
     kafka: 'Kafka brokers, host:port,...',
-    'control-url': 'control API root, e.g. http://127.0.0.1:8080/v1 (a bare origin gets /v1)',
+    'control-url': `control API root (default ${DEFAULT_CONTROL_URL}, where 'tapwatch control serve' listens; a bare origin gets /v1)`,
     'control-key-id': 'auth key id (authKeyId) of a key with the analyzer role',
     'control-key': 'its secret (authKey); default: the environment variable TAPWATCH_CONTROL_KEY',
-    policy: 'response policy (JSON; default analyzer/policy.default.json, documented in analyzer/README.md)',
+    policy: 'response policy (JSON; default responder/policy.default.json, documented in responder/README.md)',
     'dry-run': 'decide and record, never call the control API to act (overrides the policy)',
+    'notify-webhook': `POST notify decisions here, signed with HMAC-SHA256 of the secret in ${WEBHOOK_SECRET_ENV}`,
+    'notify-syslog': 'send notify decisions to this syslog receiver over UDP (RFC 5424), e.g. 127.0.0.1:514',
     group: 'consumer group (default tapwatch-responder)',
     'stats-interval': 'seconds between counter log lines (default 10)',
     'log-level': 'pino level (default info)',
@@ -47,21 +60,49 @@ export async function run(argv: string[]): Promise<number> {
   if (!parsed) return 0;
   const v = parsed.values as Record<string, string | undefined>;
   const authKey = v['control-key'] ?? process.env.TAPWATCH_CONTROL_KEY;
-  if (!v.kafka || !v['control-url'] || !v['control-key-id']) throw new UsageError('--kafka, --control-url and --control-key-id are required');
+  if (!v.kafka || !v['control-key-id']) throw new UsageError('--kafka and --control-key-id are required');
   if (!authKey) throw new UsageError('give --control-key, or set TAPWATCH_CONTROL_KEY');
   const every = (intOption('stats-interval', v['stats-interval'], 1, 86_400) ?? 10) * 1000;
   const policy = v.policy ? loadPolicy(v.policy) : defaultPolicy();
   if (parsed.values['dry-run']) policy.dryRun = true;
+  const notifiers = makeNotifiers(v);
+  const controlUrl = v['control-url'] ?? DEFAULT_CONTROL_URL;
   const log = pino({ name: 'tapwatch-respond', level: v['log-level'] ?? 'info' }, pino.destination(2));
-  const client = new SoracomClient({ baseUrl: v['control-url'], authKeyId: v['control-key-id'], authKey });
-  const service = new ResponderService({ brokers: v.kafka.split(','), policy, client, log });
+  // The whole policy as it will be applied (file, defaults and --dry-run), before anything is consumed.
+  log.info({ policy, source: v.policy ?? 'default', notify: notifiers.map((n) => n.name), control: redactUrl(controlUrl) }, 'effective response policy');
+  const client = new SoracomClient({ baseUrl: controlUrl, authKeyId: v['control-key-id'], authKey });
+  const service = new ResponderService({ brokers: v.kafka.split(','), policy, client, log, notifiers, groupId: v.group });
   return runService({
     log,
     running: 'responding',
-    details: { kafka: v.kafka, control: v['control-url'], dryRun: policy.dryRun, rules: policy.rules.map((r) => r.name) },
+    details: { kafka: v.kafka, control: redactUrl(controlUrl), dryRun: policy.dryRun, rules: policy.rules.map((r) => r.name) },
     statsEveryMs: every,
     start: () => service.start(),
-    stop: () => service.stop(),
+    stop: async () => {
+      await service.stop();
+      for (const n of notifiers) await n.close?.();
+    },
     counters: () => ({ ...service.stats, messages: service.consumerStats.messages, invalid: service.consumerStats.invalid, ...service.responder.stats }),
   });
+}
+
+function makeNotifiers(v: Record<string, string | undefined>): Notifier[] {
+  const out: Notifier[] = [];
+  if (v['notify-webhook']) {
+    const secret = process.env[WEBHOOK_SECRET_ENV];
+    if (!secret) throw new UsageError(`--notify-webhook needs the signing secret in ${WEBHOOK_SECRET_ENV}`);
+    try {
+      out.push(new WebhookNotifier({ url: v['notify-webhook'], secret }));
+    } catch (err) {
+      throw new UsageError(`--notify-webhook: ${(err as Error).message}`);
+    }
+  }
+  if (v['notify-syslog']) {
+    try {
+      out.push(new SyslogNotifier(v['notify-syslog']));
+    } catch (err) {
+      throw new UsageError(`--notify-syslog: ${(err as Error).message}`);
+    }
+  }
+  return out;
 }

@@ -176,5 +176,3 @@ export const anomalyEvents = validator(AnomalyEventSchema);
 /** null when the event matches the schema, else the problems on one line. */
 export const eventErrors = (event: unknown): string | null => anomalyEvents.errors(event);
 
-/** @deprecated until the action-event and policy contracts take AnomalyEventSchema's parts directly. */
-export const ANOMALY_EVENT_SCHEMA = AnomalyEventSchema;

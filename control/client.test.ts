@@ -26,11 +26,13 @@ afterEach(async () => {
   running = [];
 });
 
+const SUBSCRIBER = { imsi: '440100000000001', imei: null, ipAddress: '10.128.0.1', status: 'active', speedClass: 's1.fast', groupId: null, operatorId: 'OP1', tags: {}, createdTime: 0, lastModifiedTime: 0 };
+
 const registry = (n: number) => Array.from({ length: n }, (_, i) => ({ ip: `10.128.${i >> 8}.${i & 255}`, id: `d${i}`, imsi: String(440100000000000 + i), group: 'meters' }));
 
 /** A listening server with `devices` subscribers, and a key of `role` for the client. */
 async function serve(opts: Partial<ControlServerOptions> & { devices?: number; port?: number } = {}) {
-  const server = await buildControlServer({ db: ':memory:', ...opts });
+  const server = await buildControlServer({ db: ':memory:', create: true, ...opts });
   running.push(server);
   server.store.importDevices(registry(opts.devices ?? 3), { actor: 'local' });
   await server.app.listen({ host: '127.0.0.1', port: opts.port ?? 0 });
@@ -100,7 +102,7 @@ describe('SoracomClient', () => {
     // A port that nothing listens on yet: the client keeps trying until the server comes up.
     const port = await freePort();
     const path = join(dir, 'late.db');
-    const seed = Store.open(path);
+    const seed = Store.open(path, { create: true });
     const key = seed.createKey('analyzer');
     seed.close();
     const late = new SoracomClient({ baseUrl: `http://127.0.0.1:${port}`, ...key, retries: 8, backoffMs: 100 });
@@ -108,6 +110,26 @@ describe('SoracomClient', () => {
     await new Promise((r) => setTimeout(r, 300));
     await serve({ db: path, port });
     expect((await pending).length).toBe(3);
+  });
+
+  it('checks what it receives: a body that is not what the API promises is an error saying what is wrong', async () => {
+    const wrong = createServer((req, res) => {
+      const body = req.url === '/v1/auth' ? { apiKey: 'a', token: 't', operatorId: 'OP1' } : req.url?.startsWith('/v1/subscribers?') ? [{ ...SUBSCRIBER, status: 'on fire' }] : '<html>proxy</html>';
+      res.writeHead(200, { 'content-type': 'application/json' }).end(typeof body === 'string' ? body : JSON.stringify(body));
+    });
+    await new Promise<void>((r) => wrong.listen(0, '127.0.0.1', r));
+    const client = new SoracomClient({ baseUrl: `http://127.0.0.1:${(wrong.address() as AddressInfo).port}`, authKeyId: 'k', authKey: 's', retries: 0 });
+    await expect(client.listSubscribers()).rejects.toMatchObject({ code: 'TWX0004', message: expect.stringMatching(/the answer is not what the API promises: \/0\/status must be equal to one of the allowed values/) });
+    await expect(client.getSubscriber('440100000000001')).rejects.toMatchObject({ code: 'TWX0004', message: expect.stringMatching(/the answer is not JSON: <html>proxy/) });
+    await close(wrong);
+  });
+
+  it('never puts a password from its URL into an error', async () => {
+    const port = await freePort();
+    const client = new SoracomClient({ baseUrl: `http://ops:hunter2@127.0.0.1:${port}/v1`, authKeyId: 'k', authKey: 's', retries: 0 });
+    const err = await client.listSubscribers().catch((e: Error) => e);
+    expect(err).toMatchObject({ code: 'TWX0002', message: expect.stringMatching(/POST http:\/\/ops:\*\*\*@127\.0\.0\.1/) });
+    expect((err as Error).message).not.toContain('hunter2');
   });
 
   it('gives up after its retries on 5xx, with the last answer', async () => {
@@ -134,7 +156,7 @@ describe('UpstreamEnforcer: server A enforces through server B', () => {
 
     // A's store already says 440100000000001 is blocked; B does not know yet.
     const aPath = join(dir, 'a.db');
-    const seed = Store.open(aPath);
+    const seed = Store.open(aPath, { create: true });
     seed.importDevices(registry(5), { actor: 'local' });
     seed.createGroup({ groupId: 'quarantine' }, { actor: 'local' });
     seed.act('440100000000001', { type: 'deactivate' }, { actor: 'local' });
@@ -152,7 +174,7 @@ describe('UpstreamEnforcer: server A enforces through server B', () => {
 
     // B drifts (someone changes it behind A's back); A's next reconcile puts it back.
     b.server.store.act('440100000000001', { type: 'activate' }, { actor: 'local' });
-    expect(await a.server.enforcement.reconcile()).toBe(true);
+    expect((await a.server.enforcement.reconcile()).enforced).toBe(true);
     expect(b.server.store.getSubscriber('440100000000001')!.status).toBe('inactive');
 
     // B goes down: A still answers 200 (its store has the change) and says it is not enforced.
@@ -160,6 +182,7 @@ describe('UpstreamEnforcer: server A enforces through server B', () => {
     const res = await fetch(`${a.url}/v1/subscribers/440100000000004/deactivate`, { method: 'POST', headers: await headersFor(a.url, a.server) });
     expect(res.status).toBe(200);
     expect(res.headers.get('x-tapwatch-enforced')).toBe('false');
+    expect(res.headers.get('x-tapwatch-not-enforced')).toMatch(/^subscriber 440100000000004: the enforcer failed: POST http:\/\/127\.0\.0\.1:\d+\/v1\/subscribers\/440100000000004\/deactivate: /);
     expect((await (await fetch(`${a.url}/healthz`)).json()).status).toBe('degraded');
 
     // B comes back on the same port with the same database: A's retried reconcile catches it up.

@@ -1,54 +1,13 @@
-// The control API's boundary types, defined once: the SORACOM-compatible Subscriber and Group
-// shapes (../shared/notes/spec.md §1d), the actions that change a subscriber, the enforcers that
-// make a gateway follow the store, and the client that the analyzer's responder and the upstream
-// enforcer both use to call a SORACOM-compatible API.
+// The control API's internal model: the actions that change a subscriber, the enforcers that make a
+// gateway follow the store, and the client the responder and the upstream enforcer call a
+// SORACOM-compatible API with. The boundary types (Subscriber, Group, AuditEntry, ...) are defined
+// once, in contracts/control-api.ts; they are re-exported here for the callers that import them
+// from the control module.
 
-/** SORACOM's subscriber statuses; `inactive` is what deactivate sets (no data), `active` what activate sets. */
-export const SUBSCRIBER_STATUSES = ['ready', 'active', 'inactive', 'standby', 'suspended', 'terminated'] as const;
-export type SubscriberStatus = (typeof SUBSCRIBER_STATUSES)[number];
+import type { Group, NotEnforced, SpeedClass, Subscriber } from '../contracts/control-api.js';
 
-/** SORACOM speed classes (plan-US s1.*, plan-DU u1.*) and the rate each allows, in kbit/s, as the
- *  nftables enforcer applies them. Rates follow SORACOM's published class speeds. */
-export const SPEED_CLASS_KBPS = {
-  's1.minimum': 32,
-  's1.slow': 128,
-  's1.standard': 512,
-  's1.fast': 2048,
-  's1.4xfast': 8192,
-  's1.8xfast': 16384,
-  'u1.slow': 1024,
-  'u1.standard': 16384,
-} as const;
-export type SpeedClass = keyof typeof SPEED_CLASS_KBPS;
-export const SPEED_CLASSES = Object.keys(SPEED_CLASS_KBPS) as SpeedClass[];
-/** The class a subscriber has unless throttled: the fastest, which the enforcer does not limit. */
-export const UNTHROTTLED_SPEED_CLASS: SpeedClass = 's1.8xfast';
-
-/** A subscriber as SORACOM's API returns it (the subset tapwatch keeps), plus the device fields the
- *  registry knows (`tags.name` carries the device id, as SORACOM users commonly do). */
-export interface Subscriber {
-  imsi: string;
-  imei: string | null;
-  ipAddress: string | null;
-  status: SubscriberStatus;
-  speedClass: SpeedClass;
-  groupId: string | null;
-  operatorId: string;
-  tags: Record<string, string>;
-  createdTime: number; // ms since the epoch, as SORACOM
-  lastModifiedTime: number;
-}
-
-/** A SORACOM group; tapwatch's own settings live under configuration.tapwatch, the way SORACOM
- *  namespaces group configuration per service. */
-export interface Group {
-  groupId: string;
-  operatorId: string;
-  tags: Record<string, string>;
-  configuration: { tapwatch?: { quarantine: boolean; redirectGateway: string | null } };
-  createdTime: number;
-  lastModifiedTime: number;
-}
+export type { AuditEntry, Group, NotEnforced, Role, SpeedClass, Subscriber, SubscriberStatus } from '../contracts/control-api.js';
+export { ROLES, SPEED_CLASS_KBPS, SPEED_CLASSES, SUBSCRIBER_STATUSES, UNTHROTTLED_SPEED_CLASS } from '../contracts/control-api.js';
 
 /** The calls that change a subscriber, named as SORACOM's API paths. */
 export type SubscriberAction =
@@ -65,25 +24,30 @@ export interface EnforcementState {
   groups: readonly Group[];
 }
 
+/**
+ * What an enforcer did not do as the store asks, and why, while it did all the rest: a failure is
+ * kept to what it must affect (a quarantine group whose route cannot be installed has its members
+ * blocked instead; an upstream call that failed leaves that subscriber only). `retry`: the cause may
+ * go away by itself (a route, an upstream call), so the runner reconciles again later.
+ */
+export interface EnforcementReport {
+  notEnforced: NotEnforced[];
+  retry?: boolean;
+}
+
 export interface Enforcer {
   readonly name: string;
-  /** At start (and after a failure): make the enforcement point match the whole state. Idempotent. */
-  reconcile(state: EnforcementState): Promise<void>;
+  /** At start (and after a failure): make the enforcement point match the whole state. Idempotent.
+   *  Throws only when nothing could be enforced; resolves with what could not be (void: everything was). */
+  reconcile(state: EnforcementState): Promise<EnforcementReport | void>;
   /** After a committed change. `state` gives the whole desired state after it, read only if needed
    *  (an enforcer that renders state calls it once per coalesced batch; one that forwards calls does not). */
-  apply(subscriber: Subscriber, action: SubscriberAction, state: () => EnforcementState): Promise<void>;
+  apply(subscriber: Subscriber, action: SubscriberAction, state: () => EnforcementState): Promise<EnforcementReport | void>;
+  /** How many entries (blocked, quarantined, throttled addresses) the enforcement point holds now, or null
+   *  when it cannot tell. Asked at start, so that an empty store never silently replaces a live ruleset. */
+  liveEntries?(): Promise<number | null>;
   close(): Promise<void>;
 }
-
-/** An API error body, as SORACOM returns them. */
-export interface ApiErrorBody {
-  code: string;
-  message: string;
-}
-
-/** Roles in the manner of SORACOM SAM: what a key may do. */
-export const ROLES = ['read-only', 'operator', 'analyzer'] as const;
-export type Role = (typeof ROLES)[number];
 
 /** Calls a SORACOM-compatible API (this server, a second instance, or SORACOM itself). */
 export interface ControlClient {
@@ -91,18 +55,4 @@ export interface ControlClient {
   listSubscribers(): Promise<Subscriber[]>;
   /** `idempotencyKey`: the same key twice applies the action once; the second call returns the first's result. */
   act(imsi: string, action: SubscriberAction, opts?: { idempotencyKey?: string; reason?: string }): Promise<Subscriber>;
-}
-
-/** One audit row: who changed what, why, and the object before and after (null when created or
- *  deleted). Written in the same transaction as the change it records. */
-export interface AuditEntry {
-  id: number;
-  time: number; // ms since the epoch
-  actor: string; // the authKeyId that asked, or 'local' for the CLI and in-process callers
-  action: string; // e.g. 'update_speed_class', 'create_group', 'import', 'create_auth_key'
-  targetType: 'subscriber' | 'group' | 'auth_key';
-  targetId: string;
-  reason: string | null; // the X-Tapwatch-Reason header
-  before: unknown;
-  after: unknown;
 }

@@ -30,9 +30,18 @@ let decoy: { salt: Buffer; hash: Buffer } | null = null;
 
 /** A salt and hash that no authKey matches, checked for unknown authKeyIds so that a login takes
  *  as long whether or not the key exists. Made on first use, not at import: the CLI's other
- *  commands need not pay for a scrypt. */
+ *  commands need not pay for a scrypt. The server makes it at start (prepareDecoy), so no request
+ *  waits on a scrypt run on the event loop. */
 export function decoyAuthKey(): { salt: Buffer; hash: Buffer } {
   return (decoy ??= hashAuthKey(newAuthKey()));
+}
+
+/** Makes the decoy on the libuv pool, off the event loop. */
+export async function prepareDecoy(): Promise<void> {
+  if (decoy) return;
+  const salt = randomBytes(16);
+  const hash = await new Promise<Buffer>((resolve, reject) => scrypt(newAuthKey(), salt, SCRYPT_KEYLEN, (err, d) => (err ? reject(err) : resolve(d))));
+  decoy ??= { salt, hash };
 }
 
 export function newToken(): { apiKey: string; token: string } {

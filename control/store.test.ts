@@ -1,14 +1,13 @@
 // The store on its own: migrations, changes with their audit rows in one transaction, idempotency,
 // import, tokens and their expiry, and everything surviving a close and reopen of the file.
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiError } from './errors.js';
-import { MIGRATIONS } from './migrations.js';
-import { Store } from './store.js';
+import { MIGRATIONS } from './store/migrations.js';
+import { Store, StoreError } from './store.js';
 
 let dir: string;
 beforeAll(() => {
@@ -29,7 +28,7 @@ function auditCount(store: Store): number {
 describe('migrations', () => {
   it('are applied once, recorded, and a newer database is refused', () => {
     const path = join(dir, 'migrations.db');
-    Store.open(path).close();
+    Store.open(path, { create: true }).close();
     Store.open(path).close();
     const db = new BetterSqlite3(path);
     expect(db.prepare('SELECT version FROM schema_migrations ORDER BY version').all()).toEqual(MIGRATIONS.map((m) => ({ version: m.version })));
@@ -60,8 +59,9 @@ describe('subscriber actions', () => {
     store.importDevices(registry, local);
     const n = auditCount(store);
     const state = store.enforcementState();
-    expect(() => store.act('440100000000009', { type: 'deactivate' }, local)).toThrow(expect.objectContaining({ code: 'TWS0001', status: 404 }));
-    expect(() => store.act('440100000000001', { type: 'set_group', groupId: 'nope' }, local)).toThrow(expect.objectContaining({ code: 'TWS0002', status: 400 }));
+    // Storage says what is wrong in its own terms; the route layer makes HTTP of it (errors.ts).
+    expect(() => store.act('440100000000009', { type: 'deactivate' }, local)).toThrow(expect.objectContaining({ kind: 'subscriber-not-found' }));
+    expect(() => store.act('440100000000001', { type: 'set_group', groupId: 'nope' }, local)).toThrow(expect.objectContaining({ kind: 'target-group-not-found' }));
     expect(auditCount(store)).toBe(n);
     expect(store.enforcementState()).toEqual(state);
     store.close();
@@ -85,13 +85,13 @@ describe('subscriber actions', () => {
     store.act('440100000000001', { type: 'activate' }, local);
     const n = auditCount(store);
     const again = store.act('440100000000001', { type: 'deactivate' }, ctx);
-    expect(again).toEqual({ subscriber: first.subscriber, replayed: true });
+    expect(again).toEqual({ subscriber: first.subscriber, replayed: true, changed: false });
     expect(store.getSubscriber('440100000000001')!.status).toBe('active'); // the replay did not deactivate again
     expect(auditCount(store)).toBe(n);
     // Keys are per caller: another key may use the same one.
     expect(store.act('440100000000001', { type: 'deactivate' }, { ...ctx, actor: 'keyId-b' }).replayed).toBe(false);
     expect(() => store.act('440100000000002', { type: 'deactivate' }, { ...ctx, idempotency: { key: 'k1', fingerprint: 'other' } })).toThrow(
-      expect.objectContaining({ code: 'TWR0005' }),
+      expect.objectContaining({ kind: 'idempotency-key-reused' }),
     );
     store.close();
   });
@@ -118,7 +118,7 @@ describe('import', () => {
       [...registry, { ip: 'not-an-ip', id: 'x', imsi: '440100000000003' }],
       [...registry, { ...registry[0], ip: '10.128.0.3' }],
     ]) {
-      expect(() => store.importDevices(bad, local)).toThrow(ApiError);
+      expect(() => store.importDevices(bad, local)).toThrow(StoreError);
     }
     expect(store.enforcementState()).toEqual({ subscribers: [], groups: [] });
     expect(auditCount(store)).toBe(0);
@@ -130,7 +130,7 @@ describe('keys and tokens', () => {
   it('a token is found by its hash, expires, and dies with its key; secrets are not stored', async () => {
     let now = Date.UTC(2026, 0, 1);
     const path = join(dir, 'keys.db');
-    const store = Store.open(path, { clock: () => now });
+    const store = Store.open(path, { clock: () => now, create: true });
     const { authKeyId, authKey } = store.createKey('analyzer', 'responder');
     expect(await store.login(authKeyId, 'secret-wrong', 3600)).toBeNull();
     expect(await store.login('keyId-unknown', authKey, 3600)).toBeNull();
@@ -144,7 +144,7 @@ describe('keys and tokens', () => {
     const fresh = (await store.login(authKeyId, authKey, 3600))!;
     store.deleteKey(authKeyId, local);
     expect(store.principal(fresh.apiKey, fresh.token)).toBeNull();
-    expect(() => store.deleteKey(authKeyId, local)).toThrow(expect.objectContaining({ code: 'TWK0001' }));
+    expect(() => store.deleteKey(authKeyId, local)).toThrow(expect.objectContaining({ kind: 'key-not-found' }));
     store.close();
     const db = new BetterSqlite3(path);
     const dump = JSON.stringify(db.prepare('SELECT * FROM api_keys').all()) + JSON.stringify(db.prepare('SELECT * FROM tokens').all());
@@ -157,7 +157,7 @@ describe('keys and tokens', () => {
 describe('restart', () => {
   it('state, audit and tokens survive closing and reopening the file', async () => {
     const path = join(dir, 'restart.db');
-    const store = Store.open(path);
+    const store = Store.open(path, { create: true });
     store.importDevices(registry, local);
     const { authKeyId, authKey } = store.createKey('operator');
     const session = (await store.login(authKeyId, authKey, 3600))!;
@@ -178,7 +178,7 @@ describe('restart', () => {
 
 describe('WAL checkpoints', () => {
   it('run in the background thread, not in the commits', async () => {
-    const store = Store.open(join(dir, 'checkpoints.db'));
+    const store = Store.open(join(dir, 'checkpoints.db'), { create: true });
     store.importDevices(registry, local);
     for (let i = 0; i < 200; i++) store.act('440100000000001', { type: 'update_speed_class', speedClass: i % 2 ? 's1.slow' : 's1.fast' }, local);
     await expect.poll(() => store.backgroundCheckpoints, { timeout: 5000 }).toBeGreaterThan(0);
@@ -211,7 +211,7 @@ describe('paging', () => {
 describe('audit in the same transaction', () => {
   it('a change whose audit row cannot be written does not happen, and the error reaches the caller', () => {
     const path = join(dir, 'audit-fails.db');
-    const store = Store.open(path);
+    const store = Store.open(path, { create: true });
     store.importDevices(registry, local);
     const before = store.getSubscriber('440100000000001')!;
     const state = store.enforcementState();
@@ -238,6 +238,89 @@ describe('audit in the same transaction', () => {
     expect(retried.replayed).toBe(false);
     expect(retried.subscriber.status).toBe('inactive');
     expect(auditCount(store)).toBe(n + 1);
+    store.close();
+  });
+});
+
+describe('the database file (issue 11: a wrong --db emptied the gateway)', () => {
+  it('is never created by accident: a missing file is refused unless asked to create it', () => {
+    const path = join(dir, 'missing', '..', 'not-there.db');
+    expect(() => Store.open(path)).toThrow(expect.objectContaining({ kind: 'database-missing', code: 'TWB0002', message: expect.stringMatching(/does not exist: give the right --db, or --init/) }));
+    expect(existsSync(path)).toBe(false);
+    Store.open(path, { create: true }).close();
+    expect(existsSync(path)).toBe(true);
+  });
+
+  it('is created readable by its owner only, WAL and shared memory included; a looser one is tightened', () => {
+    const path = join(dir, 'mode.db');
+    const store = Store.open(path, { create: true });
+    store.importDevices(registry, local); // writes the WAL
+    for (const f of [path, `${path}-wal`, `${path}-shm`]) expect((statSync(f).mode & 0o777).toString(8), f).toBe('600');
+    store.close();
+    chmodSync(path, 0o644);
+    Store.open(path).close();
+    expect((statSync(path).mode & 0o777).toString(8)).toBe('600');
+  });
+});
+
+describe('the audit', () => {
+  it('does not record an action that changes nothing (it is answered all the same)', () => {
+    const store = Store.open(':memory:');
+    store.importDevices(registry, local);
+    const n = auditCount(store);
+    const first = store.act('440100000000001', { type: 'deactivate' }, local);
+    const again = store.act('440100000000001', { type: 'deactivate' }, local);
+    expect([first.changed, again.changed]).toEqual([true, false]);
+    expect(again.subscriber).toEqual(first.subscriber);
+    expect(store.act('440100000000001', { type: 'unset_group' }, local).changed).toBe(true);
+    expect(store.act('440100000000002', { type: 'unset_group' }, local).changed).toBe(false); // had no group
+    expect(auditCount(store)).toBe(n + 2);
+    store.close();
+  });
+
+  it('keeps rows for the retention (default 90 days), then deletes them', () => {
+    let now = Date.UTC(2026, 0, 1);
+    const store = Store.open(':memory:', { clock: () => now });
+    store.importDevices(registry, local); // 3 rows: two subscribers, one group
+    now += 60 * 86_400_000;
+    store.act('440100000000001', { type: 'deactivate' }, local);
+    now += 31 * 86_400_000; // the import is 91 days old, the action 31
+    expect(store.purgeExpired().auditRows).toBe(3);
+    expect(store.listAudit({ limit: 10 }).items.map((e) => e.action)).toEqual(['deactivate']);
+    store.close();
+    const short = Store.open(':memory:', { clock: () => now, auditRetentionDays: 1 });
+    short.importDevices(registry, local);
+    now += 2 * 86_400_000;
+    expect(short.purgeExpired().auditRows).toBe(3);
+    short.close();
+  });
+
+  it('can leave out the rows about keys (what the read-only role sees)', () => {
+    const store = Store.open(':memory:');
+    store.importDevices(registry, local);
+    store.createKey('operator', 'ops-laptop');
+    const all = store.listAudit({ limit: 10 }).items;
+    const without = store.listAudit({ limit: 10, withoutKeys: true }).items;
+    expect(all.map((e) => e.targetType)).toContain('auth_key');
+    expect(without.length).toBe(all.length - 1);
+    expect(JSON.stringify(without)).not.toContain('ops-laptop');
+    store.close();
+  });
+});
+
+describe('import checks', () => {
+  it('rows given in process are checked as a file is: canonical addresses, duplicates named, formulas and bad group ids refused', () => {
+    const store = Store.open(':memory:');
+    expect(store.importDevices([{ ip: '::ffff:10.128.0.50', id: 'm50', imsi: '440100000000050' }], local).created).toBe(1);
+    expect(store.getSubscriber('440100000000050')!.ipAddress).toBe('10.128.0.50');
+    const refused: Array<[object[], RegExp]> = [
+      [[{ ip: '010.128.0.1', id: 'a', imsi: '440100000000001' }], /entry 1: '010\.128\.0\.1' is not an IP address: the zero-padded part '010' is ambiguous/],
+      [[{ ip: '10.128.0.1', id: 'a', imsi: '440100000000001' }, { ip: '10.128.0.2', id: 'b', imsi: '440100000000001' }], /entry 2: imsi 440100000000001 is given again; first on entry 1/],
+      [[{ ip: '10.128.0.1', id: '=HYPERLINK("x")', imsi: '440100000000001' }], /entry 1: the id cell '=HYPERLINK\("x"\)' starts with '=': spreadsheet formulas are refused/],
+      [[{ ip: '10.128.0.1', id: 'a', imsi: '440100000000001', group: 'quarantine zone' }], /group 'quarantine zone' is not a group id/],
+    ];
+    for (const [rows, why] of refused) expect(() => store.importDevices(rows as never, local)).toThrow(why);
+    expect(store.listGroups()).toEqual([]);
     store.close();
   });
 });

@@ -1,5 +1,5 @@
 // String and integer hashing for keys tapwatch chooses itself (destination and domain keys in the
-// analyzer's state, nft set names): FNV-1a, and murmur3's finalizer to spread a 32-bit key across
+// analyzer's state, nft set names, a quarantine group's mark and routing table, which a gateway holds and so must never change): FNV-1a, and murmur3's finalizer to spread a 32-bit key across
 // the rows of a sketch. Not for tables whose keys a device chooses: those are keyed with a
 // per-process secret (key-table.ts).
 

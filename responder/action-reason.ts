@@ -60,7 +60,7 @@ function anomalyPhrase(a: AnomalyEvent): string {
 /** "Applied: throttle device meter-1 to speed class s1.minimum; for anomaly … under policy rule 'medium'. Released at … at the latest." */
 export function actionReason(t: Target & Pick<ActionEvent, 'expires_at'>, because: Because, anomaly: AnomalyEvent, rule: string, instead?: string): string {
   const ttl = t.expires_at && (because.result === 'applied' || because.result === 'dry-run') ? ` Released at ${t.expires_at} at the latest.` : '';
-  const why = instead ? ` It is a block because ${instead}.` : '';
+  const why = instead ? ` It is ${t.action === 'notify' ? 'a notification' : `a ${t.action}`} because ${instead}.` : '';
   return `${lead(because)}: ${what(t)}; for ${anomalyPhrase(anomaly)} under policy rule '${rule}'.${why}${ttl}`;
 }
 

@@ -1,52 +1,27 @@
-// The response policy: loading and validation (JSON Schema first, then what a schema cannot say), and
-// the decision it makes for one anomaly. Pure: no clock, no I/O beyond reading the file.
+// The response policy: loading and validation (the schema in contracts/policy.schema.ts, then what a
+// schema cannot say), and the decision it makes for one anomaly. Pure: no clock, no I/O beyond
+// reading the file.
 
 import { readFileSync } from 'node:fs';
-import { Ajv, type ValidateFunction } from 'ajv';
-import type { SpeedClass } from '../control/model.js';
-import type { AnomalyEvent, Detector } from '../contracts/anomaly-event.js';
-import { bundledFile, schemaProblems } from '../contracts/config-files.js';
-import { POLICY_SCHEMA, RESPONSE_ACTIONS } from '../contracts/policy.schema.js';
-import { SEVERITIES } from '../contracts/rules.schema.js';
-import type { Severity } from '../analyzer/rules.js';
+import type { SpeedClass } from '../contracts/control-api.js';
+import type { AnomalyEvent } from '../contracts/anomaly-event.js';
+import { bundledFile } from '../contracts/config-files.js';
 import type { ErrorCode } from '../contracts/errors.js';
+import { policyValidator, type Policy, type PolicyRule, type ResponseAction } from '../contracts/policy.schema.js';
+import { SEVERITIES } from '../contracts/rules.schema.js';
+import { AddressError, canonicalOrNull, looksLikeAddress, parseAddress } from '../net/address.js';
 
-export type ResponseAction = (typeof RESPONSE_ACTIONS)[number];
+export type { Policy, PolicyRule, ResponseAction };
 /** The actions that change a subscriber, and so can be released. */
 export type Enforcement = Exclude<ResponseAction, 'notify'>;
 
-export interface PolicyRule {
-  name: string;
-  description?: string;
-  severity?: Severity[];
-  behavior?: string[];
-  detector?: Detector[];
-  action: ResponseAction;
-  speedClass?: SpeedClass;
-  groupId?: string;
-  releaseAfterSeconds?: number | null;
-}
-
-export interface Policy {
-  $comment?: string;
-  dryRun: boolean;
-  throttleSpeedClass: SpeedClass;
-  quarantineGroupId: string | null;
-  cooldownSeconds: number;
-  releaseAfterSeconds: number | null;
-  releaseOnClear: boolean;
-  allowlist: string[];
-  breaker: { maxActionsPerMinute: number; maxFleetPercent: number };
-  rules: PolicyRule[];
-}
-
-/** What the policy asks for one anomaly: the rule that matched and the action with its parameters. */
-export type Decision = { rule: PolicyRule; releaseAfterSeconds: number | null } & (
+/** What the policy asks for one anomaly: the rule that matched and the action with its parameters.
+ *  `instead`: why the action is not the rule's own (a redirect without a quarantine group). */
+export type Decision = { rule: PolicyRule; releaseAfterSeconds: number | null; instead?: string } & (
   | { action: 'notify' }
   | { action: 'throttle'; speedClass: SpeedClass }
   | { action: 'redirect'; groupId: string }
-  /** `instead`: why a redirect became a block (no quarantine group configured). */
-  | { action: 'block'; instead?: string }
+  | { action: 'block' }
 );
 
 export class PolicyError extends Error {
@@ -57,12 +32,10 @@ export class PolicyError extends Error {
   }
 }
 
-let validator: ValidateFunction | null = null;
-
 /** Schema and semantic problems, each naming where it is ("rules[2] 'medium': ..."); empty when valid. */
 export function policyProblems(policy: unknown): string[] {
-  validator ??= new Ajv({ allErrors: true, strict: true }).compile(POLICY_SCHEMA);
-  if (!validator(policy)) return schemaProblems(validator.errors, policy, 'rules');
+  const schema = policyValidator.problems(policy, { list: 'rules' });
+  if (schema.length > 0) return schema;
   const p = policy as Policy;
   const problems: string[] = [];
   const names = new Set<string>();
@@ -79,13 +52,21 @@ export function policyProblems(policy: unknown): string[] {
       problems.push(`no rule catches every ${s} event (one without behavior or detector conditions): add one, e.g. { "name": "${s}", "severity": ["${s}"], "action": "notify" }`);
     }
   }
+  // An allowlisted address that is ambiguous would never match its device: refused, like the inventory's.
+  p.allowlist.forEach((entry, i) => {
+    if (!looksLikeAddress(entry)) return;
+    const a = parseAddress(entry);
+    if (a instanceof AddressError) problems.push(`allowlist[${i}]: ${a.message}`);
+  });
   return problems;
 }
 
+/** The policy, checked, with its addresses in canonical form and its defaults filled in. */
 export function validatePolicy(policy: unknown, source?: string): Policy {
   const problems = policyProblems(policy);
   if (problems.length > 0) throw new PolicyError(problems, source);
-  return policy as Policy;
+  const p = policy as Policy;
+  return { ...p, redirectFallback: p.redirectFallback ?? 'throttle', allowlist: p.allowlist.map((e) => (looksLikeAddress(e) ? canonicalOrNull(e)! : e)) };
 }
 
 export function loadPolicy(path: string): Policy {
@@ -118,14 +99,28 @@ export function decide(policy: Policy, event: AnomalyEvent): Decision {
       return { ...base, action: 'throttle', speedClass: rule.speedClass ?? policy.throttleSpeedClass };
     case 'redirect': {
       const groupId = rule.groupId ?? policy.quarantineGroupId;
-      return groupId !== null ? { ...base, action: 'redirect', groupId } : { ...base, action: 'block', instead: 'no quarantine group is configured for redirect' };
+      return groupId !== null ? { ...base, action: 'redirect', groupId } : withoutQuarantine(policy, base);
     }
     case 'block':
       return { ...base, action: 'block' };
   }
 }
 
-/** The allowlist entry that exempts the device (its id, IMSI or IP), or null. */
+/** A redirect with no group to redirect to: what the policy's redirectFallback says (throttle by default). */
+function withoutQuarantine(policy: Policy, base: { rule: PolicyRule; releaseAfterSeconds: number | null }): Decision {
+  const instead = 'no quarantine group is configured for redirect';
+  switch (policy.redirectFallback ?? 'throttle') {
+    case 'throttle':
+      return { ...base, action: 'throttle', speedClass: policy.throttleSpeedClass, instead };
+    case 'notify':
+      return { ...base, action: 'notify', releaseAfterSeconds: null, instead };
+    case 'block':
+      return { ...base, action: 'block', instead };
+  }
+}
+
+/** The allowlist entry that exempts the device (its id, IMSI or IP in any spelling), or null. */
 export function allowlisted(policy: Policy, device: AnomalyEvent['device']): string | null {
-  return policy.allowlist.find((entry) => entry === device.id || entry === device.imsi || entry === device.ip) ?? null;
+  const ip = canonicalOrNull(device.ip) ?? device.ip;
+  return policy.allowlist.find((entry) => entry === device.id || entry === device.imsi || entry === ip) ?? null;
 }

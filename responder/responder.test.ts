@@ -3,11 +3,19 @@ import { anomaly, at, imsiOf, MemoryControl } from '../test/helpers/responder-fi
 import { actionEventErrors, actionId, type ActionEvent } from '../contracts/action-event.js';
 import { eventErrors, type AnomalyEvent } from '../contracts/anomaly-event.js';
 import { jsonDecoder } from '../kafka/consumer.js';
-import { defaultPolicy, type Policy } from './policy.js';
+import { defaultPolicy, validatePolicy, type Policy } from './policy.js';
 import { createResponder, type ResponderOptions } from './responder.js';
 
+/** The tests' own rules, one action per severity, so that each action is exercised whatever the shipped defaults are. */
+const RULES: Policy['rules'] = [
+  { name: 'critical', severity: ['critical'], action: 'block' },
+  { name: 'high', severity: ['high'], action: 'redirect' },
+  { name: 'medium', severity: ['medium'], action: 'throttle', releaseAfterSeconds: 3600 },
+  { name: 'low', severity: ['low'], action: 'notify' },
+];
+
 function policyWith(over: Partial<Policy> = {}): Policy {
-  return { ...defaultPolicy(), quarantineGroupId: 'quarantine', cooldownSeconds: 600, breaker: { maxActionsPerMinute: 100, maxFleetPercent: 100 }, ...over };
+  return { ...defaultPolicy(), quarantineGroupId: 'quarantine', cooldownSeconds: 600, breaker: { maxActionsPerMinute: 100, maxFleetPercent: 100 }, rules: RULES, ...over };
 }
 
 // Every ActionEvent any responder in this file publishes is checked against the schema after each test.
@@ -36,7 +44,7 @@ function setup(policy: Policy, o: Partial<ResponderOptions> = {}) {
 }
 
 describe('the response policy', () => {
-  it('maps each severity to its action by default: critical blocks, high quarantines, medium throttles, low notifies', async () => {
+  it('maps each severity to its action: critical blocks, high quarantines, medium throttles, low notifies', async () => {
     const { control, responder } = setup(policyWith());
     const results: Record<string, [string, string]> = {};
     for (const [i, severity] of (['critical', 'high', 'medium', 'low'] as const).entries()) {
@@ -49,13 +57,24 @@ describe('the response policy', () => {
     expect(control.acts()).toEqual([{ type: 'deactivate' }, { type: 'set_group', groupId: 'quarantine' }, { type: 'update_speed_class', speedClass: 's1.minimum' }]);
   });
 
-  it('blocks instead of redirecting when no quarantine group is configured, and says so', async () => {
-    const { control, responder } = setup(policyWith({ quarantineGroupId: null }));
-    control.add('meter-1');
-    const [ev] = await responder.handle(anomaly('meter-1', { severity: 'high' }), at(0));
-    expect(ev).toMatchObject({ action: 'block', result: 'applied', rule: 'high' });
-    expect(ev.reason).toMatch(/It is a block because no quarantine group is configured for redirect/);
-    expect(control.acts()).toEqual([{ type: 'deactivate' }]);
+  it('as shipped, without a quarantine group, notifies and throttles and never deactivates a SIM (issue 11)', async () => {
+    const shipped = defaultPolicy();
+    expect(shipped.quarantineGroupId).toBeNull();
+    const { control, events, responder } = setup({ ...shipped, breaker: { maxActionsPerMinute: 100, maxFleetPercent: 100 } });
+    for (const [i, severity] of (['critical', 'high', 'medium', 'low'] as const).entries()) {
+      control.add(`meter-${i}`);
+      await responder.handle(anomaly(`meter-${i}`, { severity }), at(i));
+    }
+    expect(events.map((e) => `${e.rule}:${e.action}:${e.result}`)).toEqual(['critical:throttle:applied', 'high:throttle:applied', 'medium:throttle:applied', 'low:notify:applied']);
+    expect(events[0].reason).toMatch(/It is a throttle because no quarantine group is configured for redirect/);
+    expect(control.acts().map((a) => a.type)).not.toContain('deactivate');
+    // With a quarantine group it quarantines; blocking is an operator's choice (redirectFallback, or a block rule).
+    const grouped = setup({ ...shipped, quarantineGroupId: 'quarantine' });
+    grouped.control.add('meter-9');
+    expect((await grouped.responder.handle(anomaly('meter-9', { severity: 'critical' }), at(0)))[0]).toMatchObject({ action: 'redirect', group_id: 'quarantine' });
+    const blocking = setup({ ...shipped, redirectFallback: 'block' });
+    blocking.control.add('meter-8');
+    expect((await blocking.responder.handle(anomaly('meter-8', { severity: 'critical' }), at(0)))[0]).toMatchObject({ action: 'block', reason: expect.stringMatching(/It is a block because no quarantine group/) });
   });
 
   it('takes the first rule whose behavior and detector lists match, before the severity fallbacks', async () => {
@@ -90,7 +109,7 @@ describe('the response policy', () => {
     expect(policyProblems({ ...p, rules: [{ name: 'x', action: 'block', speedClass: 's1.slow' }, ...p.rules] }).join('\n')).toMatch(/rules\[0\] 'x': speedClass goes with action throttle, not block/);
     expect(policyProblems({ ...p, rules: [...p.rules, p.rules[0]] }).join('\n')).toMatch(/'critical': the name is used twice/);
     expect(() => validatePolicy({ ...p, breaker: {} }, 'policy.json')).toThrow(PolicyError);
-    expect(() => validatePolicy({ ...p, breaker: {} }, 'policy.json')).toThrow(/policy.json is invalid:\n {2}- \/breaker must have required property 'maxActionsPerMinute'/);
+    expect(() => validatePolicy({ ...p, breaker: {} }, 'policy.json')).toThrow(/policy.json is invalid:\n {2}- \/breaker must have required properties maxActionsPerMinute, maxFleetPercent/);
   });
 });
 
@@ -108,6 +127,26 @@ describe('the responder', () => {
     ]);
     expect(events[2].reason).toMatch(/allowlist \('10\.9\.9\.9'\)/);
     expect(control.calls).toEqual([]);
+  });
+
+  it('matches the allowlist on any spelling of an address (issue 11: an allowlisted device was acted on)', async () => {
+    const { control, events, responder } = setup(policyWith({ allowlist: ['::ffff:10.9.9.9', '2001:DB8::7'] }));
+    control.add('meter-1');
+    control.add('meter-2');
+    await responder.handle({ ...anomaly('meter-1', { severity: 'critical' }), device: { id: 'meter-1', ip: '10.9.9.9', imsi: imsiOf('meter-1') } }, at(0));
+    await responder.handle({ ...anomaly('meter-2', { severity: 'critical' }), device: { id: 'meter-2', ip: '2001:db8:0::7', imsi: imsiOf('meter-2') } }, at(0));
+    expect(events.map((e) => [e.device.id, e.result])).toEqual([
+      ['meter-1', 'skipped-allowlist'],
+      ['meter-2', 'skipped-allowlist'],
+    ]);
+    expect(events[0].reason).toMatch(/allowlist \('10\.9\.9\.9'\)/); // the entry as the policy holds it: canonical
+    expect(control.calls).toEqual([]);
+  });
+
+  it('refuses a policy whose allowlist address is ambiguous or whose quarantine group the API could not name', () => {
+    expect(() => validatePolicy(policyWith({ allowlist: ['meter-1', '010.128.0.1'] }))).toThrow(/allowlist\[1\]: '010\.128\.0\.1' is not an IP address: the zero-padded part '010' is ambiguous/);
+    expect(() => validatePolicy(policyWith({ quarantineGroupId: 'quarantine zone' }))).toThrow(/\/quarantineGroupId/);
+    expect(validatePolicy(policyWith({ allowlist: ['meter-1', '2001:DB8::1'] })).allowlist).toEqual(['meter-1', '2001:db8::1']);
   });
 
   it('in a dry run decides and records everything, releases included, and calls nothing', async () => {
@@ -371,7 +410,8 @@ describe('ActionEvent', () => {
     };
     expect(actionEventErrors(ev)).toBeNull();
     expect(actionEventErrors({ ...ev, result: 'failed' })).toMatch(/must have required property 'error'/);
-    expect(actionEventErrors({ ...ev, speed_class: undefined })).toMatch(/must have required property 'speed_class'/);
+    const { speed_class: _, ...noClass } = ev;
+    expect(actionEventErrors(noClass)).toBe("/ must have required property 'speed_class' (action throttle)");
     expect(actionEventErrors({ ...ev, action: 'release' })).toMatch(/must have required property 'releases'/);
     expect(actionEventErrors({ ...ev, result: 'blocked' })).toMatch(/\/result must be equal to one of the allowed values/);
     expect(actionEventErrors({ ...ev, action_id: 'x' })).toMatch(/\/action_id must match pattern/);

@@ -16,7 +16,7 @@ import { readTopic, type TopicReader } from '../kafka/topic-reader.js';
 import { ensureTopics, TOPICS } from '../kafka/topics.js';
 import { backoffMs, sleep, Stopped } from '../net/backoff.js';
 import type { Policy } from './policy.js';
-import { createResponder, type Responder } from './responder.js';
+import { createResponder, type Responder, type ResponderOptions } from './responder.js';
 
 export interface ResponderServiceOptions {
   brokers: string[];
@@ -32,6 +32,8 @@ export interface ResponderServiceOptions {
   /** How often the fleet is listed again from the control API (for the breaker's share). */
   fleetRefreshMs?: number;
   enforcer?: string;
+  /** Where notify decisions are delivered (responder/notify.ts). */
+  notifiers?: ResponderOptions['notifiers'];
 }
 
 export class ResponderServiceStats {
@@ -60,7 +62,7 @@ export class ResponderService {
     this.anomalies = o.anomaliesTopic ?? TOPICS.anomalies;
     this.actions = o.actionsTopic ?? TOPICS.actions;
     this.producer = new Producer(this.kafka, o.log, 'responder');
-    this.responder = createResponder({ policy: o.policy, client: o.client, log: o.log, enforcer: o.enforcer, publish: (ev) => this.publish(ev) });
+    this.responder = createResponder({ policy: o.policy, client: o.client, log: o.log, enforcer: o.enforcer, notifiers: o.notifiers, publish: (ev) => this.publish(ev) });
     this.consumer = new ConsumerLoop<AnomalyEvent>({
       kafka: this.kafka,
       groupId: o.groupId ?? 'tapwatch-responder',

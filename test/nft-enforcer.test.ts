@@ -15,6 +15,9 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { NftEnforcer } from '../control/enforcement/nft.js';
+import { buildControlServer } from '../control/server.js';
+import { Store } from '../control/store.js';
+import { loginHeaders } from './helpers/control-login.js';
 import { isQuarantineMark, QUARANTINE_RULE_PREF } from '../control/enforcement/nft-ruleset.js';
 import { SPEED_CLASS_KBPS, type EnforcementState, type Group, type Subscriber } from '../control/model.js';
 import { createNetnsTopology, requireNetnsPrivilege, startUdpEcho, udpProbe, udpThroughput, type NetnsTopology } from './helpers/netns.js';
@@ -222,16 +225,54 @@ describe('NftEnforcer on a namespaced gateway', () => {
     await fresh.close();
   });
 
-  it('fails saying why, leaving the ruleset as it was', async () => {
-    const before = listTable();
-    groups = [quarantineGroup('203.0.113.1')]; // not on any link of the gateway: ip cannot route via it
-    await expect(enforcer.reconcile(state())).rejects.toThrow(/ip .*route replace default via 203\.0\.113\.1.* failed .*: .+/);
-    expect(listTable()).toEqual(before);
+  it('a quarantine group whose route cannot be installed has its members blocked, and an unrelated block still applies', async () => {
+    // Issue 11: 203.0.113.1 is on no link of the gateway, so `ip route replace … via 203.0.113.1` fails;
+    // that once dropped the whole batch, and a later block of an unrelated device never reached the gateway.
+    groups = [quarantineGroup('203.0.113.1')];
+    d10 = { ...d10, groupId: 'quarantine' };
+    d11 = { ...d11, status: 'inactive' };
+    const report = await enforcer.apply(d11, { type: 'deactivate' }, state);
+    expect(report.notEnforced).toEqual([{ groupId: 'quarantine', reason: expect.stringMatching(/^the route via 203\.0\.113\.1 could not be installed \(`ip .*route replace default via 203\.0\.113\.1.*` failed .*\): its members are blocked instead of quarantined$/) }]);
+    expect(report.retry).toBe(true);
+    expect(probe('10.128.0.11')).toEqual({}); // the unrelated block is in force
+    expect(probe('10.128.0.10')).toEqual({}); // the quarantined device is blocked, not left open
+    expect(policyRouting()).toEqual({ rules: [], routes: [] });
 
+    // Once the group's gateway can be routed to, the next reconcile quarantines as asked.
+    groups = [quarantineGroup(QUAR_GW)];
+    expect((await enforcer.reconcile(state())).notEnforced).toEqual([]);
+    expect(probe('10.128.0.10')).toEqual({ quar: PROBES });
+    expect(probe('10.128.0.11')).toEqual({});
+  });
+
+  it('blocks a device stored in IPv4-mapped form on its IPv4 traffic', async () => {
+    d10 = { ...d10, ipAddress: '::ffff:10.128.0.10', status: 'inactive' };
+    await enforcer.apply(d10, { type: 'deactivate' }, state);
+    expect(probe('10.128.0.10')).toEqual({});
+    expect(probe('10.128.0.11')).toEqual({ far: PROBES });
+  });
+
+  it('fails saying why when nothing can be enforced (no such namespace)', async () => {
     // No quarantine group, so nft is the first command to run.
     const elsewhere = new NftEnforcer({ netns: `${gw}-missing`, log });
     await expect(elsewhere.reconcile({ subscribers: state().subscribers, groups: [] })).rejects.toThrow(/nft -f -.* failed .*: .*network namespace/);
     await elsewhere.close();
+  });
+
+  it('counts the live entries, and a control server with an empty database refuses to replace them', async () => {
+    d10 = { ...d10, status: 'inactive' };
+    d11 = { ...d11, speedClass: 's1.minimum' };
+    await enforcer.reconcile(state());
+    const fresh = new NftEnforcer({ netns: gw, log });
+    expect(await fresh.liveEntries()).toBe(6); // blocked: .10 and 2001:db8::20; throttled both ways: .11 and 2001:db8::21
+    const dir = mkdtempSync(join(tmpdir(), 'tapwatch-nft-empty-'));
+    try {
+      await expect(buildControlServer({ db: join(dir, 'wrong.db'), create: true, enforcer: fresh })).rejects.toMatchObject({ code: 'TWE0003' });
+      expect(probe('10.128.0.10')).toEqual({}); // still blocked
+      expect(await new NftEnforcer({ netns: gw, table: 'tapwatch_none', log }).liveEntries()).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('says so when nft is not installed', async () => {
@@ -245,6 +286,39 @@ describe('NftEnforcer on a namespaced gateway', () => {
     } finally {
       process.env.PATH = path;
       rmSync(bin, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the control API over the namespaced gateway', () => {
+  it('a bad quarantine gateway leaves the unrelated device blockable: enforced true for it, false (and why) for the group', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tapwatch-nft-server-'));
+    const db = join(dir, 'control.db');
+    const seed = Store.open(db, { create: true });
+    seed.importDevices([{ ip: '10.128.0.10', id: 'd10', imsi: '001010000000010' }, { ip: '10.128.0.11', id: 'd11', imsi: '001010000000011' }], { actor: 'local' });
+    seed.createGroup({ groupId: 'quarantine' }, { actor: 'local' });
+    seed.close();
+    const server = await buildControlServer({ db, enforcer: new NftEnforcer({ netns: gw, log }), enforcementRetry: { initialMs: 60_000, maxMs: 60_000 } });
+    try {
+      const headers = await loginHeaders(server, 'operator');
+      const call = (method: 'POST' | 'PUT', url: string, payload?: object) => server.app.inject({ method, url, headers, payload });
+      const configured = await call('PUT', '/v1/groups/quarantine/configuration/tapwatch', { quarantine: true, redirectGateway: '203.0.113.1' });
+      expect(configured.statusCode).toBe(200);
+      expect(configured.headers['x-tapwatch-enforced']).toBe('false');
+      const moved = await call('POST', '/v1/subscribers/001010000000010/set_group', { groupId: 'quarantine' });
+      expect(moved.headers['x-tapwatch-enforced']).toBe('false');
+      expect(moved.headers['x-tapwatch-not-enforced']).toMatch(/^group quarantine: the route via 203\.0\.113\.1 could not be installed .*: its members are blocked instead of quarantined/);
+      const blocked = await call('POST', '/v1/subscribers/001010000000011/deactivate');
+      expect(blocked.statusCode).toBe(200);
+      expect(blocked.headers['x-tapwatch-enforced']).toBe('true');
+      expect(probe('10.128.0.11')).toEqual({}); // the unrelated device's traffic stops
+      expect(probe('10.128.0.10')).toEqual({});
+      const health = (await server.app.inject({ url: '/healthz', headers })).json();
+      expect(health).toMatchObject({ status: 'degraded', enforcer: { healthy: true, notEnforcedTotal: 1, notEnforced: [{ groupId: 'quarantine' }] } });
+      expect((await server.app.inject('/healthz')).json()).toEqual({ status: 'degraded' });
+    } finally {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -40,12 +40,13 @@ it('acts through the control API, publishes an event per decision, releases on T
   const sub = (id: string) => server!.store.getSubscriber(imsiOf(id))!;
   const actsAudited = () => server!.store.listAudit({ limit: 1000 }).items.filter((a) => a.targetType === 'subscriber' && a.action !== 'import').length;
 
-  // A fleet of four: the default breaker (10%) would let one action through.
+  // A fleet of four: the default breaker (10%) would let one action through. The shipped rules never
+  // block; this run asks for a block on critical to see every kind of call go through the service.
   const policy: Policy = {
     ...defaultPolicy(),
     quarantineGroupId: 'quarantine',
     breaker: { maxActionsPerMinute: 10, maxFleetPercent: 100 },
-    rules: defaultPolicy().rules.map((r) => (r.name === 'medium' ? { ...r, releaseAfterSeconds: 2 } : r)),
+    rules: defaultPolicy().rules.map((r) => (r.name === 'medium' ? { ...r, releaseAfterSeconds: 2 } : r.name === 'critical' ? { ...r, action: 'block' as const } : r)),
   };
   const log = pino({ level: process.env.TW_DEBUG ? 'debug' : 'silent' }, pino.destination(2));
   const start = async (groupId: string) => {

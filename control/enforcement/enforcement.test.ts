@@ -11,7 +11,7 @@ import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EnforcementRunner } from './enforcement.js';
 import { controlMetrics } from '../metrics.js';
-import type { EnforcementState, Enforcer, Subscriber, SubscriberAction } from '../model.js';
+import type { EnforcementReport, EnforcementState, Enforcer, Subscriber, SubscriberAction } from '../model.js';
 import { buildControlServer } from '../server.js';
 import { Store } from '../store.js';
 import { loginHeaders } from '../../test/helpers/control-login.js';
@@ -40,12 +40,12 @@ class ScriptedEnforcer implements Enforcer {
     this.gate = null;
   }
 
-  async apply(s: Subscriber, a: SubscriberAction, state: () => EnforcementState): Promise<void> {
+  async apply(s: Subscriber, a: SubscriberAction, state: () => EnforcementState): Promise<EnforcementReport | void> {
     await this.enter(`${s.imsi} ${a.type}${a.type === 'update_speed_class' ? ` ${a.speedClass}` : ''}`);
     state();
   }
 
-  async reconcile(state: EnforcementState): Promise<void> {
+  async reconcile(state: EnforcementState): Promise<EnforcementReport | void> {
     await this.enter('reconcile');
     this.reconciled.push(state);
   }
@@ -100,7 +100,7 @@ describe('EnforcementRunner', () => {
       runner.apply(sub('2'), { type: 'unset_group' }),
     ];
     enforcer.release();
-    expect(await Promise.all([first, ...queued])).toEqual(Array(8).fill(true));
+    expect((await Promise.all([first, ...queued])).map((e) => e.enforced)).toEqual(Array(8).fill(true));
     expect(enforcer.calls).toEqual(['1 update_speed_class s1.slow', '1 update_speed_class s1.fast', '1 activate', '2 update_speed_class s1.slow', '2 unset_group']);
     expect(enforcer.maxInFlight).toBe(1);
     expect(stateReads).toBe(2); // one per batch, however many calls in it read it
@@ -112,10 +112,11 @@ describe('EnforcementRunner', () => {
     const metrics = controlMetrics();
     const runner = new EnforcementRunner(enforcer, () => ({ subscribers: [sub('1')], groups: [] }), silent, metrics, { initialMs: 20, maxMs: 1000 });
     enforcer.failures = 2; // the apply, and the first reconcile
-    expect(await runner.apply(sub('1'), { type: 'deactivate' })).toBe(false);
+    expect(await runner.apply(sub('1'), { type: 'deactivate' })).toEqual({ enforced: false, reasons: ['subscriber 1: the enforcer failed: scripted failure of 1 deactivate'] });
     expect(runner.status()).toMatchObject({ healthy: false, lastError: 'scripted failure of 1 deactivate' });
     await expect.poll(() => enforcer.calls, { timeout: 2000 }).toEqual(['1 deactivate', 'reconcile', 'reconcile']);
     await expect.poll(() => runner.status().healthy).toBe(true);
+    expect(runner.enforcementOf(sub('1'))).toEqual({ enforced: true, reasons: [] });
     expect(enforcer.reconciled).toEqual([{ subscribers: [sub('1')], groups: [] }]);
     expect(metrics.enforcementFailures.get(['scripted', 'apply'])).toBe(1);
     expect(metrics.enforcementFailures.get(['scripted', 'reconcile'])).toBe(1);
@@ -130,8 +131,38 @@ describe('EnforcementRunner', () => {
     await sleep(5);
     const covered = [runner.apply(sub('2'), { type: 'activate' }), runner.reconcile(), runner.apply(sub('3'), { type: 'activate' })];
     enforcer.release();
-    expect(await Promise.all([first, ...covered])).toEqual([true, true, true, true]);
+    expect((await Promise.all([first, ...covered])).map((e) => e.enforced)).toEqual([true, true, true, true]);
     expect(enforcer.calls).toEqual(['1 activate', 'reconcile']);
+    await runner.close();
+  });
+});
+
+describe('what is not enforced (issue 11: one bad quarantine group disabled all enforcement)', () => {
+  /** Reports its quarantine group's route as refused, while enforcing everything else. */
+  class RefusedRouteEnforcer extends ScriptedEnforcer {
+    override async apply(s: Subscriber, a: SubscriberAction, state: () => EnforcementState) {
+      await super.apply(s, a, state);
+      return { notEnforced: [{ groupId: 'quarantine', reason: 'the route via 192.0.2.1 could not be installed: members blocked instead' }], retry: true };
+    }
+    override async reconcile(state: EnforcementState) {
+      await super.reconcile(state);
+      return { notEnforced: [{ groupId: 'quarantine', reason: 'the route via 192.0.2.1 could not be installed: members blocked instead' }], retry: true };
+    }
+  }
+
+  it('concerns only the subscribers and groups it names: an unrelated change is enforced, and the route is retried', async () => {
+    const enforcer = new RefusedRouteEnforcer();
+    const runner = new EnforcementRunner(enforcer, () => ({ subscribers: [], groups: [] }), silent, controlMetrics(), { initialMs: 20, maxMs: 40 });
+    const quarantined = { ...sub('1'), groupId: 'quarantine' };
+    expect(await runner.apply(quarantined, { type: 'set_group', groupId: 'quarantine' })).toEqual({
+      enforced: false,
+      reasons: ['group quarantine: the route via 192.0.2.1 could not be installed: members blocked instead'],
+    });
+    expect(await runner.apply(sub('2'), { type: 'deactivate' })).toEqual({ enforced: true, reasons: [] });
+    expect(runner.status()).toMatchObject({ healthy: true, notEnforced: [{ groupId: 'quarantine' }] });
+    // Retried: a route refused now may go in later (the gateway's link comes up).
+    await expect.poll(() => enforcer.calls.filter((c) => c === 'reconcile').length, { timeout: 3000 }).toBeGreaterThanOrEqual(2);
+    expect((await runner.reconcile()).enforced).toBe(false);
     await runner.close();
   });
 });
@@ -139,7 +170,7 @@ describe('EnforcementRunner', () => {
 describe('enforcement through the server', () => {
   it('reconciles once at start from the store', async () => {
     const path = join(dir, 'start.db');
-    const store = Store.open(path);
+    const store = Store.open(path, { create: true });
     store.importDevices([{ ip: '10.128.0.1', id: 'm1', imsi: '440100000000001' }], { actor: 'local' });
     store.act('440100000000001', { type: 'deactivate' }, { actor: 'local' });
     const want = store.enforcementState();
@@ -160,8 +191,11 @@ describe('enforcement through the server', () => {
     const res = await server.app.inject({ method: 'POST', url: '/v1/subscribers/440100000000001/deactivate', headers });
     expect(res.statusCode).toBe(200);
     expect(res.headers['x-tapwatch-enforced']).toBe('false');
+    expect(res.headers['x-tapwatch-not-enforced']).toBe('subscriber 440100000000001: the enforcer failed: scripted failure of 440100000000001 deactivate');
     expect(server.store.getSubscriber('440100000000001')!.status).toBe('inactive');
-    const health = (await server.app.inject('/healthz')).json();
+    // Without a key, /healthz says degraded and nothing more.
+    expect((await server.app.inject('/healthz')).json()).toEqual({ status: 'degraded' });
+    const health = (await server.app.inject({ url: '/healthz', headers })).json();
     expect(health).toMatchObject({ status: 'degraded', enforcer: { healthy: false, lastError: expect.stringMatching(/scripted failure/) } });
     const metrics = (await server.app.inject('/metrics')).body;
     expect(metrics).toContain('tapwatch_control_enforcement_failures_total{enforcer="scripted",operation="apply"} 1');
@@ -170,5 +204,26 @@ describe('enforcement through the server', () => {
     await expect.poll(async () => (await server.app.inject('/healthz')).json().status, { timeout: 3000 }).toBe('ok');
     expect(enforcer.reconciled.at(-1)!.subscribers[0].status).toBe('inactive');
     await server.close();
+  });
+
+  it('refuses to start when the store is empty but the enforcement point holds rules, unless forced', async () => {
+    class LiveEnforcer extends ScriptedEnforcer {
+      live = 3;
+      async liveEntries() {
+        return this.live;
+      }
+    }
+    const path = join(dir, 'empty.db');
+    const enforcer = new LiveEnforcer();
+    await expect(buildControlServer({ db: path, create: true, enforcer })).rejects.toThrow(
+      expect.objectContaining({ code: 'TWE0003', message: expect.stringMatching(/has no subscribers, but the scripted enforcer holds 3 live entries: starting would remove them all\. Check --db/) }),
+    );
+    expect(enforcer.calls).toEqual([]); // nothing was replaced
+    const forced = await buildControlServer({ db: path, enforcer: new LiveEnforcer(), force: true });
+    await forced.close();
+    const empty = new LiveEnforcer();
+    empty.live = 0;
+    await (await buildControlServer({ db: path, enforcer: empty })).close();
+    expect(empty.calls).toEqual(['reconcile']);
   });
 });

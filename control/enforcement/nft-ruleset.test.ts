@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SPEED_CLASS_KBPS, SPEED_CLASSES, UNTHROTTLED_SPEED_CLASS, type Group, type Subscriber } from '../model.js';
-import { NftRulesetError, parseAddress, planEnforcement, QUARANTINE_MARK_BASE, quarantineSetName, type EnforcementPlan } from './nft-ruleset.js';
+import { NftRulesetError, planEnforcement, QUARANTINE_MARK_BASE, quarantineSetName, type EnforcementPlan } from './nft-ruleset.js';
 
 let nextImsi = 1;
 function sub(ipAddress: string | null, over: Partial<Subscriber> = {}): Subscriber {
@@ -126,8 +126,26 @@ describe('planEnforcement', () => {
     expect(elements(p, 'blocked_v4')).toEqual(['10.128.0.1', '10.128.0.2']);
     expect(elements(p, 'blocked_v6')).toEqual(['2001:db8::2']); // an IPv4 gateway cannot take IPv6 packets
     expect(p.routes.map((r) => r.groupId)).toEqual(['v4gw']);
-    expect(p.problems.map((s) => s.groupId)).toEqual(['badgw', 'nogw']);
+    expect(p.problems.map((s) => s.groupId ?? s.imsi)).toEqual(['badgw', 'nogw', expect.stringMatching(/^00101/)]);
+    expect(p.problems.map((s) => s.reason)).toEqual([
+      expect.stringMatching(/^redirectGateway '192\.0\.2\.10 table 254' is not an IP address.*: its members are blocked instead of quarantined$/),
+      'quarantine without a redirectGateway: its members are blocked instead of quarantined',
+      "its address is IPv6, group v4gw's redirect gateway IPv4: blocked instead of quarantined",
+    ]);
     expect(p.nft).not.toContain('table 254');
+  });
+
+  it('blocks the devices of a group whose gateway cannot be a next hop, or whose route the gateway refused; the rest as asked', () => {
+    const subscribers = [sub('10.128.0.1', { groupId: 'zero' }), sub('10.128.0.2', { groupId: 'refused' }), sub('10.128.0.3', { groupId: 'fine' }), sub('10.128.0.4', { status: 'inactive' })];
+    const groups = [group('zero', '0.0.0.0'), group('refused', '192.0.2.1'), group('fine', '192.0.2.10')];
+    const asked = plan(subscribers, groups);
+    expect(asked.routes.map((r) => r.groupId).sort()).toEqual(['fine', 'refused']);
+    expect(asked.problems).toEqual([{ groupId: 'zero', reason: 'redirectGateway 0.0.0.0 is the unspecified address: its members are blocked instead of quarantined' }]);
+    const p = planEnforcement({ subscribers, groups }, 'tapwatch', new Map([['refused', 'Error: Nexthop has invalid gateway.']]));
+    expect(p.routes.map((r) => r.groupId)).toEqual(['fine']);
+    expect(elements(p, 'blocked_v4')).toEqual(['10.128.0.1', '10.128.0.2', '10.128.0.4']);
+    expect(elements(p, quarantineSetName(p.routes[0]))).toEqual(['10.128.0.3']);
+    expect(p.problems).toContainEqual({ groupId: 'refused', reason: 'the route via 192.0.2.1 could not be installed (Error: Nexthop has invalid gateway.): its members are blocked instead of quarantined' });
   });
 
   it('enforces only the strictest action on a device: blocked beats quarantine and throttle', () => {
@@ -164,14 +182,3 @@ describe('planEnforcement', () => {
   });
 });
 
-describe('parseAddress', () => {
-  it('accepts plain IPv4 and IPv6 addresses, canonical', () => {
-    expect(parseAddress('192.0.2.1')).toEqual({ family: 4, text: '192.0.2.1' });
-    expect(parseAddress('2001:0DB8::0001')).toEqual({ family: 6, text: '2001:db8::1' });
-    expect(parseAddress('::ffff:192.0.2.1')).toEqual({ family: 6, text: '::ffff:c000:201' });
-  });
-
-  it('rejects prefixes, zones, padding and names', () => {
-    for (const s of ['192.0.2.1/32', '2001:db8::/64', 'fe80::1%lo', '192.0.2.1 ', 'localhost', '1.2.3', '2001:db8::1::2']) expect(parseAddress(s)).toBeNull();
-  });
-});

@@ -5,8 +5,10 @@
 // tags) does, so no field of a subscriber or group can inject nft syntax.
 //
 // Per device address, strictest first:
-//   block       status inactive/suspended/terminated, or a quarantine group that cannot redirect:
-//               its address in set blocked_v4/v6; forwarded packets from or to it are dropped.
+//   block       status inactive/suspended/terminated, or a quarantine group that cannot redirect
+//               (no gateway, one that cannot be a next hop, one of the other family, or one whose
+//               route the gateway refused): its address in set blocked_v4/v6; forwarded packets from
+//               or to it are dropped. A quarantined device is never left open.
 //   quarantine  group with configuration.tapwatch.quarantine and a redirectGateway: its address in
 //               that group's set; prerouting marks its packets, and `ip rule fwmark M lookup M` routes
 //               them via the gateway (table M: `default via GW`).
@@ -17,11 +19,13 @@
 //               not list the same). Throttling is a remedy for a few devices at a time, so the
 //               linear rule walk stays short.
 
-import { isIPv4, isIPv6 } from 'node:net';
-import { parseIpv6Words } from '../../collector/device-nets.js';
-import { formatIpv6Words } from '../../net/ip-format.js';
-import { SPEED_CLASS_KBPS, UNTHROTTLED_SPEED_CLASS, type EnforcementState, type Group, type SubscriberStatus } from '../model.js';
+import { SPEED_CLASS_KBPS, UNTHROTTLED_SPEED_CLASS, type Group, type NotEnforced, type SubscriberStatus } from '../../contracts/control-api.js';
 import type { ErrorCode } from '../../contracts/errors.js';
+import { AddressError, parseAddress, unroutableReason, type Address, type AddressFamily as Family } from '../../net/address.js';
+import { fnv1a } from '../../net/hash.js';
+import type { EnforcementState } from '../model.js';
+
+export type { Family };
 
 export const DEFAULT_TABLE = 'tapwatch';
 /** Quarantine marks, which are also the numbers of their routing tables: base + a 16-bit slot per
@@ -34,22 +38,6 @@ const BLOCKED_STATUSES: ReadonlySet<SubscriberStatus> = new Set(['inactive', 'su
 
 export class NftRulesetError extends Error {
   readonly code: ErrorCode = 'TWE0002';
-}
-
-export type Family = 4 | 6;
-
-/** An address checked to be a plain IPv4 or IPv6 address, in canonical text. */
-export interface Address {
-  family: Family;
-  text: string;
-}
-
-/** `s` as a validated address, or null: no prefix, zone (`%eth0`), spaces or anything else. */
-export function parseAddress(s: string): Address | null {
-  if (isIPv4(s)) return { family: 4, text: s }; // node's isIPv4 admits only canonical dotted quads
-  // Canonical (RFC 5952) text, so two spellings of one address are one device.
-  if (isIPv6(s) && !s.includes('%')) return { family: 6, text: formatIpv6Words(parseIpv6Words(s)) };
-  return null;
 }
 
 /** The policy route of one quarantine group: packets marked `mark` use table `mark`, default via `gateway`. */
@@ -69,7 +57,7 @@ export interface EnforcementPlan {
   counts: { blocked: number; quarantined: number; throttled: number; unaddressed: number };
   /** What the state asks that cannot be done as asked: subscribers whose ipAddress is not an address
    *  (skipped), quarantine groups without a usable gateway (their devices are blocked). */
-  problems: Array<{ imsi?: string; groupId?: string; reason: string }>;
+  problems: NotEnforced[];
 }
 
 interface Decision {
@@ -85,10 +73,14 @@ export function checkTableName(table: string): void {
   if (!/^[A-Za-z][A-Za-z0-9_]{0,31}$/.test(table)) throw new NftRulesetError(`bad nft table name '${table}'`);
 }
 
-export function planEnforcement(state: EnforcementState, table = DEFAULT_TABLE): EnforcementPlan {
+/**
+ * `unroutable`: quarantine groups whose route the gateway refused (group id → why), planned as groups that
+ * cannot redirect: their members are blocked, everything else is planned as asked.
+ */
+export function planEnforcement(state: EnforcementState, table = DEFAULT_TABLE, unroutable: ReadonlyMap<string, string> = new Map()): EnforcementPlan {
   checkTableName(table);
   const problems: EnforcementPlan['problems'] = [];
-  const quarantine = quarantineGroups(state.groups, problems);
+  const quarantine = quarantineGroups(state.groups, problems, unroutable);
   let unaddressed = 0;
 
   const byAddr = new Map<string, Decision>();
@@ -98,13 +90,16 @@ export function planEnforcement(state: EnforcementState, table = DEFAULT_TABLE):
       continue;
     }
     const addr = parseAddress(sub.ipAddress);
-    if (!addr) {
-      problems.push({ imsi: sub.imsi, reason: 'ipAddress is not an IPv4 or IPv6 address: not enforced' });
+    if (addr instanceof AddressError) {
+      problems.push({ imsi: sub.imsi, reason: `ipAddress ${addr.message}: not enforced` });
       continue;
     }
     const d = byAddr.get(addr.text) ?? { addr, blocked: false };
     byAddr.set(addr.text, d);
     const q = sub.groupId === null ? undefined : quarantine.get(sub.groupId);
+    if (q && q.family !== addr.family) {
+      problems.push({ imsi: sub.imsi, reason: `its address is IPv${addr.family}, group ${q.groupId}'s redirect gateway IPv${q.family}: blocked instead of quarantined` });
+    }
     // A quarantine group without a usable gateway (null), or one of the other family, cannot redirect: block.
     if (BLOCKED_STATUSES.has(sub.status) || q === null || (q && q.family !== addr.family)) d.blocked = true;
     else if (q) d.quarantine ??= q; // two subscribers at one address in two groups: the first IMSI's group
@@ -150,15 +145,15 @@ export function planEnforcement(state: EnforcementState, table = DEFAULT_TABLE):
 }
 
 /** Quarantine groups by id: their route, or null when they cannot redirect (no or a bad gateway). */
-function quarantineGroups(groups: readonly Group[], problems: EnforcementPlan['problems']): Map<string, QuarantineRoute | null> {
+function quarantineGroups(groups: readonly Group[], problems: EnforcementPlan['problems'], unroutable: ReadonlyMap<string, string>): Map<string, QuarantineRoute | null> {
   const out = new Map<string, QuarantineRoute | null>();
   const used = new Set<number>();
   for (const g of [...groups].sort((x, y) => cmp(x.groupId, y.groupId))) {
     const conf = g.configuration.tapwatch;
     if (!conf?.quarantine) continue;
-    const gw = conf.redirectGateway === null ? null : parseAddress(conf.redirectGateway);
-    if (!gw) {
-      problems.push({ groupId: g.groupId, reason: conf.redirectGateway === null ? 'quarantine without redirectGateway: devices blocked' : 'redirectGateway is not an address: devices blocked' });
+    const gw = gatewayOf(conf.redirectGateway, unroutable.get(g.groupId));
+    if (!('family' in gw)) {
+      problems.push({ groupId: g.groupId, reason: `${gw.why}: its members are blocked instead of quarantined` });
       out.set(g.groupId, null);
       continue;
     }
@@ -171,6 +166,17 @@ function quarantineGroups(groups: readonly Group[], problems: EnforcementPlan['p
     out.set(g.groupId, { groupId: g.groupId, family: gw.family, mark: QUARANTINE_MARK_BASE + slot, gateway: gw.text });
   }
   return out;
+}
+
+/** The gateway a quarantine group redirects to, or why it cannot. */
+function gatewayOf(text: string | null, refused: string | undefined): Address | { why: string } {
+  if (text === null) return { why: 'quarantine without a redirectGateway' };
+  const a = parseAddress(text);
+  if (a instanceof AddressError) return { why: `redirectGateway ${a.message}` };
+  const bad = unroutableReason(a);
+  if (bad) return { why: `redirectGateway ${a.text} is ${bad}` };
+  if (refused) return { why: `the route via ${a.text} could not be installed (${refused})` };
+  return a;
 }
 
 function renderSet(name: string, family: Family, members: readonly Decision[]): string {
@@ -199,9 +205,3 @@ const match = (f: Family): string => (f === 4 ? 'ip' : 'ip6');
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 /** SORACOM's kbit/s are 1000 bits; nft's limit counts whole packets' bytes (IP header included). */
 const bytesPerSecond = (kbps: number): number => kbps * 125;
-
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
-  return h;
-}

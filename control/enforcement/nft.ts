@@ -4,12 +4,17 @@
 // no moment without rules; quarantine's policy routes (`ip rule` + a routing table per group) are
 // made to match around it.
 //
+// A failure is kept to what it concerns: a quarantine group whose route the gateway refuses (its
+// gateway is on no connected network, say) is planned again as a group that cannot redirect, so its
+// members are blocked, and every other block, throttle and quarantine is applied all the same. The
+// report says which group and why; the runner retries, so the route goes in once it can.
+//
 // close() leaves the rules in place on purpose: a blocked device stays blocked while the control
 // server restarts, and the next reconcile() replaces the table anyway.
 
 import { spawn } from 'node:child_process';
 import type { Logger } from 'pino';
-import type { EnforcementState, Enforcer, Subscriber, SubscriberAction } from '../model.js';
+import type { EnforcementReport, EnforcementState, Enforcer, Subscriber, SubscriberAction } from '../model.js';
 import { checkTableName, DEFAULT_TABLE, formatMark, isQuarantineMark, planEnforcement, QUARANTINE_RULE_PREF, type Family, type QuarantineRoute } from './nft-ruleset.js';
 import type { ErrorCode } from '../../contracts/errors.js';
 
@@ -33,13 +38,13 @@ export class NftEnforcer implements Enforcer {
   /** The newest caller's state: a batch renders it once for everyone who joined. */
   private latest: (() => EnforcementState) | null = null;
   /** The batch not yet started, which new calls join. */
-  private waiting: Promise<void> | null = null;
+  private waiting: Promise<EnforcementReport> | null = null;
   /** The last batch started or queued: the next one runs after it, never beside it. */
-  private tail: Promise<void> = Promise.resolve();
+  private tail: Promise<unknown> = Promise.resolve();
   /** Whether the waiting batch includes a reconcile, which applies even an unchanged plan. */
   private force = false;
-  /** The plan this enforcer last applied in full (null when unknown: none yet, or a failure since). */
-  private applied: string | null = null;
+  /** The plan this enforcer last applied, and what it reported (null when unknown: none yet, or a failure since). */
+  private applied: { key: string; report: EnforcementReport } | null = null;
   private closed = false;
 
   constructor(opts: NftEnforcerOptions) {
@@ -50,7 +55,7 @@ export class NftEnforcer implements Enforcer {
   }
 
   /** Applies the state even when it renders as last applied: the gateway may have drifted meanwhile. */
-  reconcile(state: EnforcementState): Promise<void> {
+  reconcile(state: EnforcementState): Promise<EnforcementReport> {
     return this.enqueue(() => state, true);
   }
 
@@ -59,8 +64,26 @@ export class NftEnforcer implements Enforcer {
    * A plan equal to the last applied is not applied again: a caller applying a batch of changes one
    * by one against one state snapshot replaces the table once, not once per change.
    */
-  apply(_subscriber: Subscriber, _action: SubscriberAction, state: () => EnforcementState): Promise<void> {
+  apply(_subscriber: Subscriber, _action: SubscriberAction, state: () => EnforcementState): Promise<EnforcementReport> {
     return this.enqueue(state, false);
+  }
+
+  /** Set elements and per-device rules in the live table (0 when there is no table). */
+  async liveEntries(): Promise<number> {
+    let listed: string;
+    try {
+      listed = await this.run('nft', ['-j', 'list', 'table', 'inet', this.table]);
+    } catch (err) {
+      if (/No such file or directory/.test((err as Error).message)) return 0;
+      throw err;
+    }
+    const objects = (JSON.parse(listed) as { nftables: Array<{ set?: { elem?: unknown[] }; rule?: { chain: string; expr: Array<Record<string, unknown>> } }> }).nftables;
+    let n = 0;
+    for (const o of objects) {
+      if (o.set) n += o.set.elem?.length ?? 0;
+      else if (o.rule && o.rule.expr.some((e) => 'limit' in e)) n++;
+    }
+    return n;
   }
 
   async close(): Promise<void> {
@@ -68,7 +91,7 @@ export class NftEnforcer implements Enforcer {
     await this.tail.catch(() => undefined);
   }
 
-  private enqueue(state: () => EnforcementState, force: boolean): Promise<void> {
+  private enqueue(state: () => EnforcementState, force: boolean): Promise<EnforcementReport> {
     if (this.closed) return Promise.reject(new NftEnforcerError('nft enforcer is closed'));
     this.latest = state;
     this.force ||= force;
@@ -88,36 +111,46 @@ export class NftEnforcer implements Enforcer {
     return batch;
   }
 
-  private async enforce(state: EnforcementState, force: boolean): Promise<void> {
-    const plan = planEnforcement(state, this.table);
+  private async enforce(state: EnforcementState, force: boolean): Promise<EnforcementReport> {
+    let plan = planEnforcement(state, this.table);
     const key = JSON.stringify([plan.nft, plan.routes]);
-    if (!force && key === this.applied) {
+    if (!force && key === this.applied?.key) {
       this.log.debug('nft ruleset unchanged');
-      return;
-    }
-    if (plan.problems.length > 0) {
-      this.log.warn({ problems: plan.problems.length, first: plan.problems.slice(0, 5) }, 'state not enforceable as asked (see reasons)');
+      return this.applied.report;
     }
     this.applied = null;
-    // Routes before the rules that mark packets for them, stale routes only after no rule marks for them.
-    await this.ensureRoutes(plan.routes);
+    // Routes before the rules that mark packets for them. A route the gateway refuses takes its group
+    // out of the plan (its members are blocked instead), and the rest is applied as asked.
+    const refused = await this.ensureRoutes(plan.routes);
+    if (refused.size > 0) plan = planEnforcement(state, this.table, refused);
     await this.run('nft', ['-f', '-'], plan.nft);
+    // Stale routes only after no rule marks for them.
     await this.pruneRoutes(plan.routes);
-    this.applied = key;
+    const report: EnforcementReport = { notEnforced: plan.problems, retry: refused.size > 0 };
+    this.applied = { key, report };
+    if (plan.problems.length > 0) this.log.warn({ problems: plan.problems.length, first: plan.problems.slice(0, 5) }, 'state not enforceable as asked (see reasons)');
     this.log.info({ ...plan.counts, quarantineGroups: plan.routes.length }, 'nft ruleset applied');
+    return report;
   }
 
-  private async ensureRoutes(routes: readonly QuarantineRoute[]): Promise<void> {
+  /** Installs each route; returns the groups whose route the gateway refused, with why. */
+  private async ensureRoutes(routes: readonly QuarantineRoute[]): Promise<Map<string, string>> {
+    const refused = new Map<string, string>();
     for (const fam of [4, 6] as const) {
       const want = routes.filter((r) => r.family === fam);
       if (want.length === 0) continue;
       const have = new Set((await this.ourRules(fam)).map((r) => r.mark));
       for (const r of want) {
         const table = String(r.mark);
-        if (!have.has(r.mark)) await this.ip(fam, ['rule', 'add', 'pref', String(QUARANTINE_RULE_PREF), 'fwmark', formatMark(r.mark), 'table', table]);
-        await this.ip(fam, ['route', 'replace', 'default', 'via', r.gateway, 'table', table]);
+        try {
+          await this.ip(fam, ['route', 'replace', 'default', 'via', r.gateway, 'table', table]);
+          if (!have.has(r.mark)) await this.ip(fam, ['rule', 'add', 'pref', String(QUARANTINE_RULE_PREF), 'fwmark', formatMark(r.mark), 'table', table]);
+        } catch (err) {
+          refused.set(r.groupId, (err as Error).message);
+        }
       }
     }
+    return refused;
   }
 
   private async pruneRoutes(routes: readonly QuarantineRoute[]): Promise<void> {

@@ -2,10 +2,12 @@
 // action is forwarded as the same call. Reconcile pushes, per subscriber, what differs upstream.
 // Subscribers and groups are not created upstream (SORACOM has no call for the first): a
 // subscriber missing there is reported and skipped, and a group must exist there under the same id.
+// A call that fails leaves that subscriber not enforced (reported, retried by the runner), not the fleet.
 
 import type { Logger } from 'pino';
 import { SoracomClient } from '../client.js';
-import type { EnforcementState, Enforcer, Subscriber, SubscriberAction } from '../model.js';
+import type { NotEnforced } from '../../contracts/control-api.js';
+import type { EnforcementReport, EnforcementState, Enforcer, Subscriber, SubscriberAction } from '../model.js';
 
 export interface UpstreamEnforcerOptions {
   baseUrl: string;
@@ -35,30 +37,32 @@ export class UpstreamEnforcer implements Enforcer {
     await this.client.act(subscriber.imsi, action, { reason: REASON });
   }
 
-  async reconcile(state: EnforcementState): Promise<void> {
+  async reconcile(state: EnforcementState): Promise<EnforcementReport> {
     const upstream = new Map((await this.client.listSubscribers()).map((s) => [s.imsi, s]));
-    const missing: string[] = [];
+    const notEnforced: NotEnforced[] = [];
     const work: Array<{ imsi: string; action: SubscriberAction }> = [];
     for (const s of state.subscribers) {
       const up = upstream.get(s.imsi);
-      if (!up) missing.push(s.imsi);
+      if (!up) notEnforced.push({ imsi: s.imsi, reason: 'unknown to the upstream API: not enforced there' });
       else for (const action of differences(s, up)) work.push({ imsi: s.imsi, action });
     }
-    const failures: string[] = [];
+    let failed = 0;
     const next = work[Symbol.iterator]();
     const worker = async () => {
       for (const { imsi, action } of next) {
         try {
           await this.client.act(imsi, action, { reason: REASON });
         } catch (err) {
-          failures.push(`${imsi} ${action.type}: ${(err as Error).message}`);
+          failed++;
+          notEnforced.push({ imsi, reason: `upstream ${action.type} failed: ${(err as Error).message}` });
         }
       }
     };
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-    if (missing.length) this.log.warn({ count: missing.length, first: missing.slice(0, 10) }, 'subscribers unknown upstream: not enforced there');
-    this.log.info({ subscribers: state.subscribers.length, pushed: work.length - failures.length, failed: failures.length, missing: missing.length }, 'upstream reconciled');
-    if (failures.length) throw new Error(`${failures.length} of ${work.length} upstream calls failed; first: ${failures[0]}`);
+    const missing = notEnforced.length - failed;
+    if (missing) this.log.warn({ count: missing, first: notEnforced.slice(0, 10).map((n) => n.imsi) }, 'subscribers unknown upstream: not enforced there');
+    this.log.info({ subscribers: state.subscribers.length, pushed: work.length - failed, failed, missing }, 'upstream reconciled');
+    return { notEnforced, retry: failed > 0 };
   }
 
   async close(): Promise<void> {}

@@ -1,54 +1,57 @@
 // POST /v1/auth (SORACOM's: an authKeyId/authKey pair for an apiKey and token) and the operators'
-// key management. Logins are rate limited per address like every public route, and each costs a
-// scrypt on the libuv pool, which bounds guessing further.
+// key management. A login passes the login guard (login-guard.ts: per address, per authKeyId, and a
+// cap on scrypts at once) before its scrypt runs.
 
 import type { FastifyPluginAsync } from 'fastify';
+import {
+  AuthKeyIdParamsSchema,
+  AuthRequestSchema,
+  AuthResponseSchema,
+  CreateKeyBodySchema,
+  DEFAULT_TOKEN_TIMEOUT_S,
+  NewAuthKeySchema,
+  NoQuerySchema,
+  ReasonHeadersSchema,
+  type AuthRequest,
+  type Role,
+} from '../../contracts/control-api.js';
 import { ApiError } from '../errors.js';
-import { ROLES, type Role } from '../model.js';
-import { changeContext, reasonHeaderSchema, type RouteDeps } from './context.js';
+import { LoginBusyError } from '../login-guard.js';
+import { changeContext, type RouteDeps } from './context.js';
 import { authenticated, errorResponses, ref } from './schemas.js';
 
-const DEFAULT_TOKEN_TIMEOUT_S = 86_400;
-const MAX_TOKEN_TIMEOUT_S = 172_800;
+export const authRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, metrics, login, tarpit }) => {
+  const tooMany = async (address: string, wait: number, reply: { header(k: string, v: string): unknown }): Promise<never> => {
+    metrics.rateLimited.inc([]);
+    reply.header('retry-after', String(wait));
+    await tarpit.hold(address); // held back, as every 429 to an address is (auth.ts)
+    throw new ApiError('TWA0005', `Too many logins: retry in ${wait} s`);
+  };
 
-const reasonHeaders = { type: 'object', properties: reasonHeaderSchema } as const;
-const newKeyResponse = {
-  type: 'object',
-  properties: { authKeyId: { type: 'string' }, authKey: { type: 'string' } },
-  required: ['authKeyId', 'authKey'],
-} as const;
-
-export const authRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, metrics }) => {
-  app.post<{ Body: { authKeyId: string; authKey: string; tokenTimeoutSeconds: number } }>(
+  app.post<{ Body: AuthRequest }>(
     '/v1/auth',
     {
       config: { access: 'public' },
       schema: {
         summary: 'Log in with an auth key: returns the apiKey and token to send as X-Soracom-API-Key and X-Soracom-Token',
-        body: {
-          type: 'object',
-          properties: {
-            authKeyId: { type: 'string', minLength: 1, maxLength: 128 },
-            authKey: { type: 'string', minLength: 1, maxLength: 256 },
-            // SORACOM's bounds: at least 180 s, at most two days.
-            tokenTimeoutSeconds: { type: 'integer', minimum: 180, maximum: MAX_TOKEN_TIMEOUT_S, default: DEFAULT_TOKEN_TIMEOUT_S },
-          },
-          required: ['authKeyId', 'authKey'],
-          additionalProperties: false,
-        },
-        response: {
-          200: {
-            type: 'object',
-            properties: { apiKey: { type: 'string' }, token: { type: 'string' }, operatorId: { type: 'string' } },
-            required: ['apiKey', 'token', 'operatorId'],
-          },
-          ...errorResponses,
-        },
+        querystring: NoQuerySchema,
+        body: AuthRequestSchema,
+        response: { 200: AuthResponseSchema, ...errorResponses },
       },
     },
-    async (req) => {
-      const session = await store.login(req.body.authKeyId, req.body.authKey, req.body.tokenTimeoutSeconds);
+    async (req, reply) => {
+      const { authKeyId, authKey, tokenTimeoutSeconds = DEFAULT_TOKEN_TIMEOUT_S } = req.body;
+      const wait = login.admit(`ip:${req.ip}`, authKeyId);
+      if (wait > 0) return tooMany(req.ip, wait, reply);
+      let session;
+      try {
+        session = await login.run(req.ip, () => store.login(authKeyId, authKey, tokenTimeoutSeconds));
+      } catch (err) {
+        if (err instanceof LoginBusyError) return tooMany(req.ip, 1, reply);
+        throw err;
+      }
       if (!session) {
+        login.failed(req.ip);
         metrics.authFailures.inc(['bad_auth_key']);
         throw new ApiError('TWA0003');
       }
@@ -63,14 +66,10 @@ export const authRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, me
       schema: {
         summary: 'Create an auth key with a role; the authKey is shown this once',
         security: authenticated,
-        headers: reasonHeaders,
-        body: {
-          type: 'object',
-          properties: { role: { type: 'string', enum: ROLES }, name: { type: 'string', maxLength: 128 } },
-          required: ['role'],
-          additionalProperties: false,
-        },
-        response: { 201: newKeyResponse, ...errorResponses },
+        querystring: NoQuerySchema,
+        headers: ReasonHeadersSchema,
+        body: CreateKeyBodySchema,
+        response: { 201: NewAuthKeySchema, ...errorResponses },
       },
     },
     async (req, reply) => {
@@ -81,16 +80,17 @@ export const authRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, me
 
   app.get('/v1/auth_keys', {
     config: { access: 'admin' },
-    schema: { summary: 'The auth keys (never their secrets)', security: authenticated, response: { 200: { type: 'array', items: ref('AuthKey') }, ...errorResponses } },
+    schema: { summary: 'The auth keys (never their secrets)', security: authenticated, querystring: NoQuerySchema, response: { 200: { type: 'array', items: ref('AuthKey') }, ...errorResponses } },
   }, async () => store.listKeys());
 
   app.delete<{ Params: { authKeyId: string } }>('/v1/auth_keys/:authKeyId', {
     config: { access: 'admin' },
     schema: {
-      summary: 'Delete an auth key; its tokens stop working at once',
+      summary: 'Delete (revoke) an auth key; its tokens stop working at once',
       security: authenticated,
-      params: { type: 'object', properties: { authKeyId: { type: 'string', maxLength: 128 } }, required: ['authKeyId'] },
-      headers: reasonHeaders,
+      params: AuthKeyIdParamsSchema,
+      querystring: NoQuerySchema,
+      headers: ReasonHeadersSchema,
       response: { 204: { type: 'null', description: 'Deleted' }, ...errorResponses },
     },
   }, async (req, reply) => {

@@ -1,7 +1,10 @@
 // What every route plugin is given, and who a change is made for.
 
 import type { FastifyRequest } from 'fastify';
+import { REASON_HEADER } from '../../contracts/control-api.js';
 import type { EnforcementRunner } from '../enforcement/enforcement.js';
+import type { LoginGuard } from '../login-guard.js';
+import type { Tarpit } from '../tarpit.js';
 import type { ControlMetrics } from '../metrics.js';
 import type { ChangeContext, Store } from '../store.js';
 
@@ -9,15 +12,13 @@ export interface RouteDeps {
   store: Store;
   runner: EnforcementRunner;
   metrics: ControlMetrics;
+  login: LoginGuard;
+  /** Where 429s to addresses wait (tarpit.ts). */
+  tarpit: Tarpit;
 }
 
-/** Optional header carrying why a change is made; percent-encoded if it is not ASCII
- *  (HTTP header values are Latin-1), the way SoracomClient sends it. */
-const REASON_HEADER = 'x-tapwatch-reason';
-
-export const reasonHeaderSchema = { [REASON_HEADER]: { type: 'string', maxLength: 1000 } };
-
-/** The actor (the caller's key) and reason an audit row records. */
+/** The actor (the caller's key) and reason an audit row records; the reason arrives percent-encoded
+ *  when it is not ASCII (HTTP header values are Latin-1), the way SoracomClient sends it. */
 export function changeContext(req: FastifyRequest): ChangeContext {
   const raw = req.headers[REASON_HEADER];
   let reason: string | null = typeof raw === 'string' && raw !== '' ? raw : null;

@@ -2,35 +2,36 @@
 // change affects every member, so it is followed by a full reconcile rather than per-subscriber calls.
 
 import type { FastifyPluginAsync } from 'fastify';
+import {
+  CreateGroupBodySchema,
+  GroupIdParamsSchema,
+  GroupTapwatchConfigSchema,
+  NoQuerySchema,
+  ReasonHeadersSchema,
+  type CreateGroupBody,
+  type GroupTapwatchConfig,
+} from '../../contracts/control-api.js';
 import { ApiError } from '../errors.js';
-import { changeContext, reasonHeaderSchema, type RouteDeps } from './context.js';
-import { authenticated, errorResponses, groupIdPattern, ref } from './schemas.js';
-
-const groupParams = { type: 'object', properties: { groupId: { type: 'string', pattern: groupIdPattern } }, required: ['groupId'] } as const;
-const reasonHeaders = { type: 'object', properties: reasonHeaderSchema } as const;
+import { changeContext, type RouteDeps } from './context.js';
+import { enforcementHeaders } from './subscribers.js';
+import { authenticated, errorResponses, ref } from './schemas.js';
 
 export const groupRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, runner }) => {
   app.get('/v1/groups', {
     config: { access: 'read' },
-    schema: { summary: 'All groups', security: authenticated, response: { 200: { type: 'array', items: ref('Group') }, ...errorResponses } },
+    schema: { summary: 'All groups', security: authenticated, querystring: NoQuerySchema, response: { 200: { type: 'array', items: ref('Group') }, ...errorResponses } },
   }, async () => store.listGroups());
 
-  app.post<{ Body: { groupId?: string; tags?: Record<string, string> } }>(
+  app.post<{ Body: CreateGroupBody }>(
     '/v1/groups',
     {
       config: { access: 'admin' },
       schema: {
         summary: 'Create a group (groupId is a tapwatch addition: SORACOM always generates one; so do we when it is left out)',
         security: authenticated,
-        headers: reasonHeaders,
-        body: {
-          type: 'object',
-          properties: {
-            groupId: { type: 'string', pattern: groupIdPattern },
-            tags: { type: 'object', additionalProperties: { type: 'string', maxLength: 256 }, maxProperties: 32 },
-          },
-          additionalProperties: false,
-        },
+        querystring: NoQuerySchema,
+        headers: ReasonHeadersSchema,
+        body: CreateGroupBodySchema,
         response: { 201: ref('Group'), ...errorResponses },
       },
     },
@@ -42,7 +43,7 @@ export const groupRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, r
 
   app.get<{ Params: { groupId: string } }>('/v1/groups/:groupId', {
     config: { access: 'read' },
-    schema: { summary: 'One group', security: authenticated, params: groupParams, response: { 200: ref('Group'), ...errorResponses } },
+    schema: { summary: 'One group', security: authenticated, params: GroupIdParamsSchema, querystring: NoQuerySchema, response: { 200: ref('Group'), ...errorResponses } },
   }, async (req) => {
     const g = store.getGroup(req.params.groupId);
     if (!g) throw new ApiError('TWG0001');
@@ -54,8 +55,9 @@ export const groupRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, r
     schema: {
       summary: 'Delete an empty group',
       security: authenticated,
-      params: groupParams,
-      headers: reasonHeaders,
+      params: GroupIdParamsSchema,
+      querystring: NoQuerySchema,
+      headers: ReasonHeadersSchema,
       response: { 204: { type: 'null', description: 'Deleted' }, ...errorResponses },
     },
   }, async (req, reply) => {
@@ -63,30 +65,23 @@ export const groupRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, r
     return reply.code(204).send();
   });
 
-  app.put<{ Params: { groupId: string }; Body: { quarantine: boolean; redirectGateway: string | null } }>(
+  app.put<{ Params: { groupId: string }; Body: GroupTapwatchConfig }>(
     '/v1/groups/:groupId/configuration/tapwatch',
     {
       config: { access: 'admin' },
       schema: {
         summary: 'Set what the enforcer does to the group’s members: quarantine (no traffic but to the redirect gateway, if any)',
         security: authenticated,
-        params: groupParams,
-        headers: reasonHeaders,
-        body: {
-          type: 'object',
-          properties: {
-            quarantine: { type: 'boolean' },
-            redirectGateway: { anyOf: [{ type: 'string', format: 'ipv4' }, { type: 'string', format: 'ipv6' }, { type: 'null' }] },
-          },
-          required: ['quarantine', 'redirectGateway'],
-          additionalProperties: false,
-        },
+        params: GroupIdParamsSchema,
+        querystring: NoQuerySchema,
+        headers: ReasonHeadersSchema,
+        body: GroupTapwatchConfigSchema,
         response: { 200: ref('Group'), ...errorResponses },
       },
     },
     async (req, reply) => {
       const group = store.setGroupTapwatchConfiguration(req.params.groupId, req.body, changeContext(req));
-      reply.header('x-tapwatch-enforced', String(await runner.reconcile()));
+      enforcementHeaders(reply, await runner.reconcile());
       return group;
     },
   );

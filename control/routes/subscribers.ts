@@ -1,38 +1,48 @@
 // SORACOM's subscriber calls: list, get, and the actions (deactivate, activate, update_speed_class,
-// set_group, unset_group). An action commits (with its audit
-// row) first, then waits for the enforcer, so a 200 means the gateway has it; if the enforcer
-// failed the reply is still 200 — the store holds the desired state and the runner will
-// reconcile — and says so in X-Tapwatch-Enforced: false.
+// set_group, unset_group). An action commits (with its audit row) first, then waits for the enforcer,
+// so a 200 means the gateway has it; if the enforcer could not do it as asked the reply is still 200
+// (the store holds the desired state and the runner reconciles) and says so: X-Tapwatch-Enforced:
+// false, and X-Tapwatch-Not-Enforced says why. An action that changes nothing is answered the same,
+// but is not audited and not sent to the enforcer again.
 
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError } from '../errors.js';
-import { SPEED_CLASSES, SUBSCRIBER_STATUSES, type SpeedClass, type Subscriber, type SubscriberAction, type SubscriberStatus } from '../model.js';
+import {
+  ActionHeadersSchema,
+  IDEMPOTENCY_HEADER,
+  ImsiParamsSchema,
+  NoQuerySchema,
+  SetGroupBodySchema,
+  SpeedClassBodySchema,
+  SubscriberListQuerySchema,
+  type SpeedClass,
+  type Subscriber,
+  type SubscriberListQuery,
+  type SubscriberStatus,
+} from '../../contracts/control-api.js';
+import type { Enforcement } from '../enforcement/enforcement.js';
+import { ApiError, apiErrorOf } from '../errors.js';
+import type { SubscriberAction } from '../model.js';
 import { requestFingerprint } from '../store.js';
-import { changeContext, reasonHeaderSchema, type RouteDeps } from './context.js';
-import { authenticated, errorResponses, groupIdPattern, imsiParams, pageQuery, pipeList, ref } from './schemas.js';
-
-const IDEMPOTENCY_HEADER = 'idempotency-key';
-
-const actionHeaders = {
-  type: 'object',
-  properties: { [IDEMPOTENCY_HEADER]: { type: 'string', minLength: 1, maxLength: 255 }, ...reasonHeaderSchema },
-} as const;
+import { changeContext, type RouteDeps } from './context.js';
+import { authenticated, errorResponses, ref } from './schemas.js';
 
 type ActionRequest = FastifyRequest<{ Params: { imsi: string } }>;
 
+/** X-Tapwatch-Enforced, and when false X-Tapwatch-Not-Enforced: why, in printable ASCII (a header value). */
+export function enforcementHeaders(reply: FastifyReply, e: Enforcement): void {
+  reply.header('x-tapwatch-enforced', String(e.enforced));
+  if (!e.enforced) reply.header('x-tapwatch-not-enforced', e.reasons.join('; ').replace(/[^\x20-\x7e]/g, '?').slice(0, 1000));
+}
+
 export const subscriberRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, runner, metrics }) => {
-  app.get<{ Querystring: { limit: number; last_evaluated_key?: string; status_filter?: string; speed_class_filter?: string; group_id?: string } }>(
+  app.get<{ Querystring: SubscriberListQuery }>(
     '/v1/subscribers',
     {
       config: { access: 'read' },
       schema: {
         summary: 'List subscribers in IMSI order; more pages are announced in the x-soracom-next-key header',
         security: authenticated,
-        querystring: pageQuery({
-          status_filter: pipeList(SUBSCRIBER_STATUSES),
-          speed_class_filter: pipeList(SPEED_CLASSES),
-          group_id: { type: 'string', pattern: groupIdPattern },
-        }),
+        querystring: SubscriberListQuerySchema,
         response: { 200: { type: 'array', items: ref('Subscriber') }, ...errorResponses },
       },
     },
@@ -41,6 +51,7 @@ export const subscriberRoutes: FastifyPluginAsync<RouteDeps> = async (app, { sto
       const page = store.listSubscribers({
         limit: q.limit,
         after: q.last_evaluated_key,
+        // The schema's pattern admits only '|'-joined values of the lists.
         statuses: q.status_filter?.split('|') as SubscriberStatus[] | undefined,
         speedClasses: q.speed_class_filter?.split('|') as SpeedClass[] | undefined,
         groupId: q.group_id,
@@ -54,7 +65,7 @@ export const subscriberRoutes: FastifyPluginAsync<RouteDeps> = async (app, { sto
     '/v1/subscribers/:imsi',
     {
       config: { access: 'read' },
-      schema: { summary: 'One subscriber', security: authenticated, params: imsiParams, response: { 200: ref('Subscriber'), ...errorResponses } },
+      schema: { summary: 'One subscriber', security: authenticated, params: ImsiParamsSchema, querystring: NoQuerySchema, response: { 200: ref('Subscriber'), ...errorResponses } },
     },
     async (req) => {
       const s = store.getSubscriber(req.params.imsi);
@@ -73,7 +84,7 @@ export const subscriberRoutes: FastifyPluginAsync<RouteDeps> = async (app, { sto
         idempotency: key === undefined ? undefined : { key, fingerprint: requestFingerprint(req.method, req.url, req.body) },
       });
     } catch (err) {
-      if (err instanceof ApiError) metrics.actions.inc([action.type, 'rejected']);
+      if (apiErrorOf(err)) metrics.actions.inc([action.type, 'rejected']);
       throw err;
     }
     if (result.replayed) {
@@ -81,9 +92,9 @@ export const subscriberRoutes: FastifyPluginAsync<RouteDeps> = async (app, { sto
       reply.header('idempotent-replayed', 'true');
       return result.subscriber;
     }
-    const enforced = await runner.apply(result.subscriber, action);
-    metrics.actions.inc([action.type, enforced ? 'applied' : 'applied_not_enforced']);
-    reply.header('x-tapwatch-enforced', String(enforced));
+    const enforced = result.changed ? await runner.apply(result.subscriber, action) : runner.enforcementOf(result.subscriber);
+    metrics.actions.inc([action.type, !result.changed ? 'unchanged' : enforced.enforced ? 'applied' : 'applied_not_enforced']);
+    enforcementHeaders(reply, enforced);
     return result.subscriber;
   }
 
@@ -92,8 +103,10 @@ export const subscriberRoutes: FastifyPluginAsync<RouteDeps> = async (app, { sto
     schema: {
       summary,
       security: authenticated,
-      params: imsiParams,
-      headers: actionHeaders,
+      params: ImsiParamsSchema,
+      // Unknown query parameters are refused: `?dry_run=true` must not perform the action.
+      querystring: NoQuerySchema,
+      headers: ActionHeadersSchema,
       ...(body && { body }),
       response: { 200: ref('Subscriber'), ...errorResponses },
     },
@@ -109,22 +122,12 @@ export const subscriberRoutes: FastifyPluginAsync<RouteDeps> = async (app, { sto
   );
   app.post<{ Params: { imsi: string }; Body: { speedClass: SpeedClass } }>(
     '/v1/subscribers/:imsi/update_speed_class',
-    actionSchema('Throttle (or release) the subscriber to a speed class', {
-      type: 'object',
-      properties: { speedClass: { type: 'string', enum: SPEED_CLASSES } },
-      required: ['speedClass'],
-      additionalProperties: false,
-    }),
+    actionSchema('Throttle (or release) the subscriber to a speed class', SpeedClassBodySchema),
     (req, reply) => act(req, reply, { type: 'update_speed_class', speedClass: req.body.speedClass }),
   );
   app.post<{ Params: { imsi: string }; Body: { groupId: string } }>(
     '/v1/subscribers/:imsi/set_group',
-    actionSchema('Move the subscriber to a group (e.g. a quarantine group)', {
-      type: 'object',
-      properties: { groupId: { type: 'string', pattern: groupIdPattern } },
-      required: ['groupId'],
-      additionalProperties: false,
-    }),
+    actionSchema('Move the subscriber to a group (e.g. a quarantine group)', SetGroupBodySchema),
     (req, reply) => act(req, reply, { type: 'set_group', groupId: req.body.groupId }),
   );
   app.post<{ Params: { imsi: string } }>('/v1/subscribers/:imsi/unset_group', actionSchema('Take the subscriber out of its group'), (req, reply) =>

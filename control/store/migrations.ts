@@ -5,7 +5,7 @@
 
 import { randomInt } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
-import type { ErrorCode } from '../contracts/errors.js';
+import type { ErrorCode } from '../../contracts/errors.js';
 
 export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; up(db: Database): void }> = [
   {
@@ -77,6 +77,15 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; up(db: D
       // SORACOM operator ids are OP followed by ten digits; one per database, returned by /v1/auth
       // and on every subscriber and group.
       db.prepare(`INSERT INTO settings (name, value) VALUES ('operator_id', ?)`).run(`OP${String(randomInt(1e9)).padStart(10, '0')}`);
+    },
+  },
+  {
+    version: 2,
+    name: 'audit retention: rows found by time',
+    up(db) {
+      // Audit rows older than the retention are deleted hourly (audit.ts); without this index each
+      // purge would read the whole table. Rowids still only grow: only the oldest rows go.
+      db.exec('CREATE INDEX audit_by_time ON audit (time)');
     },
   },
 ];
