@@ -78,12 +78,15 @@ describe('analyzer', () => {
     expect(createAnalyzer(config([dnsBurst])).process(record({ i: 0, seconds: 300, domains: queries(400) }))).toEqual([]); // 80 a minute
   });
 
-  it('ignores a cut-short interval', () => {
-    const a = createAnalyzer(config([dnsBurst]));
-    const r = record({ i: 0, domains: queries(5000) });
+  it('judges a cut-short interval on what the traffic is, never on its rates, and learns nothing from it', () => {
+    const tunnel = defaultConfig().behaviors.find((b) => b.name === 'dns-tunnel')!;
+    const a = createAnalyzer(config([dnsBurst, tunnel]));
+    const names = Array.from({ length: 12 }, (_, i) => `${i}q7zx${'k3v9'.repeat(10)}.t.tunnel.example`);
+    const r = record({ i: 0, domains: [...queries(5000), { domain: 'tunnel.example', queries: 12, distinct_names: 12, name_bytes: 12 * 62, label_max: 45, unusual_types: 12, entropy: 4.6, examples: names.slice(0, 3) }] });
     r.interval.complete = false;
-    expect(a.process(r)).toEqual([]);
-    expect(a.deviceIds()).toEqual([]);
+    // The tunnel's names are there; the 5,000 queries of an interval cut short are no rate to judge.
+    expect(a.process(r).map((e) => e.behavior)).toEqual(['dns-tunnel']);
+    expect(a.snapshot('dev-1')?.records).toBe(0);
   });
 
   const surge: MetricRule = {

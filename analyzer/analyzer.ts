@@ -155,9 +155,18 @@ class AnalyzerImpl implements Analyzer {
   }
 
   process(r: InspectionRecord): readonly AnomalyEvent[] {
-    if (!r.interval.complete) return NONE; // a cut-short interval says nothing about the device's rate
     const t = Date.parse(r.interval.start) / 1000;
     const minute = Math.floor(t / 60);
+    let events: AnomalyEvent[] | null = null;
+    const emit = (e: AnomalyEvent) => (events ??= []).push(e);
+    if (!r.interval.complete) {
+      // A cut-short interval (a capture's or a restart's edge) says nothing about the device's rates, so
+      // no metric rule judges it and nothing learns from it. What the traffic is still holds: a tunnel's
+      // names or a sweep's failed hosts are there however short the interval (rates in it can only read low).
+      const dev = this.device(r, t);
+      this.judgeEvidence(r, dev, this.fleet.group(dev.group), t, minute, !dev.baseline.ready, emit);
+      return events ?? NONE;
+    }
     const current = this.fleet.advance(minute);
     const dev = this.device(r, t);
     const g = this.fleet.group(dev.group);
@@ -169,8 +178,6 @@ class AnalyzerImpl implements Analyzer {
     for (let i = 0; i < FLEET_FEATURES.length; i++) this.fleetVector[i] = toSpace(FLEET_FEATURES[i], v[FLEET_FEATURES[i]]);
     v[M_FLEET] = g.forest ? g.forest.score(this.fleetVector) : NaN;
 
-    let events: AnomalyEvent[] | null = null;
-    const emit = (e: AnomalyEvent) => (events ??= []).push(e);
     const bucket = this.bucketOf(minute);
     for (const rule of this.rules) this.judgeRule(rule, r, dev, g, current, bucket, minute, emit);
     this.judgeEvidence(r, dev, g, t, minute, warming, emit);

@@ -101,6 +101,10 @@ const DnsTunnelParams = Type.Object(
     strongDistinctNames: PositiveInt(),
     longLabel: Type.Integer({ minimum: 8, maximum: 63, description: 'a label at least this long carries data' }),
     unusualShare: Share({ description: 'share of TXT/NULL/CNAME/MX/ANY/other queries that carries data' }),
+    dataLabel: Type.Integer({
+      minimum: 1, maximum: 63,
+      description: 'the unusual-type share counts only when some label is at least this long: look-up services (IP-to-ASN, DNS blocklists) ask TXT for names of address octets and AS numbers, which carry no data',
+    }),
     highEntropy: Type.Number({ minimum: 0, maximum: 8, description: 'pooled entropy (bits per character) of the subdomains' }),
     minEntropyCharacters: PositiveInt({ description: 'characters the pooled entropy must rest on' }),
   },

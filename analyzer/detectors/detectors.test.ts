@@ -148,6 +148,15 @@ describe('dns-tunnel', () => {
     expect(alarms(run(c, recs))).toEqual([]);
   });
 
+  it('IP-to-ASN look-ups in TXT (octets and AS numbers under one domain) are not a tunnel: TXT alone, with labels too short for data', () => {
+    const names = Array.from({ length: 30 }, (_, k) => `${k + 1}.${(k * 37) % 256}.51.198.origin.asn.example-whois.net`);
+    const recs = [record({ i: 0, domains: [{ domain: 'example-whois.net', queries: 32, distinct_names: 30, name_bytes: names.join('').length, label_max: 6, entropy: 3.6, unusual_types: 32, examples: names.slice(0, 3) }] })];
+    expect(alarms(run(c, recs))).toEqual([]);
+    // The same share of TXT with labels that can hold data is a signal again.
+    recs[0].dns.domains[0].label_max = 24;
+    expect(alarms(run(c, recs))).toHaveLength(1);
+  });
+
   it('a blocklist look-up per address (hundreds of short names under one domain) is not a tunnel', () => {
     const recs = [record({ i: 0, domains: [{ domain: 'spamhaus.org', queries: 185, distinct_names: 177, name_bytes: 177 * 28, label_max: 3, entropy: 3.3, examples: ['4.3.2.1.zen.spamhaus.org', '9.8.7.6.zen.spamhaus.org', '1.1.1.10.zen.spamhaus.org'] }] })];
     expect(alarms(run(c, recs))).toEqual([]);

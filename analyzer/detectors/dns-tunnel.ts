@@ -5,8 +5,9 @@
 //
 // The evidence is many distinct names under one domain AND at least one sign that the names carry
 // data: a long label (encoders fill labels towards the 63-byte limit), mostly TXT/NULL/CNAME/MX/ANY
-// queries (the record types whose answers carry data back), or a high character entropy over enough
-// characters. Two such signs with many names make it strong. Many short names alone (a blocklist
+// queries (the record types whose answers carry data back) with labels long enough to hold some (a
+// look-up service asks TXT for address octets: Team Cymru's IP-to-ASN, DNS blocklists), or a high
+// character entropy over enough characters. Two such signs with many names make it strong. Many short names alone (a blocklist
 // look-up per address, reversed octets under one domain) are not a tunnel.
 //
 // Distinct names across records are counted exactly while a record lists all of a domain's names
@@ -93,7 +94,7 @@ export function dnsTunnelDetector(p: Params): EvidenceDetector<DnsTunnelState> {
         const entropy = chars > 0 ? bits / chars : 0;
         const signals: string[] = [];
         if (label >= p.longLabel) signals.push(`labels up to ${label} characters`);
-        if (queries > 0 && unusual / queries >= p.unusualShare) signals.push(`${Math.round((100 * unusual) / queries)}% TXT/NULL/CNAME/MX/other queries`);
+        if (queries > 0 && label >= p.dataLabel && unusual / queries >= p.unusualShare) signals.push(`${Math.round((100 * unusual) / queries)}% TXT/NULL/CNAME/MX/other queries`);
         if (chars >= p.minEntropyCharacters && entropy >= p.highEntropy) signals.push(`entropy ${entropy.toFixed(2)} bits per character`);
         mostNames = Math.max(mostNames, names);
         if (names >= p.minDistinctNames && signals.length > 0 && (!best || names > best.names)) best = { d, names, queries, label, unusual, entropy, signals };
