@@ -81,7 +81,7 @@ describe('the response policy', () => {
     const base = policyWith();
     const policy = policyWith({
       rules: [
-        { name: 'scans-block', behavior: ['telnet-scan'], action: 'block' },
+        { name: 'scans-block', behavior: ['scan'], action: 'block' },
         { name: 'fleet-model-notify', detector: ['fleet-model'], severity: ['high'], action: 'notify' },
         { name: 'slow-dns', behavior: ['dns-tunnel'], action: 'throttle', speedClass: 's1.slow' },
         ...base.rules,
@@ -93,7 +93,7 @@ describe('the response policy', () => {
       const [ev] = await responder.handle(anomaly(device, over), at(0));
       return `${ev.rule}:${ev.action}${ev.speed_class ? `:${ev.speed_class}` : ''}`;
     };
-    expect(await decided('a', { behavior: 'telnet-scan', severity: 'low' })).toBe('scans-block:block');
+    expect(await decided('a', { behavior: 'scan', severity: 'low' })).toBe('scans-block:block');
     expect(await decided('b', { behavior: 'destination-fanout', detector: 'fleet-model', severity: 'high' })).toBe('fleet-model-notify:notify');
     expect(await decided('c', { behavior: 'dns-tunnel', severity: 'critical' })).toBe('slow-dns:throttle:s1.slow');
     expect(await decided('d', { behavior: 'upload-volume', severity: 'medium' })).toBe('medium:throttle:s1.minimum');
@@ -180,7 +180,7 @@ describe('the responder', () => {
     const { control, events, responder } = setup(policyWith({ cooldownSeconds: 600 }));
     control.add('meter-1');
     await responder.handle(anomaly('meter-1', { severity: 'medium' }), at(0));
-    await responder.handle(anomaly('meter-1', { severity: 'critical', behavior: 'telnet-scan', seconds: 300 }), at(300));
+    await responder.handle(anomaly('meter-1', { severity: 'critical', behavior: 'scan', seconds: 300 }), at(300));
     await responder.handle(anomaly('meter-1', { severity: 'critical', behavior: 'upload-volume', seconds: 600 }), at(600));
     expect(events.map((e) => [e.action, e.result])).toEqual([
       ['throttle', 'applied'],
@@ -303,7 +303,7 @@ describe('the responder', () => {
     await responder.handle(anomaly('m0', { severity: 'medium' }), at(0));
     await responder.handle(anomaly('m1', { severity: 'medium' }), at(100));
     // A device already under action can be acted on again: it adds nothing to the share.
-    await responder.handle(anomaly('m1', { severity: 'critical', behavior: 'telnet-scan' }), at(110));
+    await responder.handle(anomaly('m1', { severity: 'critical', behavior: 'scan' }), at(110));
     await responder.handle(anomaly('m2', { severity: 'medium' }), at(120));
     await responder.handle(anomaly('m3', { severity: 'medium' }), at(130));
     expect(events.map((e) => `${e.device.id}:${e.action}:${e.result}`)).toEqual(['m0:throttle:applied', 'm1:throttle:applied', 'm1:block:applied', 'm2:throttle:suppressed-breaker']);
@@ -364,7 +364,7 @@ describe('the responder', () => {
     for (const ev of [...before.events].reverse()) after.responder.observe(ev);
     for (const e of anomalies) expect(await after.responder.handle(e, at(10))).toEqual([]);
     // Cooldown, breaker state (tripped, alert already sent) and the rate window carry over.
-    expect(await after.responder.handle(anomaly('a', { severity: 'critical', behavior: 'telnet-scan' }), at(20))).toMatchObject([{ result: 'skipped-cooldown' }]);
+    expect(await after.responder.handle(anomaly('a', { severity: 'critical', behavior: 'scan' }), at(20))).toMatchObject([{ result: 'skipped-cooldown' }]);
     expect(await after.responder.handle(anomaly('c', { severity: 'medium', behavior: 'upload-volume' }), at(30))).toEqual([]);
     // d (held back silently before the restart, so never decided) and the new anomaly on c: no second alert.
     expect(after.responder.stats.suppressed).toBe(2);

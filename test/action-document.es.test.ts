@@ -27,7 +27,7 @@ async function everyKindOfAction(): Promise<ActionEvent[]> {
   await live.handle(anomaly('m3', { severity: 'critical' }), at(1)); // breaker
   await live.handle(anomaly('m4', { severity: 'low' }), at(1));
   await live.handle(anomaly('m5', { severity: 'critical' }), at(1)); // allowlist
-  await live.handle(anomaly('m0', { severity: 'critical', behavior: 'telnet-scan' }), at(2)); // cooldown
+  await live.handle(anomaly('m0', { severity: 'critical', behavior: 'scan' }), at(2)); // cooldown
   await live.handle({ ...anomaly('gw', { severity: 'critical' }), device: { id: 'gw', ip: '10.0.0.1' } }, at(2)); // no IMSI
   control.failure = new Error('503 from the control API');
   await live.handle(anomaly('m6', { severity: 'critical' }), at(120));

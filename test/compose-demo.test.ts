@@ -154,8 +154,8 @@ describe('docker-compose.yml, profile demo', () => {
     it('holds the incident`s alarm and the action taken on it, where the dashboards put them (@timestamp)', () => {
       // `tapwatch demo` is the same pipeline on the same capture, with the same analyzer configuration and policy.
       const report = JSON.parse(execFileSync(process.execPath, [CLI, 'demo', '--json'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as { anomalies: AnomalyEvent[]; actions: ActionEvent[] };
-      const alarm = report.anomalies.find((a) => a.device.id === 'meter-006' && a.behavior === 'telnet-scan' && a.alarm === 'in-alarm');
-      expect(alarm, 'the telnet-scan alarm on meter-006').toBeDefined();
+      const alarm = report.anomalies.find((a) => a.device.id === 'meter-006' && a.behavior === 'scan' && a.alarm === 'in-alarm');
+      expect(alarm, 'the scan alarm on meter-006').toBeDefined();
       expect(report.anomalies.filter((a) => !inWindow(a['@timestamp']))).toEqual([]);
       const docs = report.actions.map((e) => actionDocument(e, { ingested: new Date() }));
       expect(docs.filter((d) => d.device.id === 'meter-006' && d.action.result === 'applied').map((d) => d['@timestamp'])).toEqual([alarm!['@timestamp']]);

@@ -9,8 +9,9 @@ set -euo pipefail
 db=${TAPWATCH_CONTROL_DB:-/data/control.db}
 tapwatch() { node dist/cli/tapwatch.js "$@"; }
 
-# Existing subscribers keep their state, so a restart changes nothing already there.
-tapwatch control import --db "$db" fixtures/demo/incident-inventory.csv >&2
+# Existing subscribers keep their state, so a restart changes nothing already there. --init: the demo volume may
+# be new if this starts before the control API has created it.
+tapwatch control import --db "$db" --init fixtures/demo/incident-inventory.csv >&2
 key=$(tapwatch control keys create --db "$db" --role analyzer --name 'compose demo responder')
 field() { node -e 'process.stdout.write(JSON.parse(process.argv[1])[process.argv[2]])' "$key" "$1"; }
 id=$(field authKeyId)
