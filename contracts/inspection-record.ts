@@ -5,7 +5,6 @@
 // the TypeScript type is derived from it, and every producer and consumer validates with it.
 
 import { Type, type Static } from 'typebox';
-import { TUNNEL_NAMES } from '../gre-decap/layers.js';
 import { validator } from './validate.js';
 
 export const RECORD_SCHEMA_ID = 'tapwatch.inspection.v2';
@@ -37,6 +36,9 @@ export type DeviceIdentity = Static<typeof DeviceIdentitySchema>;
 
 /** Where a destination's name came from: a DNS answer the device received for that address, or the TLS SNI of a connection to it. */
 export const NAME_SOURCES = ['dns', 'sni'] as const;
+
+/** Tunnel types, indexed by gre-decap's T_* constants; 'none' at 0 for a frame that came in no tunnel. */
+export const TUNNEL_NAMES = ['none', 'gre', 'pptp', 'erspan1', 'erspan2', 'erspan3', 'vxlan', 'geneve'] as const;
 
 const Name = Type.String({ maxLength: 256, description: 'lower case; bytes outside printable ASCII written as \\xHH' });
 

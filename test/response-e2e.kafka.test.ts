@@ -17,6 +17,7 @@ import { NftEnforcer } from '../control/enforcement/nft.js';
 import { buildControlServer, type ControlServer } from '../control/server.js';
 import { parseInventory } from '../inventory/inventory.js';
 import { demoAnalyzerConfig } from '../demo/config.js';
+import { defaultPolicy } from '../responder/policy.js';
 import { startElasticsearch, type EsNode } from '../scripts/es-node.js';
 import { startKafka, type KafkaBroker } from '../scripts/kafka-broker.js';
 import { generateIncidentMirror, inventoryCsv } from '../synth/incident-mirror.js';
@@ -84,13 +85,15 @@ beforeAll(async () => {
 
   // The control API with the gateway's enforcer, and the fleet's registry in it.
   const log = pino({ level: 'silent' });
-  server = await buildControlServer({ db: join(dir, 'control.db'), enforcer: new NftEnforcer({ netns: net.ns.gw, log }), log });
+  server = await buildControlServer({ db: join(dir, 'control.db'), create: true, enforcer: new NftEnforcer({ netns: net.ns.gw, log }), log });
   await server.app.listen({ host: '127.0.0.1', port: 0 });
   server.store.importDevices(parseInventory(inventoryCsv(mirror.devices), 'e2e'), { actor: 'local' });
   await server.enforcement.reconcile();
   writeFileSync(join(dir, 'incident.pcap'), mirror.pcap);
   writeFileSync(join(dir, 'inventory.csv'), inventoryCsv(mirror.devices));
   writeFileSync(join(dir, 'rules.json'), JSON.stringify(demoAnalyzerConfig()));
+  // The shipped policy never deactivates a SIM; an operator who wants scanners cut off says so.
+  writeFileSync(join(dir, 'policy.json'), JSON.stringify({ ...defaultPolicy(), rules: [{ name: 'scanners', behavior: ['scan'], action: 'block' }, ...defaultPolicy().rules] }));
 }, 300_000);
 
 afterAll(async () => {
@@ -108,12 +111,12 @@ it('a scanning meter is blocked at the gateway by the pipeline; its neighbours k
   const address = server.app.server.address();
   const controlUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   start('analyze', ['analyze', '--kafka', kafka.brokers, '--rules', join(dir, 'rules.json'), '--log-level', 'info']);
-  start('respond', ['respond', '--kafka', kafka.brokers, '--control-url', controlUrl, '--control-key-id', authKeyId, '--control-key', authKey, '--stats-interval', '5']);
+  start('respond', ['respond', '--kafka', kafka.brokers, '--control-url', controlUrl, '--control-key-id', authKeyId, '--control-key', authKey, '--policy', join(dir, 'policy.json'), '--stats-interval', '5']);
   start('index', ['index', '--kafka', kafka.brokers, '--elasticsearch', es.url, '--stats-interval', '5']);
   const collect = start('collect', ['collect', '--pcap', join(dir, 'incident.pcap'), '--inventory', join(dir, 'inventory.csv'), '--kafka', kafka.brokers]);
   expect(await new Promise((r) => collect.on('close', r)), said()).toBe(0);
 
-  // The default policy without a quarantine group: a high-severity scan is blocked (deactivate).
+  // The policy's block rule for scanners: the meter is deactivated.
   const blocked = await until('the control API to deactivate the scanning meter', () => {
     const s = server.store.getSubscriber(attacker.imsi);
     return s?.status === 'inactive' ? s : undefined;
