@@ -20,6 +20,7 @@ import {
 import { DIR_UP, ERSPAN3_TIMESTAMP, GRE_SEQ, OUTER_IP, OUTER_L4, buildTemplates } from './fleet-templates.js';
 import { Prng } from '../net/prng.js';
 import { Script, writeAppPrefix, writeScript } from './fleet-traffic.js';
+import { put16, put32 } from './put.js';
 
 /** Bump when the bytes for given options change, so cached captures (bench/) are not reused. */
 export const FLEET_MIRROR_FORMAT = 1;
@@ -72,18 +73,6 @@ export interface FleetMirrorResult {
   devices: number;
   seconds: number;
   truth: FleetTruth;
-}
-
-function put16(b: Uint8Array, p: number, v: number): void {
-  b[p] = v >>> 8;
-  b[p + 1] = v;
-}
-
-function put32(b: Uint8Array, p: number, v: number): void {
-  b[p] = v >>> 24;
-  b[p + 1] = v >>> 16;
-  b[p + 2] = v >>> 8;
-  b[p + 3] = v;
 }
 
 /** First index whose cumulative weight exceeds x, in cum[lo, hi). */

@@ -4,6 +4,7 @@
 // Transport checksums (UDP, TCP, ICMPv6) are left 0; IPv4 header, ICMP and GRE checksums are computed.
 
 import { internetChecksum, patchIpv4Checksum } from './checksum.js';
+import { put16, put32 } from './put.js';
 
 function concat(...parts: Uint8Array[]): Uint8Array {
   let n = 0;
@@ -15,18 +16,6 @@ function concat(...parts: Uint8Array[]): Uint8Array {
     off += p.length;
   }
   return out;
-}
-
-function put16(b: Uint8Array, off: number, v: number): void {
-  b[off] = (v >>> 8) & 0xff;
-  b[off + 1] = v & 0xff;
-}
-
-function put32(b: Uint8Array, off: number, v: number): void {
-  b[off] = (v >>> 24) & 0xff;
-  b[off + 1] = (v >>> 16) & 0xff;
-  b[off + 2] = (v >>> 8) & 0xff;
-  b[off + 3] = v & 0xff;
 }
 
 function checkRange(name: string, v: number, max: number): void {

@@ -13,6 +13,7 @@ import { internetChecksum, patchIpv4Checksum } from '../checksum.js';
 import { GRE_MIRROR_OVERHEAD, wrapInGre } from '../mirror-wrap.js';
 import { LINKTYPE_ETHERNET } from '../../gre-decap/layers.js';
 import { Rand } from './random.js';
+import { put16, put32 } from '../put.js';
 
 export const TCP_FIN = 0x01;
 export const TCP_SYN = 0x02;
@@ -196,18 +197,6 @@ export class MirrorWriter {
     this.packets++;
     this.fileBytes += 16 + frameLen;
   }
-}
-
-function put16(b: Uint8Array, p: number, v: number): void {
-  b[p] = v >>> 8;
-  b[p + 1] = v;
-}
-
-function put32(b: Uint8Array, p: number, v: number): void {
-  b[p] = v >>> 24;
-  b[p + 1] = v >>> 16;
-  b[p + 2] = v >>> 8;
-  b[p + 3] = v;
 }
 
 function mixByte(x: number): number {
