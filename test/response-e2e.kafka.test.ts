@@ -136,12 +136,12 @@ it('a scanning meter is blocked at the gateway by the pipeline; its neighbours k
   const client = new Client({ node: es.url });
   try {
     const anomaly = await until('the anomaly in tapwatch-anomalies', async () => {
-      const r = await client.search({ index: 'tapwatch-anomalies', query: { bool: { filter: [{ term: { 'device.id': attacker.id } }, { term: { behavior: 'scan' } }] } } }, { ignore: [404] });
+      const r = await client.search({ index: 'tapwatch-anomalies', query: { bool: { filter: [{ term: { 'device.id': attacker.id } }, { term: { behavior: 'scan' } }] } } }, { ignore: [404, 503] }); // 503: the index exists, its shard is not allocated yet
       return r.hits?.hits?.[0]?._source as Record<string, unknown> | undefined;
     }, 60_000);
     expect(anomaly).toMatchObject({ device: { id: attacker.id, imsi: attacker.imsi } });
     const action = await until('the action in tapwatch-actions', async () => {
-      const r = await client.search({ index: 'tapwatch-actions', query: { bool: { filter: [{ term: { 'device.id': attacker.id } }, { term: { 'action.result': 'applied' } }] } } }, { ignore: [404] });
+      const r = await client.search({ index: 'tapwatch-actions', query: { bool: { filter: [{ term: { 'device.id': attacker.id } }, { term: { 'action.result': 'applied' } }] } } }, { ignore: [404, 503] }); // 503: the index exists, its shard is not allocated yet
       return r.hits?.hits?.[0]?._source as Record<string, unknown> | undefined;
     }, 60_000);
     expect(action).toMatchObject({ event: { action: 'block' }, device: { id: attacker.id } });
