@@ -10,7 +10,7 @@ const words = (a: string) => {
 const v4 = (a: string) => Uint8Array.from(a.split('.').map(Number));
 
 describe('HostNames', () => {
-  it('names (device, address) from DNS or SNI, the newest mapping winning, per device', () => {
+  it('names (device, address) from DNS or SNI, the newest mapping winning, per device; an SNI never replaces a DNS answer', () => {
     const h = new HostNames(16);
     expect(h.empty).toBe(true);
     const name = enc('api.example.com');
@@ -18,8 +18,14 @@ describe('HostNames', () => {
     expect(h.lookup(3, words('192.0.2.1'), 0)).toEqual({ name: 'api.example.com', source: 'dns' });
     expect(h.lookup(4, words('192.0.2.1'), 0)).toBeUndefined();
     const sni = enc('xxCDN.Example.NET');
+    // The device resolved the address, then says hello to it: it stays resolved.
     h.set(3, v4('192.0.2.1'), 0, 4, sni, 2, sni.length - 2, SOURCE_SNI);
-    expect(h.lookup(3, words('192.0.2.1'), 0)).toEqual({ name: 'cdn.example.net', source: 'sni' });
+    expect(h.lookup(3, words('192.0.2.1'), 0)).toEqual({ name: 'api.example.com', source: 'dns' });
+    h.set(3, v4('192.0.2.2'), 0, 4, sni, 2, sni.length - 2, SOURCE_SNI);
+    expect(h.lookup(3, words('192.0.2.2'), 0)).toEqual({ name: 'cdn.example.net', source: 'sni' });
+    // A DNS answer naming an address known by SNI only: now it is resolved.
+    h.set(3, v4('192.0.2.2'), 0, 4, name, 0, name.length, SOURCE_DNS);
+    expect(h.lookup(3, words('192.0.2.2'), 0)).toEqual({ name: 'api.example.com', source: 'dns' });
     const six = new Uint8Array(16);
     six[0] = 0x20;
     six[15] = 1;

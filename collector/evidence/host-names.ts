@@ -4,7 +4,10 @@
 //
 // Bounded and allocation-free: two generations of fixed-capacity tables. New mappings go into the
 // current one (an existing key is overwritten: the newest mapping wins); when it is full, the older
-// generation is emptied and becomes the current one. A lookup tries the current generation, then the
+// generation is emptied and becomes the current one. One exception: an SNI never replaces a DNS answer's
+// name for the address (the device resolved that address: the fact the beacon behavior rests on; a
+// ClientHello right after the answer would otherwise turn every resolved session into an SNI-only one).
+// A lookup tries the current generation, then the
 // previous: a mapping lives at least one generation's worth of new mappings, and a name still in use
 // keeps coming back with every answer. Name bytes sit in fixed-size slots (NAME_SLOT); a longer name
 // keeps its first NAME_SLOT bytes and its length, and is shown cut.
@@ -58,6 +61,7 @@ export class HostNames {
     // The AddrTable convention (IPv4 as ::ffff:a.b.c.d), so lookups can start from an AddrTable key.
     writeAddrKey(b, addrOff, version, this.words, 0);
     const k = this.keyFromWords(this.words, 0);
+    if (source === SOURCE_SNI && this.sourceOf(device, k) === SOURCE_DNS) return;
     let g = this.cur;
     let id = g.keys.find(device, k, 0, KEY_BYTES, true);
     if (id === KEY_DROPPED) {
@@ -95,6 +99,14 @@ export class HostNames {
       return { name: kept < len && !text.endsWith('…') ? `${text}…` : text, source: SOURCE_NAMES[g.source[id]] as 'dns' | 'sni' };
     }
     return undefined;
+  }
+
+  /** Where the mapping of key k for `device` came from (SOURCE_*), 0 when there is none. */
+  private sourceOf(device: number, k: Uint8Array): number {
+    let id = this.cur.keys.find(device, k, 0, KEY_BYTES, false);
+    if (id >= 0) return this.cur.source[id];
+    id = this.prev.keys.find(device, k, 0, KEY_BYTES, false);
+    return id >= 0 ? this.prev.source[id] : 0;
   }
 
   /** The table key of the address words[at, at + 4): its 16 bytes, big-endian. */
