@@ -1,5 +1,5 @@
-// tapwatch analyze (offline CLI) gives exactly the events of the in-process analyzer on a labelled
-// scenario with incidents, and counts and skips lines that are not records.
+// tapwatch analyze (offline CLI) gives exactly the events of the in-process analyzer on the collector's
+// records of a small labelled capture with incidents, and counts and skips lines that are not records.
 
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -8,13 +8,12 @@ import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { createAnalyzer } from '../analyzer/analyzer.js';
 import { defaultConfig } from '../analyzer/rules.js';
-import { Scenario } from '../synth/scenario.js';
+import { scenarioRecords } from '../bench/detect-pipeline.js';
 
 it('same events as the analyzer in-process; malformed lines counted and skipped', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tapwatch-analyze-'));
   try {
-    const sc = new Scenario({ devices: 120, days: 2, incidentsPerType: 3, seed: 5 });
-    const records = [...sc.batches()].flat();
+    const { records } = scenarioRecords({ out: join(dir, 'scenario'), devices: 30, days: 0.5, incidentsPerType: 2, seed: 5 });
     const lines = records.map((r) => JSON.stringify(r));
     lines.splice(10, 0, '{"truncated', 'not json at all');
     writeFileSync(join(dir, 'records.ndjson'), lines.join('\n') + '\n');

@@ -2,26 +2,34 @@
 // tapwatch-anomalies template on the real node, once each however often they are sent, and keep the time of the
 // traffic they are about apart from when they were decided and indexed.
 
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Client } from '@elastic/elasticsearch';
 import { expect, inject, it } from 'vitest';
 import { createAnalyzer } from '../analyzer/analyzer.js';
 import type { AnomalyEvent } from '../contracts/anomaly-event.js';
 import { defaultConfig } from '../analyzer/rules.js';
-import { Scenario } from '../synth/scenario.js';
+import { scenarioRecords } from '../bench/detect-pipeline.js';
 import { installTemplates } from '../indexer/templates.js';
 import { anomalyDocument, anomalyDocumentId, anomalyIndex } from '../indexer/documents.js';
 
 it('analyzer events index into tapwatch-anomalies under the strict mapping, idempotently', async () => {
-  const sc = new Scenario({ devices: 250, days: 3, incidentsPerType: 2, seed: 13 });
+  // The collector's records of a small labelled capture with incidents (bench/detect-pipeline.ts).
+  const dir = mkdtempSync(join(tmpdir(), 'tapwatch-es-scenario-'));
   const analyzer = createAnalyzer(defaultConfig());
   const events: AnomalyEvent[] = [];
-  for (const b of sc.batches()) for (const r of b) events.push(...analyzer.process(r));
+  try {
+    for (const r of scenarioRecords({ out: dir, devices: 40, days: 0.5, incidentsPerType: 2, seed: 13 }).records) events.push(...analyzer.process(r));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
   expect(events.length).toBeGreaterThan(10);
   expect(new Set(events.map((e) => e.alarm))).toEqual(new Set(['in-alarm', 'alarm-cleared']));
 
   const client = new Client({ node: inject('elasticsearchUrl') });
   await installTemplates(client);
-  // The scenario is days of 5-minute intervals analyzed in an instant: decided (event.created) long after the traffic.
+  // The capture is hours of 1-minute intervals analyzed in an instant: decided (event.created) long after the traffic.
   const decided = new Date('2026-12-02T10:00:00.000Z');
   const before = Date.now();
   for (let pass = 0; pass < 2; pass++) {
