@@ -19,7 +19,9 @@ async function everyKindOfAction(): Promise<ActionEvent[]> {
   const events: ActionEvent[] = [];
   const control = new MemoryControl();
   for (const d of ['m0', 'm1', 'm2', 'm3', 'm4', 'm5', 'm6']) control.add(d);
-  const policy = { ...defaultPolicy(), quarantineGroupId: 'quarantine', releaseAfterSeconds: 600, allowlist: ['m5'], breaker: { maxActionsPerMinute: 3, maxFleetPercent: 100 } };
+  // The shipped rules never block; this run needs every action, so critical blocks here.
+  const rules = [{ name: 'critical-block', severity: ['critical' as const], action: 'block' as const }, ...defaultPolicy().rules];
+  const policy = { ...defaultPolicy(), rules, quarantineGroupId: 'quarantine', releaseAfterSeconds: 600, allowlist: ['m5'], breaker: { maxActionsPerMinute: 3, maxFleetPercent: 100 } };
   const live = createResponder({ policy, client: control, publish: (ev) => void events.push(ev) });
   await live.handle(anomaly('m0', { severity: 'medium' }), at(0));
   await live.handle(anomaly('m1', { severity: 'high' }), at(0));

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { InspectionRecord } from '../contracts/inspection-record.js';
 import { ACTIONS_INDEX, ANOMALIES_INDEX, INDEX_TEMPLATES, installTemplates } from '../indexer/templates.js';
 import { inspectionDocument, inspectionDocumentId, inspectionIndex } from '../indexer/documents.js';
-import { asMapping, bulkRecords, collect, fieldTypes, indexedNow, indicesOf, root, sampleAction, sampleAnomaly } from './helpers/es-fixtures.js';
+import { asMapping, bulkRecords, collect, fieldTypes, indexedNow, indicesOf, root, sampleAction, sampleAnomaly, SAMPLE_EVIDENCE } from './helpers/es-fixtures.js';
 import { startElasticsearch, waitForElasticsearch } from '../scripts/es-node.js';
 import { generateFleetMirror } from '../synth/fleet-mirror.js';
 
@@ -116,12 +116,15 @@ describe('index templates', () => {
     };
     const release = sampleAction({ action: 'release', releases: { action_id: 'fedcba9876543210fedcba9876543210', action: 'throttle' } });
     const written = (doc: object) => Object.keys(fieldTypes(asMapping(doc)));
+    // An anomaly of each evidence kind; evidence is dynamic: false, so what it does not map stays in _source only.
+    const evidence = SAMPLE_EVIDENCE.map((e) => sampleAnomaly({ detector: 'evidence', basis: 'absolute', behavior: e.kind, evidence: e }));
     for (const name of ['tapwatch-anomalies', 'tapwatch-actions'] as const) {
       const mapped = Object.keys(fieldTypes(INDEX_TEMPLATES[name].template.mappings.properties));
-      const docs = name === 'tapwatch-actions' ? [full[name], release] : [full[name]];
+      const docs = name === 'tapwatch-actions' ? [full[name], release] : [full[name], ...evidence];
       expect(mapped.filter((f) => !docs.some((d) => written(d).includes(f))), `${name}: mapped, never written`).toEqual([]);
-      expect(docs.flatMap(written).filter((f) => !mapped.includes(f)), `${name}: written, not mapped`).toEqual([]);
+      expect(docs.flatMap(written).filter((f) => !mapped.includes(f) && !f.startsWith('evidence.')), `${name}: written, not mapped`).toEqual([]);
     }
+    for (const d of evidence) expect((await client.index({ index: `${ANOMALIES_INDEX}-${ns}`, document: d })).result).toBe('created');
     // The inspection template comes from the record's schema, whose optional fields a capture may not all fill.
     const mapped = Object.keys(fieldTypes(INDEX_TEMPLATES['tapwatch-inspection'].template.mappings.properties));
     expect(written(full['tapwatch-inspection']).filter((f) => !mapped.includes(f))).toEqual([]);
@@ -245,7 +248,7 @@ describe('a node of its own (scripts/es-node.ts)', () => {
       await node.stop();
     }
     expect(existsSync(node.dataDir)).toBe(false);
-  });
+  }, 300_000); // two node starts on a loaded 2-core machine: 45–110 s each measured
 
   it('fails to start with an error that names the cause and shows the log, here a taken port', async () => {
     const taken = createServer();

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Client, estypes } from '@elastic/elasticsearch';
 import type { InspectionRecord } from '../../contracts/inspection-record.js';
 import { ACTION_SCHEMA_ID, type ActionEvent } from '../../contracts/action-event.js';
-import { EVENT_SCHEMA_ID, type AnomalyEvent } from '../../contracts/anomaly-event.js';
+import { EVENT_SCHEMA_ID, type Evidence, type AnomalyEvent } from '../../contracts/anomaly-event.js';
 import { actionDocument, anomalyDocument, inspectionDocument, inspectionDocumentId, inspectionIndex, type DocumentTimes } from '../../indexer/documents.js';
 
 export const root = join(import.meta.dirname, '..', '..');
@@ -39,11 +39,12 @@ export function fieldTypes(properties: Record<string, estypes.MappingProperty>, 
 }
 
 /** The fields a document writes, in the shape of mapping properties, so that fieldTypes() lists them ('value' for a
- *  leaf, an array of objects merged into one object); undefined values are not written, as JSON leaves them out. */
+ *  leaf, an array of objects merged into one object); undefined values and empty arrays write no field. */
 export function asMapping(doc: object): Record<string, estypes.MappingProperty> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(doc)) {
-    if (v === undefined) continue;
+    // Elasticsearch maps no field for an empty array: it writes nothing.
+    if (v === undefined || (Array.isArray(v) && v.length === 0)) continue;
     const objects = (Array.isArray(v) ? v : [v]).filter((x) => x !== null && typeof x === 'object');
     out[k] = objects.length ? { properties: Object.assign({}, ...objects.map(asMapping)) } : { type: 'value' };
   }
@@ -84,6 +85,17 @@ export function sampleAnomalyEvent(over: Partial<AnomalyEvent> = {}): AnomalyEve
   };
   return { ...e, event_id: e.event_id || `${e.device.id}/${e.behavior}/${e['@timestamp']}/${e.alarm}` };
 }
+
+/** One evidence of each kind an evidence behavior writes (contracts/anomaly-event.ts), as on an AnomalyEvent. */
+export const SAMPLE_EVIDENCE: readonly Evidence[] = [
+  { kind: 'scan', window_seconds: 3600, failed_hosts: 300, answered_hosts: 3, refused_hosts: 2, failed_per_minute: 21.4, ports: [23, 2323], sample: [{ ip: '198.51.100.7', port: 23, transport: 'tcp' }] },
+  { kind: 'beacon', destination: { ip: '203.0.113.9', port: 443, transport: 'tcp', name: 'c2.example', name_source: 'sni' }, period_seconds: 60.2, jitter: 0.05, contacts: 12, span_seconds: 662, session: 'per-contact', group_devices: 0 },
+  { kind: 'dns-tunnel', domain: 'tunnel.example', window_seconds: 3600, queries: 40, distinct_names: 38, label_max: 56, entropy: 4.7, unusual_types: 40, signals: ['labels up to 56 characters'], resolvers: ['10.0.0.53'], examples: ['a1b2c3.t.tunnel.example'] },
+  { kind: 'flood', target: { ip: '192.0.2.80', port: 80, transport: 'udp', name: 'victim.example' }, packets_per_second: 2974, one_way_ratio: 900, new_to_device: true },
+  { kind: 'destinations', window_seconds: 3600, bytes_up: 45_000_000, destinations: [{ ip: '193.42.235.4', port: 443, transport: 'tcp', name: 'drop.example', name_source: 'dns', bytes_up: 45_000_000, bytes_down: 90_000 }] },
+  { kind: 'corroborated', behaviors: ['scan', 'dns-tunnel'] },
+  { kind: 'volume', top: [{ ip: '203.0.113.10', port: 443, transport: 'tcp', packets: 900, bytes: 912_000 }] },
+];
 
 /** A tapwatch-anomalies document, as the indexer makes it from sampleAnomalyEvent(over), decided a second after its interval. */
 export function sampleAnomaly(over: Partial<AnomalyEvent> = {}) {
