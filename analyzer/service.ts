@@ -17,6 +17,7 @@ import { readTopic } from '../kafka/topic-reader.js';
 import { ensureTopics, TOPICS } from '../kafka/topics.js';
 import { createAnalyzer, type Analyzer, type DeviceStateJSON } from './analyzer.js';
 import type { AnalyzerConfig } from './rules.js';
+import { countBy } from '../ops/service-metrics.js';
 
 export interface AnalyzerServiceOptions {
   brokers: string[];
@@ -36,13 +37,19 @@ export class AnalyzerServiceStats {
   events = 0;
   checkpoints = 0;
   restored = 0;
+  /** Checkpoints that did not fit this configuration or layout: the device (or group) relearns. */
+  discarded = 0;
+  /** The interval length of the last record (records carry it; the analyzer has no default of its own). */
+  intervalSeconds: number | undefined = undefined;
+  /** Events by "behavior/alarm". */
+  readonly eventKinds: Record<string, number> = {};
 }
 
 export class AnalyzerService {
   readonly stats = new AnalyzerServiceStats();
   private readonly analyzer: Analyzer;
-  private readonly kafka: Kafka;
-  private readonly producer: Producer;
+  readonly kafka: Kafka;
+  readonly producer: Producer;
   private readonly consumer: ConsumerLoop<InspectionRecord>;
   private readonly input: string;
   private readonly events: string;
@@ -93,8 +100,12 @@ export class AnalyzerService {
     const out: { key: string; value: string }[] = [];
     for (const { value: record } of batch.messages) {
       this.stats.records++;
+      this.stats.intervalSeconds = record.interval.seconds;
       touched.add(record.device.id);
-      for (const e of this.analyzer.process(record)) out.push({ key: record.device.id, value: JSON.stringify(e) });
+      for (const e of this.analyzer.process(record)) {
+        countBy(this.stats.eventKinds, `${e.behavior}/${e.alarm}`);
+        out.push({ key: record.device.id, value: JSON.stringify(e) });
+      }
     }
     await this.producer.send(this.events, out);
     this.stats.events += out.length;

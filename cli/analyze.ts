@@ -10,6 +10,7 @@ import { AnalyzerService, type AnalyzerServiceOptions } from '../analyzer/servic
 import { createAnalyzer } from '../analyzer/analyzer.js';
 import { defaultConfig, loadConfig } from '../analyzer/rules.js';
 import { recordErrors, type InspectionRecord } from '../contracts/inspection-record.js';
+import { analyzerMetrics, HTTP_HELP, HTTP_OPTION, ServiceStatus } from '../ops/service-metrics.js';
 import { intOption, parseCommand, UsageError, type CommandSpec } from './args.js';
 
 const spec: CommandSpec = {
@@ -33,6 +34,7 @@ const spec: CommandSpec = {
     'restore-timeout-ms': { type: 'string' },
     'stats-interval': { type: 'string' },
     'log-level': { type: 'string' },
+    ...HTTP_OPTION,
   },
   help: {
     in: "inspection records, NDJSON ('-' for stdin)",
@@ -46,6 +48,7 @@ const spec: CommandSpec = {
     'restore-timeout-ms': 'with --kafka: how long the first read of the checkpoint topic may take; each retry allows twice as long (default 60000)',
     'stats-interval': 'with --kafka: seconds between counter log lines (default 10)',
     'log-level': 'pino level (default info)',
+    http: `with --kafka: ${HTTP_HELP}`,
   },
 };
 
@@ -65,7 +68,7 @@ export async function run(argv: string[]): Promise<number> {
       config,
       log,
       restoreTimeoutMs: intOption('restore-timeout-ms', v['restore-timeout-ms'], 1, 600_000),
-    }, (intOption('stats-interval', v['stats-interval'], 1, 86_400) ?? 10) * 1000);
+    }, (intOption('stats-interval', v['stats-interval'], 1, 86_400) ?? 10) * 1000, v.http);
   }
   if (!v.in || !v.out) throw new UsageError('give --in and --out, or --kafka');
   const analyzer = createAnalyzer(config);
@@ -103,14 +106,21 @@ export async function run(argv: string[]): Promise<number> {
   return 0;
 }
 
-function runOnKafka(options: AnalyzerServiceOptions, statsEveryMs: number): Promise<number> {
+function runOnKafka(options: AnalyzerServiceOptions, statsEveryMs: number, http: string | undefined): Promise<number> {
   const service = new AnalyzerService(options);
+  const status = new ServiceStatus({ service: 'analyze', log: options.log, intervalSeconds: () => service.stats.intervalSeconds });
+  status.onKafka(service.kafka, { consumer: service.consumerStats, producers: [service.producer.stats] });
+  analyzerMetrics(status, service.stats);
   return runService({
+    status: http ? { server: status, address: http } : undefined,
     log: options.log,
     running: 'analyzing',
     details: { kafka: options.brokers.join(',') },
     statsEveryMs,
-    start: () => service.start(),
+    start: async () => {
+      await service.start();
+      status.kafkaReady();
+    },
     stop: () => service.stop(),
     counters: () => ({ ...service.stats, invalid: service.consumerStats.invalid, lag: Object.fromEntries(service.consumerStats.lag) }),
   });

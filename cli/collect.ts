@@ -18,6 +18,7 @@ import { NdjsonSink } from '../collector/sinks/ndjson.js';
 import type { RecordSink } from '../collector/sinks/sink.js';
 import { intList, intOption, parseCommand, UsageError, type CommandSpec } from './args.js';
 import { Progress } from './progress.js';
+import { collectorMetrics, HTTP_HELP, HTTP_OPTION, ServiceStatus } from '../ops/service-metrics.js';
 
 const spec: CommandSpec = {
   name: 'collect',
@@ -53,6 +54,7 @@ const spec: CommandSpec = {
     'log-level': { type: 'string' },
     progress: { type: 'boolean' },
     'print-schema': { type: 'boolean' },
+    ...HTTP_OPTION,
   },
   help: {
     pcap: 'replay a pcap/pcapng file (intervals close on packet time: same file, same records)',
@@ -80,6 +82,7 @@ const spec: CommandSpec = {
     'log-level': 'pino level: fatal, error, warn, info (default), debug, trace, silent',
     progress: 'progress bar on stderr for --pcap (default: when stderr is a terminal)',
     'print-schema': 'print the InspectionRecord JSON Schema and exit',
+    http: HTTP_HELP,
   },
 };
 
@@ -119,9 +122,10 @@ export async function run(argv: string[]): Promise<number> {
       ? tableSink()
       : new NdjsonSink(v.out as string);
   const pipeline = new Pipeline(sink, log);
+  const intervalSeconds = intOption('interval', v.interval as string | undefined, 1, 86_400) ?? 60;
   const collector = new Collector({
     nets,
-    intervalSeconds: intOption('interval', v.interval as string | undefined, 1, 86_400) ?? 60,
+    intervalSeconds,
     topK: intOption('top', v.top as string | undefined, 0, 1000) ?? 10,
     contacts: intOption('contacts', v.contacts as string | undefined, 0, 1000) ?? 16,
     maxDevices: intOption('max-devices', v['max-devices'] as string | undefined, 1, 1 << 24) ?? 65536,
@@ -136,6 +140,24 @@ export async function run(argv: string[]): Promise<number> {
     collector.inventory = Inventory.load(inventoryPath);
     log.info({ inventory: inventoryPath, devices: collector.inventory.size }, 'inventory loaded');
   }
+
+  const status = new ServiceStatus({ service: 'collect', log, intervalSeconds });
+  collectorMetrics(status, {
+    source: sourceName,
+    packets: () => collector.decap.frames,
+    bytes: () => collector.wireBytes,
+    decodeFailures: () => Object.fromEntries(Array.from(collector.decap.reasons).map((n, i) => [REASON_NAMES[i], n] as const).filter(([, n], i) => i >= 1 && n > 0)),
+    dropped: () => {
+      const a = collector.agg.stats;
+      return { no_ip: a.noIp, not_device: a.notDevice, device_overflow: a.deviceOverflow, flow_overflow: a.flowOverflow, destination_overflow: a.destinationOverflow };
+    },
+    records: () => collector.recordsEmitted,
+    intervals: () => collector.intervalsClosed,
+    devices: () => collector.agg.devices.size,
+    sink,
+    sinkDropped: () => pipeline.droppedRecords,
+  });
+  if (sink instanceof KafkaSink) status.onKafka(sink.kafka, {}); // its sends and retries are the sink's counters
 
   let stopping = false;
   const onSignal = (sig: string) => {
@@ -167,7 +189,9 @@ export async function run(argv: string[]): Promise<number> {
 
   let exit = 0;
   try {
+    if (v.http) await status.listen(v.http as string);
     await sink.start?.();
+    status.kafkaReady();
     log.info({ source: sourceName, sink: sink.name, deviceNets: nets.cidrs }, 'collecting');
     if (v.pcap) {
       const path = v.pcap as string;
@@ -196,6 +220,10 @@ export async function run(argv: string[]): Promise<number> {
         log,
       });
       stopSource = handle.stop;
+      if (handle.captureStats) {
+        const cs = handle.captureStats;
+        status.captureLoss(() => ({ dropped: cs.kernelDrops, received: cs.frames }));
+      }
       if (stopping) handle.stop();
       await handle.done;
     }
@@ -203,6 +231,7 @@ export async function run(argv: string[]): Promise<number> {
     clearInterval(statsTimer);
     process.off('SIGTERM', onSignal).off('SIGINT', onSignal).off('SIGHUP', onHup);
     await sink.close();
+    await status.close();
     log.info(counters(collector, pipeline, sink), 'final counters');
     log.flush();
   }

@@ -8,6 +8,7 @@ import { DEFAULT_RETENTION_DAYS, scheduleRetention } from '../indexer/retention.
 import { actionRoute, anomalyRoute, inspectionRoute } from '../indexer/routes.js';
 import { backoffMs, sleep, Stopped } from '../net/backoff.js';
 import { runService } from './service-runner.js';
+import { HTTP_HELP, HTTP_OPTION, indexerMetrics, ServiceStatus } from '../ops/service-metrics.js';
 import { intOption, parseCommand, UsageError, type CommandSpec } from './args.js';
 
 const spec: CommandSpec = {
@@ -29,6 +30,7 @@ const spec: CommandSpec = {
     'stats-interval': { type: 'string' },
     'retention-days': { type: 'string' },
     'log-level': { type: 'string' },
+    ...HTTP_OPTION,
   },
   help: {
     kafka: 'Kafka brokers, host:port,...',
@@ -40,6 +42,7 @@ const spec: CommandSpec = {
     'stats-interval': 'seconds between counter log lines (default 10)',
     'retention-days': `days of inspection indices to keep (default ${DEFAULT_RETENTION_DAYS}; 0 keeps them all, e.g. where ILM deletes them)`,
     'log-level': 'pino level (default info)',
+    http: HTTP_HELP,
   },
 };
 
@@ -66,8 +69,12 @@ export async function run(argv: string[]): Promise<number> {
 
   const stopping = new AbortController();
   let retention: ReturnType<typeof scheduleRetention> | undefined;
+  const status = new ServiceStatus({ service: 'index', log });
+  status.onKafka(indexer.kafka, { consumer: indexer.consumerStats });
+  indexerMetrics(status, indexer.stats);
   return runService({
     log,
+    status: v.http ? { server: status, address: v.http } : undefined,
     running: 'indexing',
     details: { kafka: v.kafka, elasticsearch: v.elasticsearch, retentionDays },
     statsEveryMs: (intOption('stats-interval', v['stats-interval'], 1, 86_400) ?? 10) * 1000,
@@ -89,6 +96,7 @@ export async function run(argv: string[]): Promise<number> {
       if (!retention) log.info('retention off (--retention-days 0): daily indices are kept');
       await retention?.first;
       await indexer.start();
+      status.kafkaReady();
     },
     stop: async () => {
       stopping.abort(new Stopped());

@@ -11,6 +11,7 @@ import { redactUrl } from '../control/redact.js';
 import { SyslogNotifier, WebhookNotifier, type Notifier } from '../responder/notify.js';
 import { ResponderService } from '../responder/service.js';
 import { defaultPolicy, loadPolicy } from '../responder/policy.js';
+import { HTTP_HELP, HTTP_OPTION, responderMetrics, ServiceStatus } from '../ops/service-metrics.js';
 import { intOption, parseCommand, UsageError, type CommandSpec } from './args.js';
 
 const DEFAULT_CONTROL_URL = `http://127.0.0.1:${DEFAULT_CONTROL_PORT}`;
@@ -39,6 +40,7 @@ const spec: CommandSpec = {
     group: { type: 'string' },
     'stats-interval': { type: 'string' },
     'log-level': { type: 'string' },
+    ...HTTP_OPTION,
   },
   help: {
     kafka: 'Kafka brokers, host:port,...',
@@ -52,6 +54,7 @@ const spec: CommandSpec = {
     group: 'consumer group (default tapwatch-responder)',
     'stats-interval': 'seconds between counter log lines (default 10)',
     'log-level': 'pino level (default info)',
+    http: HTTP_HELP,
   },
 };
 
@@ -72,12 +75,19 @@ export async function run(argv: string[]): Promise<number> {
   log.info({ policy, source: v.policy ?? 'default', notify: notifiers.map((n) => n.name), control: redactUrl(controlUrl) }, 'effective response policy');
   const client = new SoracomClient({ baseUrl: controlUrl, authKeyId: v['control-key-id'], authKey });
   const service = new ResponderService({ brokers: v.kafka.split(','), policy, client, log, notifiers, groupId: v.group });
+  const status = new ServiceStatus({ service: 'respond', log });
+  status.onKafka(service.kafka, { consumer: service.consumerStats, producers: [service.producer.stats] });
+  responderMetrics(status, { get anomalies() { return service.responder.stats.anomalies; }, actions: service.stats.actionKinds, get ledgerEvents() { return service.stats.ledgerEvents; } });
   return runService({
     log,
+    status: v.http ? { server: status, address: v.http } : undefined,
     running: 'responding',
     details: { kafka: v.kafka, control: redactUrl(controlUrl), dryRun: policy.dryRun, rules: policy.rules.map((r) => r.name) },
     statsEveryMs: every,
-    start: () => service.start(),
+    start: async () => {
+      await service.start();
+      status.kafkaReady();
+    },
     stop: async () => {
       await service.stop();
       for (const n of notifiers) await n.close?.();

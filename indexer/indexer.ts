@@ -44,7 +44,7 @@ interface Operation {
 export class Indexer {
   readonly stats = new IndexerStats();
   private readonly consumer: ConsumerLoop<Operation>;
-  private readonly kafka;
+  readonly kafka;
   private readonly stopping = new AbortController();
 
   constructor(private readonly o: IndexerOptions) {

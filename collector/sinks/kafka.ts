@@ -24,7 +24,8 @@ export class KafkaSink implements RecordSink {
   readonly name: string;
   readonly stats = newSinkStats();
   private readonly producer: Producer;
-  private readonly kafka;
+  /** The client, for the service's Kafka health probe. */
+  readonly kafka;
 
   constructor(private readonly opts: KafkaSinkOptions, private readonly log: Logger) {
     this.name = `kafka:${opts.topic}`;

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { Frame } from '../../gre-decap/readers/frame.js';
 import { LINKTYPE_RAW } from '../../gre-decap/layers.js';
 import type { Collector } from '../collector.js';
+import type { LiveCaptureStats } from './live-capture.js';
 import { parseIpv6Words } from '../device-nets.js';
 import type { Pipeline } from '../pipeline.js';
 
@@ -30,16 +31,20 @@ export interface LiveSourceHandle {
   stop(): void;
   /** Resolves after stop(), once the open interval is flushed and the pipeline drained. */
   done: Promise<void>;
+  /** Live capture's counters (kernel drops where libpcap tells them); none for a UDP socket. */
+  captureStats?: LiveCaptureStats;
 }
 
 export async function startLiveSource(o: LiveSourceOptions): Promise<LiveSourceHandle> {
   let closeSource: () => void;
+  let captureStats: LiveCaptureStats | undefined;
   if (o.iface !== undefined) {
     const { openLiveCapture, defaultMirrorFilter } = await import('./live-capture.js');
     const filter = o.filter ?? defaultMirrorFilter(o.vxlanPorts, o.genevePorts);
     const cap = openLiveCapture({ iface: o.iface, filter }, o.collector);
     o.log.info({ interface: o.iface, filter, linkType: cap.linkType }, 'live capture started');
     closeSource = () => cap.close();
+    captureStats = cap.stats;
   } else {
     closeSource = await listenUdp(o);
   }
@@ -56,6 +61,7 @@ export async function startLiveSource(o: LiveSourceOptions): Promise<LiveSourceH
   let stopped = false;
   return {
     done,
+    captureStats,
     stop() {
       if (stopped) return;
       stopped = true;
