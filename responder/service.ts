@@ -28,6 +28,7 @@ export interface ResponderServiceOptions {
   anomaliesTopic?: string;
   actionsTopic?: string;
   partitions?: number;
+  replicationFactor?: number;
   /** How often TTL releases are looked for. */
   releaseCheckMs?: number;
   /** How often the fleet is listed again from the control API (for the breaker's share). */
@@ -87,6 +88,7 @@ export class ResponderService {
     const signal = this.stopping.signal;
     await ensureTopics(this.kafka, [{ topic: this.anomalies }, { topic: this.actions }], {
       partitions: this.o.partitions ?? 6,
+      replicationFactor: this.o.replicationFactor,
       attempts: Infinity,
       signal,
       onRetry: (err, attempt) => this.o.log.warn({ err: err.message, attempt }, 'kafka not ready; retrying'),
