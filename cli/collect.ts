@@ -18,6 +18,7 @@ import { NdjsonSink } from '../collector/sinks/ndjson.js';
 import type { RecordSink } from '../collector/sinks/sink.js';
 import { intList, intOption, parseCommand, UsageError, type CommandSpec } from './args.js';
 import { Progress } from './progress.js';
+import { Stopped } from '../net/backoff.js';
 import { commandConfig, CONFIG_HELP, CONFIG_OPTION, KAFKA_TOPIC_HELP, kafkaSettings } from './config.js';
 import { collectorMetrics, HTTP_HELP, HTTP_OPTION, ServiceStatus } from '../ops/service-metrics.js';
 
@@ -171,9 +172,12 @@ export async function run(argv: string[]): Promise<number> {
   if (sink instanceof KafkaSink) status.onKafka(sink.kafka, {}); // its sends and retries are the sink's counters
 
   let stopping = false;
+  // Aborts a start still waiting for its sink (a broker not up yet): SIGTERM then stops at once.
+  const starting = new AbortController();
   const onSignal = (sig: string) => {
     log.info({ signal: sig }, 'stopping: flushing the open interval');
     stopping = true;
+    starting.abort(new Stopped());
     stopSource?.();
   };
   const onHup = () => {
@@ -202,7 +206,12 @@ export async function run(argv: string[]): Promise<number> {
   try {
     const http = (v.http as string | undefined) ?? cfg.http?.collect;
     if (http) await status.listen(http);
-    await sink.start?.();
+    try {
+      await sink.start?.(starting.signal);
+    } catch (err) {
+      if (err instanceof Stopped) return 0;
+      throw err;
+    }
     status.kafkaReady();
     log.info({ source: sourceName, sink: sink.name, deviceNets: nets.cidrs, excluded: nets.excluded, intervalSeconds }, 'collecting');
     if (v.pcap) {

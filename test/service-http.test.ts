@@ -16,7 +16,12 @@ let dir: string;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'tapwatch-http-'));
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const started: CliProcess[] = [];
+const track = (p: CliProcess): CliProcess => (started.push(p), p);
+afterAll(() => {
+  for (const p of started) p.child.kill('SIGKILL'); // only what a failed test left running
+  rmSync(dir, { recursive: true, force: true });
+});
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -35,7 +40,7 @@ function metricValue(text: string, series: string): number | undefined {
 
 it('collect --listen-udp --http: /metrics counts packets and bytes by source; /healthz goes degraded after three idle intervals', async () => {
   const port = await freePort();
-  const collect = new CliProcess('collect', ['collect', '--listen-udp', String(port), '--interval', '1', '--http', '127.0.0.1:0', '--out', join(dir, 'out.ndjson')]);
+  const collect = track(new CliProcess('collect', ['collect', '--listen-udp', String(port), '--interval', '1', '--http', '127.0.0.1:0', '--out', join(dir, 'out.ndjson')]));
   const http = (await collect.waitForLog('where it serves', (l) => l.msg === 'serving /healthz and /metrics')).http as string;
   await collect.waitForLog('that it listens', (l) => String(l.msg).includes('listening for VXLAN'));
 
@@ -72,7 +77,7 @@ it('collect --http on an address it cannot bind: one error line, exit 1', async 
   const blocker = createServer().listen(0, '127.0.0.1');
   await new Promise((r) => blocker.once('listening', r));
   const taken = (blocker.address() as { port: number }).port;
-  const collect = new CliProcess('collect', ['collect', '--listen-udp', String(port), '--http', `127.0.0.1:${taken}`, '--out', join(dir, 'x.ndjson')]);
+  const collect = track(new CliProcess('collect', ['collect', '--listen-udp', String(port), '--http', `127.0.0.1:${taken}`, '--out', join(dir, 'x.ndjson')]));
   expect(await collect.exited).toBe(1);
   blocker.close();
   expect(collect.stderr).not.toMatch(/\n\s+at /);

@@ -33,10 +33,11 @@ export class KafkaSink implements RecordSink {
     this.producer = new Producer(this.kafka, log, this.name);
   }
 
-  async start(): Promise<void> {
+  async start(signal?: AbortSignal): Promise<void> {
     const created = await ensureTopics(this.kafka, [{ topic: this.opts.topic, partitions: this.opts.partitions }], {
       replicationFactor: this.opts.replicationFactor,
       attempts: Infinity,
+      signal,
       onRetry: (err, attempt) => {
         this.stats.retries++;
         this.log.warn({ err: err.message, attempt, sink: this.name }, 'kafka not ready; retrying');
