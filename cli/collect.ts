@@ -241,10 +241,7 @@ export async function run(argv: string[]): Promise<number> {
         log,
       });
       stopSource = handle.stop;
-      if (handle.captureStats) {
-        const cs = handle.captureStats;
-        status.captureLoss(() => ({ dropped: cs.kernelDrops, received: cs.frames }));
-      }
+      status.captureLoss(handle.loss);
       if (stopping) handle.stop();
       await handle.done;
     }

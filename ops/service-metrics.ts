@@ -97,7 +97,7 @@ export class ServiceStatus {
 
   /** Capture loss where the source knows it: dropped of (dropped + received). */
   captureLoss(read: () => { dropped: number | null; received: number }): this {
-    counterFrom(this.registry, 'tapwatch_capture_dropped_packets_total', 'Packets the kernel or the socket dropped before tapwatch read them (absent where the source cannot tell).', [], () => read().dropped ?? 0);
+    counterFrom(this.registry, 'tapwatch_capture_dropped_packets_total', 'Packets the kernel dropped before tapwatch read them: libpcap drops, or UDP socket receive-buffer drops (0 where the source cannot tell).', [], () => read().dropped ?? 0);
     const threshold = this.o.lossThreshold ?? 0.01;
     this.server.check(() => {
       const { dropped, received } = read();

@@ -60,6 +60,8 @@ it('collect --listen-udp --http: /metrics counts packets and bytes by source; /h
   expect(metrics).toMatch(/^# TYPE tapwatch_sink_retries_total counter$/m);
   expect(metrics).toMatch(/^# TYPE tapwatch_collector_decode_failures_total counter$/m);
   expect(metrics).toMatch(/^tapwatch_process_resident_memory_bytes/m);
+  // The socket's receive-buffer drops, from /proc/net/udp: none at this pace.
+  expect(metricValue(metrics, 'tapwatch_capture_dropped_packets_total{service="collect"}')).toBe(0);
 
   const healthy = await fetch(`http://${http}/healthz`);
   expect([healthy.status, await healthy.json()]).toEqual([200, { status: 'ok' }]);
