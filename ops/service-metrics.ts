@@ -177,7 +177,8 @@ export class ServiceStatus {
     }
   }
 
-  private sample(): void {
+  /** One probe: traffic, lag, Kafka reachability (listen() runs it every probeEveryMs). */
+  sample(): void {
     this.sampleTraffic();
     if (this.lag) {
       this.lagHistory.push(this.lag());
