@@ -24,27 +24,31 @@ export type Labels = Record<string, string | number>;
 /** The current value of a counter or gauge, per label set. */
 export type Read = () => Iterable<readonly [Labels, number]> | number;
 
+/** Puts what `read` says into a metric just reset: unlabelled, or per label set. */
+function fill(read: Read, put: (labels: Labels | undefined, n: number) => void): void {
+  const v = read();
+  if (typeof v === 'number') put(undefined, v);
+  else for (const [labels, n] of v) put(labels, n);
+}
+
 /** A counter whose value is the service's own count, read at scrape time. */
 export function counterFrom(registry: Registry, name: string, help: string, labelNames: string[], read: Read): void {
   new Counter({
     name, help, labelNames, registers: [registry],
     collect() {
       this.reset();
-      const v = read();
-      if (typeof v === 'number') this.inc(v);
-      else for (const [labels, n] of v) if (n > 0) this.inc(labels, n);
+      fill(read, (labels, n) => (labels ? n > 0 && this.inc(labels, n) : this.inc(n)));
     },
   });
 }
 
+/** A gauge likewise (devices in the table, lag per partition). */
 export function gaugeFrom(registry: Registry, name: string, help: string, labelNames: string[], read: Read): void {
   new Gauge({
     name, help, labelNames, registers: [registry],
     collect() {
       this.reset();
-      const v = read();
-      if (typeof v === 'number') this.set(v);
-      else for (const [labels, n] of v) this.set(labels, n);
+      fill(read, (labels, n) => (labels ? this.set(labels, n) : this.set(n)));
     },
   });
 }
