@@ -24,6 +24,7 @@ export const TapwatchConfigSchema = Type.Object(
       url: Type.String({ pattern: '^https?://' }),
       retentionDays: Type.Optional(Type.Integer({ minimum: 0, maximum: 36_500 })),
     }, { additionalProperties: false })),
+    kibana: Type.Optional(Type.Object({ url: Type.String({ pattern: '^https?://' }) }, { additionalProperties: false, description: 'for dashboards import' })),
     rules: Type.Optional(Type.String({ minLength: 1, description: 'analyzer behaviors file (JSON)' })),
     policy: Type.Optional(Type.String({ minLength: 1, description: 'response policy file (JSON)' })),
     control: Type.Optional(Type.Object({
