@@ -94,6 +94,8 @@ export interface Analyzer {
   /** Everything: restoreAnalyzer(config, JSON.parse(JSON.stringify(a))) continues exactly where `a` stands. */
   toJSON(): AnalyzerStateJSON;
   readonly config: AnalyzerConfig;
+  /** What a checkpoint's arrays depend on (state version, metrics, buckets, warm-up, capacities...). */
+  readonly layout: string;
 }
 
 const NONE: readonly AnomalyEvent[] = Object.freeze([]);

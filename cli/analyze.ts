@@ -10,6 +10,8 @@ import { AnalyzerService, type AnalyzerServiceOptions } from '../analyzer/servic
 import { createAnalyzer } from '../analyzer/analyzer.js';
 import { defaultConfig, loadConfig } from '../analyzer/rules.js';
 import { recordErrors, type InspectionRecord } from '../contracts/inspection-record.js';
+import { commandConfig, CONFIG_HELP, CONFIG_OPTION, KAFKA_TOPIC_HELP, KAFKA_TOPIC_OPTIONS, kafkaSettings } from './config.js';
+import { analyzerMetrics, HTTP_HELP, HTTP_OPTION, ServiceStatus } from '../ops/service-metrics.js';
 import { intOption, parseCommand, UsageError, type CommandSpec } from './args.js';
 
 const spec: CommandSpec = {
@@ -20,7 +22,9 @@ const spec: CommandSpec = {
     'transition (in-alarm / alarm-cleared) with the metric, the observed value, the baseline and a sentence to act on.\n' +
     'Lines that are not valid records are counted and skipped, with a log line each. With --kafka it joins consumer\n' +
     'group tapwatch-analyzer on tapwatch.inspection, writes events to tapwatch.anomalies keyed by device, and\n' +
-    'checkpoints device state to the compacted topic tapwatch.analyzer-state, restored on partition assignment.',
+    'checkpoints device and group state to the compacted topic tapwatch.analyzer-state, restored on partition\n' +
+    'assignment; a checkpoint written under another configuration is discarded with a warning (the device relearns).\n' +
+    'The interval comes from the records; with interval in the config file, records of another length are warned about.',
   options: {
     in: { type: 'string' },
     kafka: { type: 'string' },
@@ -33,6 +37,9 @@ const spec: CommandSpec = {
     'restore-timeout-ms': { type: 'string' },
     'stats-interval': { type: 'string' },
     'log-level': { type: 'string' },
+    ...HTTP_OPTION,
+    ...CONFIG_OPTION,
+    ...KAFKA_TOPIC_OPTIONS,
   },
   help: {
     in: "inspection records, NDJSON ('-' for stdin)",
@@ -46,6 +53,10 @@ const spec: CommandSpec = {
     'restore-timeout-ms': 'with --kafka: how long the first read of the checkpoint topic may take; each retry allows twice as long (default 60000)',
     'stats-interval': 'with --kafka: seconds between counter log lines (default 10)',
     'log-level': 'pino level (default info)',
+    http: `with --kafka: ${HTTP_HELP}`,
+    partitions: `with --kafka: ${KAFKA_TOPIC_HELP.partitions}`,
+    'replication-factor': `with --kafka: ${KAFKA_TOPIC_HELP['replication-factor']}`,
+    config: `${CONFIG_HELP}: kafka, rules, interval, http.analyze`,
   },
 };
 
@@ -54,10 +65,18 @@ export async function run(argv: string[]): Promise<number> {
   if (!parsed) return 0;
   const v = parsed.values as Record<string, string | undefined>;
   const log = pino({ name: 'tapwatch-analyze', level: v['log-level'] ?? 'info' }, pino.destination(2));
-  const config = v.rules ? loadConfig(v.rules) : defaultConfig();
-  if (v.kafka) {
+  const cfg = commandConfig(v);
+  const rules = v.rules ?? cfg.rules;
+  const config = rules ? loadConfig(rules) : defaultConfig();
+  const kafka = kafkaSettings(v, cfg, intOption);
+  // A file (--in) wins over the config file's brokers; --kafka over both.
+  if (v.kafka !== undefined || (v.in === undefined && kafka.brokers)) {
+    if (!kafka.brokers) throw new UsageError('--kafka: no brokers');
     return runOnKafka({
-      brokers: v.kafka.split(','),
+      brokers: kafka.brokers,
+      partitions: kafka.partitions,
+      replicationFactor: kafka.replicationFactor,
+      intervalSeconds: cfg.interval,
       groupId: v.group,
       inputTopic: v.topic,
       eventsTopic: v['anomalies-topic'],
@@ -65,9 +84,9 @@ export async function run(argv: string[]): Promise<number> {
       config,
       log,
       restoreTimeoutMs: intOption('restore-timeout-ms', v['restore-timeout-ms'], 1, 600_000),
-    }, (intOption('stats-interval', v['stats-interval'], 1, 86_400) ?? 10) * 1000);
+    }, (intOption('stats-interval', v['stats-interval'], 1, 86_400) ?? 10) * 1000, v.http ?? cfg.http?.analyze);
   }
-  if (!v.in || !v.out) throw new UsageError('give --in and --out, or --kafka');
+  if (!v.in || !v.out) throw new UsageError('give --in and --out, or --kafka (or kafka.brokers in the config file)');
   const analyzer = createAnalyzer(config);
   const input = v.in === '-' ? process.stdin : createReadStream(v.in);
   const output = v.out === '-' ? process.stdout : createWriteStream(v.out);
@@ -103,14 +122,21 @@ export async function run(argv: string[]): Promise<number> {
   return 0;
 }
 
-function runOnKafka(options: AnalyzerServiceOptions, statsEveryMs: number): Promise<number> {
+function runOnKafka(options: AnalyzerServiceOptions, statsEveryMs: number, http: string | undefined): Promise<number> {
   const service = new AnalyzerService(options);
+  const status = new ServiceStatus({ service: 'analyze', log: options.log, intervalSeconds: () => options.intervalSeconds ?? service.stats.intervalSeconds });
+  status.onKafka(service.kafka, { consumer: service.consumerStats, producers: [service.producer.stats] });
+  analyzerMetrics(status, service.stats);
   return runService({
+    status: http ? { server: status, address: http } : undefined,
     log: options.log,
     running: 'analyzing',
     details: { kafka: options.brokers.join(',') },
     statsEveryMs,
-    start: () => service.start(),
+    start: async () => {
+      await service.start();
+      status.kafkaReady();
+    },
     stop: () => service.stop(),
     counters: () => ({ ...service.stats, invalid: service.consumerStats.invalid, lag: Object.fromEntries(service.consumerStats.lag) }),
   });

@@ -18,6 +18,9 @@ import { NdjsonSink } from '../collector/sinks/ndjson.js';
 import type { RecordSink } from '../collector/sinks/sink.js';
 import { intList, intOption, parseCommand, UsageError, type CommandSpec } from './args.js';
 import { Progress } from './progress.js';
+import { Stopped } from '../net/backoff.js';
+import { commandConfig, CONFIG_HELP, CONFIG_OPTION, KAFKA_TOPIC_HELP, kafkaSettings } from './config.js';
+import { collectorMetrics, HTTP_HELP, HTTP_OPTION, ServiceStatus } from '../ops/service-metrics.js';
 
 const spec: CommandSpec = {
   name: 'collect',
@@ -53,6 +56,10 @@ const spec: CommandSpec = {
     'log-level': { type: 'string' },
     progress: { type: 'boolean' },
     'print-schema': { type: 'boolean' },
+    'exclude-address': { type: 'string', multiple: true },
+    'replication-factor': { type: 'string' },
+    ...HTTP_OPTION,
+    ...CONFIG_OPTION,
   },
   help: {
     pcap: 'replay a pcap/pcapng file (intervals close on packet time: same file, same records)',
@@ -65,8 +72,8 @@ const spec: CommandSpec = {
     kafka: 'publish records to these brokers (host:port,...), keyed by device id',
     topic: 'Kafka topic (default tapwatch.inspection)',
     partitions: 'partitions when the topic has to be created (default 6)',
-    interval: 'interval length in seconds (default 60)',
-    'device-net': 'a device network, CIDR, repeatable (default 10.128.0.0/9, the SORACOM VPG default)',
+    interval: 'interval length in seconds (default: interval of the config file, else 60)',
+    'device-net': 'a device network, CIDR, repeatable (default: devices.networks of the config file, else 10.128.0.0/9, the SORACOM VPG default)',
     inventory: 'CSV or JSON file: ip, id, imsi, imei, group; reloaded on SIGHUP',
     'max-devices': 'device table capacity (default 65536); devices beyond it are counted and logged',
     'max-flows': 'distinct flows per interval (default 1048576)',
@@ -80,6 +87,10 @@ const spec: CommandSpec = {
     'log-level': 'pino level: fatal, error, warn, info (default), debug, trace, silent',
     progress: 'progress bar on stderr for --pcap (default: when stderr is a terminal)',
     'print-schema': 'print the InspectionRecord JSON Schema and exit',
+    'exclude-address': 'an address (or CIDR) in a device network that is not a device, e.g. the site router; repeatable',
+    'replication-factor': KAFKA_TOPIC_HELP['replication-factor'],
+    http: HTTP_HELP,
+    config: CONFIG_HELP,
   },
 };
 
@@ -92,6 +103,9 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   if (parsed.positionals.length) throw new UsageError(`unexpected argument '${parsed.positionals[0]}'`);
+  const cfg = commandConfig(v);
+  const kafka = kafkaSettings(v, cfg, intOption);
+  if (v.kafka === undefined && v.out === undefined && kafka.brokers) v.kafka = kafka.brokers.join(',');
   const sources = ['pcap', 'interface', 'listen-udp'].filter((k) => v[k] !== undefined);
   if (sources.length !== 1) throw new UsageError('give exactly one source: --pcap FILE, --interface IF or --listen-udp PORT');
   if ((v.out === undefined) === (v.kafka === undefined)) throw new UsageError('give exactly one sink: --out FILE|- or --kafka BROKERS');
@@ -100,8 +114,8 @@ export async function run(argv: string[]): Promise<number> {
   if (format === 'table' && v.out !== '-') throw new UsageError("--format table goes with --out -");
 
   const log = pino({ name: 'tapwatch-collect', level: (v['log-level'] as string | undefined) ?? 'info' }, pino.destination(2));
-  const inventoryPath = v.inventory as string | undefined;
-  const nets = new DeviceNets((v['device-net'] as string[] | undefined) ?? ['10.128.0.0/9']);
+  const inventoryPath = (v.inventory as string | undefined) ?? cfg.devices?.inventory;
+  const nets = new DeviceNets((v['device-net'] as string[] | undefined) ?? cfg.devices?.networks ?? ['10.128.0.0/9'], (v['exclude-address'] as string[] | undefined) ?? cfg.devices?.exclude ?? []);
   const sourceName = v.pcap ? `pcap:${v.pcap}` : v.interface ? `interface:${v.interface}` : `udp:${v['listen-udp']}`;
   const vxlanPorts = intList('vxlan-ports', v['vxlan-ports'] as string | undefined, 1, 65535) ?? [4789];
   const genevePorts = intList('geneve-ports', v['geneve-ports'] as string | undefined, 1, 65535) ?? [6081];
@@ -113,15 +127,17 @@ export async function run(argv: string[]): Promise<number> {
     ? new KafkaSink({
         brokers: String(v.kafka).split(','),
         topic: (v.topic as string | undefined) ?? 'tapwatch.inspection',
-        partitions: intOption('partitions', v.partitions as string | undefined, 1, 10_000) ?? 6,
+        partitions: kafka.partitions,
+        replicationFactor: kafka.replicationFactor,
       }, log)
     : v.out === '-' && format === 'table'
       ? tableSink()
       : new NdjsonSink(v.out as string);
   const pipeline = new Pipeline(sink, log);
+  const intervalSeconds = intOption('interval', v.interval as string | undefined, 1, 86_400) ?? cfg.interval ?? 60;
   const collector = new Collector({
     nets,
-    intervalSeconds: intOption('interval', v.interval as string | undefined, 1, 86_400) ?? 60,
+    intervalSeconds,
     topK: intOption('top', v.top as string | undefined, 0, 1000) ?? 10,
     contacts: intOption('contacts', v.contacts as string | undefined, 0, 1000) ?? 16,
     maxDevices: intOption('max-devices', v['max-devices'] as string | undefined, 1, 1 << 24) ?? 65536,
@@ -137,10 +153,31 @@ export async function run(argv: string[]): Promise<number> {
     log.info({ inventory: inventoryPath, devices: collector.inventory.size }, 'inventory loaded');
   }
 
+  const status = new ServiceStatus({ service: 'collect', log, intervalSeconds });
+  collectorMetrics(status, {
+    source: sourceName,
+    packets: () => collector.decap.frames,
+    bytes: () => collector.wireBytes,
+    decodeFailures: () => Object.fromEntries(Array.from(collector.decap.reasons).map((n, i) => [REASON_NAMES[i], n] as const).filter(([, n], i) => i >= 1 && n > 0)),
+    dropped: () => {
+      const a = collector.agg.stats;
+      return { no_ip: a.noIp, not_device: a.notDevice, device_overflow: a.deviceOverflow, flow_overflow: a.flowOverflow, destination_overflow: a.destinationOverflow };
+    },
+    records: () => collector.recordsEmitted,
+    intervals: () => collector.intervalsClosed,
+    devices: () => collector.agg.devices.size,
+    sink,
+    sinkDropped: () => pipeline.droppedRecords,
+  });
+  if (sink instanceof KafkaSink) status.onKafka(sink.kafka, {}); // its sends and retries are the sink's counters
+
   let stopping = false;
+  // Aborts a start still waiting for its sink (a broker not up yet): SIGTERM then stops at once.
+  const starting = new AbortController();
   const onSignal = (sig: string) => {
     log.info({ signal: sig }, 'stopping: flushing the open interval');
     stopping = true;
+    starting.abort(new Stopped());
     stopSource?.();
   };
   const onHup = () => {
@@ -167,8 +204,16 @@ export async function run(argv: string[]): Promise<number> {
 
   let exit = 0;
   try {
-    await sink.start?.();
-    log.info({ source: sourceName, sink: sink.name, deviceNets: nets.cidrs }, 'collecting');
+    const http = (v.http as string | undefined) ?? cfg.http?.collect;
+    if (http) await status.listen(http);
+    try {
+      await sink.start?.(starting.signal);
+    } catch (err) {
+      if (err instanceof Stopped) return 0;
+      throw err;
+    }
+    status.kafkaReady();
+    log.info({ source: sourceName, sink: sink.name, deviceNets: nets.cidrs, excluded: nets.excluded, intervalSeconds }, 'collecting');
     if (v.pcap) {
       const path = v.pcap as string;
       const progress = new Progress(path, statSync(path).size, (v.progress as boolean | undefined) ?? process.stderr.isTTY === true);
@@ -196,6 +241,7 @@ export async function run(argv: string[]): Promise<number> {
         log,
       });
       stopSource = handle.stop;
+      status.captureLoss(handle.loss);
       if (stopping) handle.stop();
       await handle.done;
     }
@@ -203,6 +249,7 @@ export async function run(argv: string[]): Promise<number> {
     clearInterval(statsTimer);
     process.off('SIGTERM', onSignal).off('SIGINT', onSignal).off('SIGHUP', onHup);
     await sink.close();
+    await status.close();
     log.info(counters(collector, pipeline, sink), 'final counters');
     log.flush();
   }

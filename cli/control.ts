@@ -3,6 +3,7 @@
 // database unless told to (--init): a wrong --db must be an error, not a new, empty store.
 
 import { readFileSync } from 'node:fs';
+import { commandConfig, CONFIG_HELP, CONFIG_OPTION } from './config.js';
 import { pino, type Logger } from 'pino';
 import { DEFAULT_CONTROL_PORT, ROLES, type Role } from '../contracts/control-api.js';
 import type { ErrorCode } from '../contracts/errors.js';
@@ -49,9 +50,10 @@ const serveSpec: CommandSpec = {
     'max-connections': { type: 'string' },
     'audit-retention-days': { type: 'string' },
     'log-level': { type: 'string' },
+    ...CONFIG_OPTION,
   },
   help: {
-    db: `SQLite database (default ${DEFAULT_DB}); it must exist unless --init`,
+    db: `SQLite database (default: control.db of the config file, else ${DEFAULT_DB}); it must exist unless --init`,
     init: 'create the database if it does not exist (owner-only permissions)',
     force: 'with an empty database, replace the enforcement point\'s live rules all the same (default: refuse, a wrong --db is likelier)',
     host: 'address to listen on (default 127.0.0.1; the API is plain HTTP, so keep it on loopback or behind TLS)',
@@ -67,6 +69,7 @@ const serveSpec: CommandSpec = {
     'max-connections': 'connections at once (default 1000, or fewer under a low descriptor limit)',
     'audit-retention-days': 'audit rows older than this are deleted, hourly (default 90)',
     'log-level': 'pino level: fatal, error, warn, info (default), debug (logs every request), trace, silent',
+    config: `${CONFIG_HELP}: control.db, control.host, control.port`,
   },
 };
 
@@ -136,7 +139,8 @@ async function serve(argv: string[]): Promise<number> {
   if (!parsed) return 0;
   if (parsed.positionals.length) throw new UsageError(`unexpected argument '${parsed.positionals[0]}'`);
   const v = parsed.values as Record<string, string | undefined>;
-  const port = intOption('port', v.port ?? String(DEFAULT_CONTROL_PORT), 0, 65535)!;
+  const cfg = commandConfig(v).control ?? {};
+  const port = intOption('port', v.port, 0, 65535) ?? cfg.port ?? DEFAULT_CONTROL_PORT;
   const rate = intOption('rate-limit', v['rate-limit'], 1, 10_000_000);
   const loginRate = intOption('login-rate', v['login-rate'], 1, 1000);
   const maxConnections = intOption('max-connections', v['max-connections'], 1, 1_000_000);
@@ -144,7 +148,7 @@ async function serve(argv: string[]): Promise<number> {
   const log = pino({ name: 'tapwatch-control', level: v['log-level'] ?? 'info' }, pino.destination(2));
   const enforcer = await makeEnforcer(v, log);
   const server = await buildControlServer({
-    db: v.db ?? DEFAULT_DB,
+    db: v.db ?? cfg.db ?? DEFAULT_DB,
     create: parsed.values.init === true,
     force: parsed.values.force === true,
     enforcer,
@@ -154,7 +158,7 @@ async function serve(argv: string[]): Promise<number> {
     maxConnections,
     auditRetentionDays: retention,
   });
-  const host = v.host ?? '127.0.0.1';
+  const host = v.host ?? cfg.host ?? '127.0.0.1';
   let url: string;
   try {
     url = await server.app.listen({ host, port });

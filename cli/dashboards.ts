@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { importDashboards } from '../dashboards/import.js';
 import { checkTimeRange, type TimeRange } from '../dashboards/panels.js';
 import { parseCommand, UsageError, type CommandSpec } from './args.js';
+import { commandConfig, CONFIG_HELP, CONFIG_OPTION } from './config.js';
 
 const spec: CommandSpec = {
   name: 'dashboards',
@@ -20,6 +21,7 @@ const spec: CommandSpec = {
     'time-from': { type: 'string' },
     'time-to': { type: 'string' },
     'log-level': { type: 'string' },
+    ...CONFIG_OPTION,
   },
   help: {
     kibana: 'Kibana URL, e.g. http://127.0.0.1:5601 (add /s/<space> for a space)',
@@ -27,6 +29,7 @@ const spec: CommandSpec = {
     'time-from': 'start of the window every dashboard opens on: date math (now-24h) or ISO 8601 (2026-01-01T00:00:00Z)',
     'time-to': 'its end (with --time-from): now, or ISO 8601',
     'log-level': 'pino level (default info)',
+    config: `${CONFIG_HELP}: kibana.url, elasticsearch.url`,
   },
 };
 
@@ -36,7 +39,10 @@ export async function run(argv: string[]): Promise<number> {
   const [action, ...extra] = parsed.positionals;
   if (action !== 'import' || extra.length) throw new UsageError(`expected 'import', got '${parsed.positionals.join(' ')}'`);
   const v = parsed.values as Record<string, string | undefined>;
-  if (!v.kibana || !v.elasticsearch) throw new UsageError('--kibana and --elasticsearch are required');
+  const cfg = commandConfig(v);
+  v.kibana ??= cfg.kibana?.url;
+  v.elasticsearch ??= cfg.elasticsearch?.url;
+  if (!v.kibana || !v.elasticsearch) throw new UsageError('--kibana and --elasticsearch are required (or kibana.url and elasticsearch.url in the config file)');
   if ((v['time-from'] === undefined) !== (v['time-to'] === undefined)) throw new UsageError('give --time-from and --time-to together');
   let time: TimeRange | undefined;
   try {

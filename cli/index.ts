@@ -8,6 +8,8 @@ import { DEFAULT_RETENTION_DAYS, scheduleRetention } from '../indexer/retention.
 import { actionRoute, anomalyRoute, inspectionRoute } from '../indexer/routes.js';
 import { backoffMs, sleep, Stopped } from '../net/backoff.js';
 import { runService } from './service-runner.js';
+import { commandConfig, CONFIG_HELP, CONFIG_OPTION, KAFKA_TOPIC_HELP, KAFKA_TOPIC_OPTIONS, kafkaSettings } from './config.js';
+import { HTTP_HELP, HTTP_OPTION, indexerMetrics, ServiceStatus } from '../ops/service-metrics.js';
 import { intOption, parseCommand, UsageError, type CommandSpec } from './args.js';
 
 const spec: CommandSpec = {
@@ -29,6 +31,9 @@ const spec: CommandSpec = {
     'stats-interval': { type: 'string' },
     'retention-days': { type: 'string' },
     'log-level': { type: 'string' },
+    ...HTTP_OPTION,
+    ...CONFIG_OPTION,
+    ...KAFKA_TOPIC_OPTIONS,
   },
   help: {
     kafka: 'Kafka brokers, host:port,...',
@@ -40,6 +45,9 @@ const spec: CommandSpec = {
     'stats-interval': 'seconds between counter log lines (default 10)',
     'retention-days': `days of inspection indices to keep (default ${DEFAULT_RETENTION_DAYS}; 0 keeps them all, e.g. where ILM deletes them)`,
     'log-level': 'pino level (default info)',
+    http: HTTP_HELP,
+    ...KAFKA_TOPIC_HELP,
+    config: `${CONFIG_HELP}: kafka, elasticsearch, http.index`,
   },
 };
 
@@ -47,13 +55,18 @@ export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommand(spec, argv);
   if (!parsed) return 0;
   const v = parsed.values as Record<string, string | undefined>;
-  if (!v.kafka || !v.elasticsearch) throw new UsageError('--kafka and --elasticsearch are required');
-  const retentionDays = intOption('retention-days', v['retention-days'], 0, 36_500) ?? DEFAULT_RETENTION_DAYS;
+  const cfg = commandConfig(v);
+  const kafka = kafkaSettings(v, cfg, intOption);
+  const esUrl = v.elasticsearch ?? cfg.elasticsearch?.url;
+  if (!kafka.brokers || !esUrl) throw new UsageError('--kafka and --elasticsearch are required (or kafka.brokers and elasticsearch.url in the config file)');
+  const retentionDays = intOption('retention-days', v['retention-days'], 0, 36_500) ?? cfg.elasticsearch?.retentionDays ?? DEFAULT_RETENTION_DAYS;
   const log = pino({ name: 'tapwatch-index', level: v['log-level'] ?? 'info' }, pino.destination(2));
   // No client-side retries or dead-node bookkeeping: the indexer's own loop retries whole batches.
-  const client = new Client({ node: v.elasticsearch, requestTimeout: 10_000, maxRetries: 0, resurrectStrategy: 'none' });
+  const client = new Client({ node: esUrl, requestTimeout: 10_000, maxRetries: 0, resurrectStrategy: 'none' });
   const indexer = new Indexer({
-    brokers: v.kafka.split(','),
+    brokers: kafka.brokers,
+    partitions: kafka.partitions,
+    replicationFactor: kafka.replicationFactor,
     groupId: v.group ?? 'tapwatch-indexer',
     routes: {
       [v.topic ?? 'tapwatch.inspection']: inspectionRoute,
@@ -66,10 +79,14 @@ export async function run(argv: string[]): Promise<number> {
 
   const stopping = new AbortController();
   let retention: ReturnType<typeof scheduleRetention> | undefined;
+  const status = new ServiceStatus({ service: 'index', log });
+  status.onKafka(indexer.kafka, { consumer: indexer.consumerStats });
+  indexerMetrics(status, indexer.stats);
   return runService({
     log,
+    status: (v.http ?? cfg.http?.index) ? { server: status, address: (v.http ?? cfg.http?.index)! } : undefined,
     running: 'indexing',
-    details: { kafka: v.kafka, elasticsearch: v.elasticsearch, retentionDays },
+    details: { kafka: kafka.brokers.join(','), elasticsearch: esUrl, retentionDays },
     statsEveryMs: (intOption('stats-interval', v['stats-interval'], 1, 86_400) ?? 10) * 1000,
     start: async () => {
       // The node may not be up yet (compose, CI): retry the templates like any other request.
@@ -89,6 +106,7 @@ export async function run(argv: string[]): Promise<number> {
       if (!retention) log.info('retention off (--retention-days 0): daily indices are kept');
       await retention?.first;
       await indexer.start();
+      status.kafkaReady();
     },
     stop: async () => {
       stopping.abort(new Stopped());

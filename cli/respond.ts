@@ -11,6 +11,8 @@ import { redactUrl } from '../control/redact.js';
 import { SyslogNotifier, WebhookNotifier, type Notifier } from '../responder/notify.js';
 import { ResponderService } from '../responder/service.js';
 import { defaultPolicy, loadPolicy } from '../responder/policy.js';
+import { commandConfig, CONFIG_HELP, CONFIG_OPTION, KAFKA_TOPIC_HELP, KAFKA_TOPIC_OPTIONS, kafkaSettings } from './config.js';
+import { HTTP_HELP, HTTP_OPTION, responderMetrics, ServiceStatus } from '../ops/service-metrics.js';
 import { intOption, parseCommand, UsageError, type CommandSpec } from './args.js';
 
 const DEFAULT_CONTROL_URL = `http://127.0.0.1:${DEFAULT_CONTROL_PORT}`;
@@ -39,6 +41,9 @@ const spec: CommandSpec = {
     group: { type: 'string' },
     'stats-interval': { type: 'string' },
     'log-level': { type: 'string' },
+    ...HTTP_OPTION,
+    ...CONFIG_OPTION,
+    ...KAFKA_TOPIC_OPTIONS,
   },
   help: {
     kafka: 'Kafka brokers, host:port,...',
@@ -52,6 +57,9 @@ const spec: CommandSpec = {
     group: 'consumer group (default tapwatch-responder)',
     'stats-interval': 'seconds between counter log lines (default 10)',
     'log-level': 'pino level (default info)',
+    http: HTTP_HELP,
+    ...KAFKA_TOPIC_HELP,
+    config: `${CONFIG_HELP}: kafka, policy, control.url, control.keyId, http.respond`,
   },
 };
 
@@ -59,25 +67,36 @@ export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommand(spec, argv);
   if (!parsed) return 0;
   const v = parsed.values as Record<string, string | undefined>;
+  const cfg = commandConfig(v);
+  const kafka = kafkaSettings(v, cfg, intOption);
+  const keyId = v['control-key-id'] ?? cfg.control?.keyId;
   const authKey = v['control-key'] ?? process.env.TAPWATCH_CONTROL_KEY;
-  if (!v.kafka || !v['control-key-id']) throw new UsageError('--kafka and --control-key-id are required');
+  if (!kafka.brokers || !keyId) throw new UsageError('--kafka and --control-key-id are required (or kafka.brokers and control.keyId in the config file)');
   if (!authKey) throw new UsageError('give --control-key, or set TAPWATCH_CONTROL_KEY');
   const every = (intOption('stats-interval', v['stats-interval'], 1, 86_400) ?? 10) * 1000;
-  const policy = v.policy ? loadPolicy(v.policy) : defaultPolicy();
+  const policyFile = v.policy ?? cfg.policy;
+  const policy = policyFile ? loadPolicy(policyFile) : defaultPolicy();
   if (parsed.values['dry-run']) policy.dryRun = true;
   const notifiers = makeNotifiers(v);
-  const controlUrl = v['control-url'] ?? DEFAULT_CONTROL_URL;
+  const controlUrl = v['control-url'] ?? cfg.control?.url ?? DEFAULT_CONTROL_URL;
   const log = pino({ name: 'tapwatch-respond', level: v['log-level'] ?? 'info' }, pino.destination(2));
   // The whole policy as it will be applied (file, defaults and --dry-run), before anything is consumed.
-  log.info({ policy, source: v.policy ?? 'default', notify: notifiers.map((n) => n.name), control: redactUrl(controlUrl) }, 'effective response policy');
-  const client = new SoracomClient({ baseUrl: controlUrl, authKeyId: v['control-key-id'], authKey });
-  const service = new ResponderService({ brokers: v.kafka.split(','), policy, client, log, notifiers, groupId: v.group });
+  log.info({ policy, source: policyFile ?? 'default', notify: notifiers.map((n) => n.name), control: redactUrl(controlUrl) }, 'effective response policy');
+  const client = new SoracomClient({ baseUrl: controlUrl, authKeyId: keyId, authKey });
+  const service = new ResponderService({ brokers: kafka.brokers, partitions: kafka.partitions, replicationFactor: kafka.replicationFactor, policy, client, log, notifiers, groupId: v.group });
+  const status = new ServiceStatus({ service: 'respond', log });
+  status.onKafka(service.kafka, { consumer: service.consumerStats, producers: [service.producer.stats] });
+  responderMetrics(status, { get anomalies() { return service.responder.stats.anomalies; }, actions: service.stats.actionKinds, get ledgerEvents() { return service.stats.ledgerEvents; } });
   return runService({
     log,
+    status: (v.http ?? cfg.http?.respond) ? { server: status, address: (v.http ?? cfg.http?.respond)! } : undefined,
     running: 'responding',
-    details: { kafka: v.kafka, control: redactUrl(controlUrl), dryRun: policy.dryRun, rules: policy.rules.map((r) => r.name) },
+    details: { kafka: kafka.brokers.join(','), control: redactUrl(controlUrl), dryRun: policy.dryRun, rules: policy.rules.map((r) => r.name) },
     statsEveryMs: every,
-    start: () => service.start(),
+    start: async () => {
+      await service.start();
+      status.kafkaReady();
+    },
     stop: async () => {
       await service.stop();
       for (const n of notifiers) await n.close?.();

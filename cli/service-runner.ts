@@ -5,6 +5,7 @@
 
 import type { Logger } from 'pino';
 import { Stopped } from '../net/backoff.js';
+import type { ServiceStatus } from '../ops/service-metrics.js';
 
 export interface ServiceRun {
   log: Logger;
@@ -16,11 +17,23 @@ export interface ServiceRun {
   statsEveryMs?: number;
   /** Logged with the running line. */
   details?: Record<string, unknown>;
+  /** /healthz and /metrics (--http): listening before start() so a service still starting says so. */
+  status?: { server: ServiceStatus; address: string };
 }
 
 export async function runService(s: ServiceRun): Promise<number> {
   const timer = setInterval(() => s.log.info(s.counters(), 'counters'), s.statsEveryMs ?? 10_000).unref();
   const signalled = new Promise<string>((resolve) => process.once('SIGTERM', resolve).once('SIGINT', resolve));
+  if (s.status) {
+    try {
+      await s.status.server.listen(s.status.address);
+    } catch (err) {
+      clearInterval(timer);
+      s.log.error({ err: (err as Error).message, http: s.status.address }, 'cannot serve /healthz and /metrics');
+      s.log.flush();
+      return 1;
+    }
+  }
   const started = s.start().then(
     () => {
       s.log.info(s.details ?? {}, s.running);
@@ -36,6 +49,7 @@ export async function runService(s: ServiceRun): Promise<number> {
   }
   clearInterval(timer);
   await s.stop();
+  await s.status?.server.close();
   failed ??= await started; // a start that was still under way ends with the stop
   if (failed instanceof Stopped) failed = null;
   if (failed) s.log.error({ err: failed.message }, 'could not start');

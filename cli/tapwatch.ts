@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // tapwatch: one binary, one subcommand per job. Each subcommand module exports `run(argv)`.
 
+import { readFileSync } from 'node:fs';
 import { UsageError } from './args.js';
+import { DEFAULT_CONFIG_FILE } from './config.js';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
   demo: { summary: 'the whole pipeline in one process on a bundled capture with an incident', load: () => import('./demo.js') },
@@ -17,7 +19,12 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv
 function usage(): string {
   const lines = ['Usage: tapwatch <command> [options]', '', 'Commands:'];
   for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(12)} ${c.summary}`);
-  lines.push('', "Run 'tapwatch <command> --help' for a command's options.");
+  lines.push(
+    '',
+    "Run 'tapwatch <command> --help' for a command's options; 'tapwatch --version' for the version.",
+    `Every command reads its settings from --config FILE, or from ./${DEFAULT_CONFIG_FILE} when that exists (YAML,`,
+    'schema in contracts/config.schema.ts); a flag overrides the file.',
+  );
   return lines.join('\n') + '\n';
 }
 
@@ -26,6 +33,10 @@ async function main(argv: string[]): Promise<number> {
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage());
     return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-V' || name === 'version') {
+    process.stdout.write(`tapwatch ${version()}\n`);
+    return 0;
   }
   const command = COMMANDS[name];
   if (!command) {
@@ -43,6 +54,19 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`tapwatch ${name}: ${e.code ? `[${e.code}] ` : ''}${e.message}\n`);
     return 1;
   }
+}
+
+/** package.json's version: beside dist/ when built, or one folder up in the source tree. */
+function version(): string {
+  for (const u of ['../../package.json', '../package.json']) {
+    try {
+      const p = JSON.parse(readFileSync(new URL(u, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (p.name === 'tapwatch' && p.version) return p.version;
+    } catch {
+      // not there: the next candidate
+    }
+  }
+  return 'unknown';
 }
 
 main(process.argv.slice(2)).then((code) => {

@@ -37,6 +37,8 @@ export class Collector implements FrameConsumer {
   lateFrames = 0;
   intervalsClosed = 0;
   recordsEmitted = 0;
+  /** Bytes of every frame read, as on the wire. */
+  wireBytes = 0;
   /** Frames by the type of their outermost tunnel (index 0: not tunnelled). */
   readonly tunnelFrames = new Float64Array(TUNNEL_NAMES.length);
   private readonly meta = new PacketMeta();
@@ -55,6 +57,7 @@ export class Collector implements FrameConsumer {
   onFrame(f: Frame): void {
     const m = this.meta;
     this.decap.decodeFrame(f, m);
+    this.wireBytes += f.wireLen;
     this.tunnelFrames[m.tunDepth > 0 ? m.tunType[0] : 0]++;
     if (this.opts.clock === 'packet') {
       if (f.tsSec >= this.endSec) this.roll(f.tsSec);

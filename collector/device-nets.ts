@@ -1,5 +1,6 @@
 // Which inner addresses are devices: the device networks (--device-net CIDR, repeatable; default
-// 10.128.0.0/9, SORACOM's default VPG device subnet). Parsed once into words and masks; a match is
+// 10.128.0.0/9, SORACOM's default VPG device subnet), less the excluded addresses or networks
+// (--exclude-address, e.g. the site router inside a device network, which is not a device). Parsed once into words and masks; a match is
 // a few integer compares per packet, reading the address straight from the frame.
 
 import type { ErrorCode } from '../contracts/errors.js';
@@ -13,8 +14,10 @@ export class DeviceNets {
   private readonly v4Mask: Int32Array;
   private readonly v6Net: Int32Array; // 4 words per network
   private readonly v6Mask: Int32Array;
+  private readonly excludedNets: DeviceNets | null;
 
-  constructor(readonly cidrs: readonly string[]) {
+  constructor(readonly cidrs: readonly string[], readonly excluded: readonly string[] = []) {
+    this.excludedNets = excluded.length ? new DeviceNets(excluded.map((a) => (a.includes('/') ? a : `${a}/${a.includes(':') ? 128 : 32}`))) : null;
     const v4: [number, number][] = [];
     const v6: [number[], number[]][] = [];
     for (const c of cidrs) {
@@ -39,6 +42,10 @@ export class DeviceNets {
 
   /** True when the address at b[off] (IPv4 when version is 4, else IPv6) is in a device network. */
   contains(b: Uint8Array, off: number, version: number): boolean {
+    return this.inNets(b, off, version) && !(this.excludedNets?.inNets(b, off, version) ?? false);
+  }
+
+  private inNets(b: Uint8Array, off: number, version: number): boolean {
     if (version === 4) {
       const a = (b[off] << 24) | (b[off + 1] << 16) | (b[off + 2] << 8) | b[off + 3];
       for (let i = 0; i < this.v4Net.length; i++) if ((a & this.v4Mask[i]) === this.v4Net[i]) return true;

@@ -25,6 +25,7 @@ export interface IndexerOptions {
   client: Client;
   log: Logger;
   partitions?: number;
+  replicationFactor?: number;
   /** Longest wait before fetching a batch again after a failed bulk request. */
   maxBackoffMs?: number;
 }
@@ -44,7 +45,7 @@ interface Operation {
 export class Indexer {
   readonly stats = new IndexerStats();
   private readonly consumer: ConsumerLoop<Operation>;
-  private readonly kafka;
+  readonly kafka;
   private readonly stopping = new AbortController();
 
   constructor(private readonly o: IndexerOptions) {
@@ -68,6 +69,7 @@ export class Indexer {
     // A topic nobody has written to yet (no anomalies so far) is created, not left to broker auto-creation.
     await ensureTopics(this.kafka, Object.keys(this.o.routes).map((topic) => ({ topic })), {
       partitions: this.o.partitions ?? 6,
+      replicationFactor: this.o.replicationFactor,
       attempts: Infinity,
       signal: this.stopping.signal,
       onRetry: (err, attempt) => this.o.log.warn({ err: err.message, attempt }, 'kafka not ready; retrying'),

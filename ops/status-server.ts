@@ -20,11 +20,12 @@ export interface StatusServer {
   close(): Promise<void>;
 }
 
-/** A registry with the process's own metrics (CPU, memory, event-loop lag, GC) under tapwatch_<service>_. */
+/** A registry with the process's own metrics (CPU, memory, event-loop lag, GC) (tapwatch_process_*, tapwatch_nodejs_*), labelled service=<command>. */
 export function createStatusServer(service: string): StatusServer {
   const registry = new Registry();
   registry.setDefaultLabels({ service });
-  collectDefaultMetrics({ register: registry, prefix: 'tapwatch_process_' });
+  // prom-client's names already start with process_ or nodejs_: tapwatch_process_cpu_seconds_total, ...
+  collectDefaultMetrics({ register: registry, prefix: 'tapwatch_' });
   const checks: HealthCheck[] = [];
   let server: Server | null = null;
   const reasons = () => checks.flatMap((c) => c());

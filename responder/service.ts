@@ -15,6 +15,7 @@ import { Producer } from '../kafka/producer.js';
 import { readTopic, type TopicReader } from '../kafka/topic-reader.js';
 import { ensureTopics, TOPICS } from '../kafka/topics.js';
 import { backoffMs, sleep, Stopped } from '../net/backoff.js';
+import { countBy } from '../ops/service-metrics.js';
 import type { Policy } from './policy.js';
 import { createResponder, type Responder, type ResponderOptions } from './responder.js';
 
@@ -27,6 +28,7 @@ export interface ResponderServiceOptions {
   anomaliesTopic?: string;
   actionsTopic?: string;
   partitions?: number;
+  replicationFactor?: number;
   /** How often TTL releases are looked for. */
   releaseCheckMs?: number;
   /** How often the fleet is listed again from the control API (for the breaker's share). */
@@ -41,15 +43,17 @@ export class ResponderServiceStats {
   /** ActionEvents read from the actions topic into the ledger (own ones included). */
   ledgerEvents = 0;
   ledgerInvalid = 0;
+  /** Published action events by "action/result". */
+  readonly actionKinds: Record<string, number> = {};
 }
 
 export class ResponderService {
   readonly stats = new ResponderServiceStats();
   readonly responder: Responder;
-  private readonly kafka: Kafka;
+  readonly kafka: Kafka;
   private readonly anomalies: string;
   private readonly actions: string;
-  private readonly producer: Producer;
+  readonly producer: Producer;
   private readonly consumer: ConsumerLoop<AnomalyEvent>;
   private readonly stopping = new AbortController();
   private ledger: TopicReader | null = null;
@@ -84,6 +88,7 @@ export class ResponderService {
     const signal = this.stopping.signal;
     await ensureTopics(this.kafka, [{ topic: this.anomalies }, { topic: this.actions }], {
       partitions: this.o.partitions ?? 6,
+      replicationFactor: this.o.replicationFactor,
       attempts: Infinity,
       signal,
       onRetry: (err, attempt) => this.o.log.warn({ err: err.message, attempt }, 'kafka not ready; retrying'),
@@ -131,6 +136,7 @@ export class ResponderService {
   private async publish(ev: ActionEvent): Promise<void> {
     await this.producer.send(this.actions, [{ key: ev.device.id, value: JSON.stringify(ev) }]);
     this.stats.published++;
+    countBy(this.stats.actionKinds, `${ev.action}/${ev.result}`);
     const line = { action_id: ev.action_id, device: ev.device.id, action: ev.action, result: ev.result };
     if (ev.result === 'failed') this.o.log.warn({ ...line, err: ev.error?.message }, 'action failed');
     else this.o.log.info(line, ev.reason);

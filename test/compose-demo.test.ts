@@ -80,8 +80,12 @@ describe('docker-compose.yml, profile demo', () => {
       if (i >= 0) expect(s.command![i + 1], name).toBe('demo-kafka:19092');
       for (const dep of Object.keys(s.depends_on ?? {})) expect(Object.keys(compose.services), `${name} depends on ${dep}`).toContain(dep);
     }
-    // And the stack's own services stay on the stack's broker.
-    for (const name of ['collector', 'analyzer', 'indexer', 'responder']) expect(service(name).command!.join(' ')).toContain('--kafka kafka:19092');
+    // And the stack's own services stay on the stack's broker: the one in the config file they all read.
+    expect(readFileSync(join(root, 'deploy', 'tapwatch.compose.yaml'), 'utf8')).toMatch(/^ {2}brokers: \["kafka:19092"\]$/m);
+    for (const name of ['collector', 'analyzer', 'indexer', 'responder']) {
+      expect(service(name).command!.join(' ')).toContain('--config /etc/tapwatch/tapwatch.yaml');
+      expect(service(name).command!.join(' ')).not.toContain('--kafka');
+    }
   });
 
   it('analyzes with the configuration `tapwatch demo` uses (dashboards/demo/analyzer-rules.json is up to date)', () => {

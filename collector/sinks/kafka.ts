@@ -24,7 +24,8 @@ export class KafkaSink implements RecordSink {
   readonly name: string;
   readonly stats = newSinkStats();
   private readonly producer: Producer;
-  private readonly kafka;
+  /** The client, for the service's Kafka health probe. */
+  readonly kafka;
 
   constructor(private readonly opts: KafkaSinkOptions, private readonly log: Logger) {
     this.name = `kafka:${opts.topic}`;
@@ -32,10 +33,11 @@ export class KafkaSink implements RecordSink {
     this.producer = new Producer(this.kafka, log, this.name);
   }
 
-  async start(): Promise<void> {
+  async start(signal?: AbortSignal): Promise<void> {
     const created = await ensureTopics(this.kafka, [{ topic: this.opts.topic, partitions: this.opts.partitions }], {
       replicationFactor: this.opts.replicationFactor,
       attempts: Infinity,
+      signal,
       onRetry: (err, attempt) => {
         this.stats.retries++;
         this.log.warn({ err: err.message, attempt, sink: this.name }, 'kafka not ready; retrying');

@@ -14,8 +14,8 @@ export interface SinkStats {
 export interface RecordSink {
   readonly name: string;
   readonly stats: SinkStats;
-  /** Connects, creates what is missing; resolves when the sink can take records. */
-  start?(): Promise<void>;
+  /** Connects, creates what is missing; resolves when the sink can take records, rejects once `signal` aborts. */
+  start?(signal?: AbortSignal): Promise<void>;
   send(records: InspectionRecord[]): Promise<void>;
   close(): Promise<void>;
 }

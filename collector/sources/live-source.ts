@@ -7,6 +7,7 @@
 // behind a synthetic IPv4/UDP header from the sender's address and decoded as raw IP.
 
 import { createSocket, type RemoteInfo } from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { Frame } from '../../gre-decap/readers/frame.js';
 import { LINKTYPE_RAW } from '../../gre-decap/layers.js';
@@ -30,18 +31,26 @@ export interface LiveSourceHandle {
   stop(): void;
   /** Resolves after stop(), once the open interval is flushed and the pipeline drained. */
   done: Promise<void>;
+  /** Packets lost before tapwatch read them, where the source can tell (null: it cannot), of how many read. */
+  loss(): { dropped: number | null; received: number };
 }
 
 export async function startLiveSource(o: LiveSourceOptions): Promise<LiveSourceHandle> {
   let closeSource: () => void;
+  let loss: LiveSourceHandle['loss'];
   if (o.iface !== undefined) {
     const { openLiveCapture, defaultMirrorFilter } = await import('./live-capture.js');
     const filter = o.filter ?? defaultMirrorFilter(o.vxlanPorts, o.genevePorts);
     const cap = openLiveCapture({ iface: o.iface, filter }, o.collector);
     o.log.info({ interface: o.iface, filter, linkType: cap.linkType }, 'live capture started');
     closeSource = () => cap.close();
+    loss = () => ({ dropped: cap.stats.kernelDrops, received: cap.stats.frames });
   } else {
     closeSource = await listenUdp(o);
+    const port = o.udpPort!;
+    const v6 = o.udpHost.includes(':');
+    // Every datagram is one frame.
+    loss = () => ({ dropped: udpSocketDrops(port, v6), received: o.collector.decap.frames });
   }
 
   const tick = setInterval(() => {
@@ -56,6 +65,7 @@ export async function startLiveSource(o: LiveSourceOptions): Promise<LiveSourceH
   let stopped = false;
   return {
     done,
+    loss,
     stop() {
       if (stopped) return;
       stopped = true;
@@ -65,6 +75,28 @@ export async function startLiveSource(o: LiveSourceOptions): Promise<LiveSourceH
       o.pipeline.drain().catch((err) => o.log.error({ err: (err as Error).message }, 'sink failed at shutdown')).finally(resolveDone);
     },
   };
+}
+
+/**
+ * Datagrams the kernel dropped on the UDP socket bound to `port` (its receive buffer was full), from the
+ * `drops` column of /proc/net/udp(6); null where that file is not there (not Linux) or lists no such socket.
+ */
+export function udpSocketDrops(port: number, v6: boolean, table?: string): number | null {
+  let text = table;
+  if (text === undefined) {
+    try {
+      text = readFileSync(v6 ? '/proc/net/udp6' : '/proc/net/udp', 'utf8');
+    } catch {
+      return null;
+    }
+  }
+  const suffix = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  let drops: number | null = null;
+  for (const line of text.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length >= 13 && f[1].endsWith(suffix)) drops = (drops ?? 0) + Number(f[12]);
+  }
+  return drops;
 }
 
 async function listenUdp(o: LiveSourceOptions): Promise<() => void> {

@@ -1,0 +1,122 @@
+// The configuration file: a valid one is read with its relative paths made absolute; a wrong one is
+// refused with every problem listed at once (YAML, schema, device networks), in one error line block and
+// no stack trace; ./tapwatch.yaml is read when present; every flag overrides the file; --version.
+
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { ConfigError, loadConfigFile } from '../cli/config.js';
+import { generateFleetMirror } from '../synth/fleet-mirror.js';
+import { CliProcess } from './helpers/cli-process.js';
+
+let dir: string;
+let capture: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'tapwatch-config-'));
+  capture = join(dir, 'fleet.pcap');
+  generateFleetMirror({ out: capture, packets: 4000, devices: 8, seed: 3, mix: 'gre=1' });
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const VALID = `
+devices:
+  networks: [10.128.0.0/9]
+  exclude: [10.128.0.1]
+  inventory: inventory.csv
+interval: 30
+kafka:
+  brokers: ["127.0.0.1:9092"]
+  partitions: 12
+  replicationFactor: 3
+elasticsearch: { url: "http://127.0.0.1:9200", retentionDays: 7 }
+rules: rules.json
+policy: /etc/tapwatch/policy.json
+control: { url: "http://127.0.0.1:8080/v1", keyId: keyId-abc, db: control.db, port: 8080 }
+http: { collect: "127.0.0.1:9464", analyze: "127.0.0.1:9465", respond: "[::1]:9466", index: "0.0.0.0:9467" }
+`;
+
+it('a valid file is read, with relative paths made relative to its folder', () => {
+  const file = join(dir, 'valid.yaml');
+  writeFileSync(file, VALID);
+  const c = loadConfigFile(file);
+  expect(c.interval).toBe(30);
+  expect(c.kafka).toEqual({ brokers: ['127.0.0.1:9092'], partitions: 12, replicationFactor: 3 });
+  expect(c.devices?.inventory).toBe(join(dir, 'inventory.csv'));
+  expect(c.rules).toBe(join(dir, 'rules.json'));
+  expect(c.policy).toBe('/etc/tapwatch/policy.json');
+  expect(c.control?.db).toBe(join(dir, 'control.db'));
+  expect(c.http?.respond).toBe('[::1]:9466');
+});
+
+it('an empty file is an empty configuration', () => {
+  const file = join(dir, 'empty.yaml');
+  writeFileSync(file, '# nothing yet\n');
+  expect(loadConfigFile(file)).toEqual({});
+});
+
+it('every problem of a wrong file is listed, with where it is', () => {
+  const file = join(dir, 'wrong.yaml');
+  writeFileSync(file, `
+interval: 0
+intervall: 60
+kafka: { brokers: [localhost], partitions: 0 }
+elasticsearch: { url: "es:9200" }
+http: { collect: "9464" }
+`);
+  let err: ConfigError | undefined;
+  try {
+    loadConfigFile(file);
+  } catch (e) {
+    err = e as ConfigError;
+  }
+  expect(err).toBeInstanceOf(ConfigError);
+  expect(err!.code).toBe('TWU0003');
+  const text = err!.problems.join('\n');
+  for (const where of ['/interval', 'intervall', '/kafka/brokers/0', '/kafka/partitions', '/elasticsearch/url', '/http/collect']) expect(text).toContain(where);
+  expect(err!.message).toMatch(new RegExp(`^${file}: ${err!.problems.length} problems:\n  - `));
+});
+
+it('device networks that do not parse and YAML that does not parse are problems too', () => {
+  const nets = join(dir, 'nets.yaml');
+  writeFileSync(nets, 'devices: { networks: [10.0.0.0/40, 10.1.0.0/16], exclude: [10.1.0.300] }\n');
+  expect(() => loadConfigFile(nets)).toThrow(/\/devices\/networks\/0 .*prefix length[\s\S]*\/devices\/exclude\/0/);
+  const yaml = join(dir, 'yaml.yaml');
+  writeFileSync(yaml, 'kafka: { brokers: [a:1\ninterval: 3\n');
+  expect(() => loadConfigFile(yaml)).toThrow(/yaml.yaml: \d+ problems?:\n {2}- line \d+/);
+  expect(() => loadConfigFile(join(dir, 'missing.yaml'))).toThrow(/missing.yaml: 1 problem:\n {2}- cannot read it \(ENOENT\)/);
+});
+
+it('a command given a wrong file exits 1 listing the problems, without a stack trace', async () => {
+  const file = join(dir, 'bad.yaml');
+  writeFileSync(file, 'interval: -1\nrules: 5\n');
+  const p = new CliProcess('analyze', ['analyze', '--config', file, '--in', '-', '--out', '-']);
+  expect(await p.exited).toBe(1);
+  expect(p.stderr).toMatch(/^tapwatch analyze: \[TWU0003\] .*bad.yaml: 2 problems:\n {2}- \/interval .*\n {2}- \/rules /);
+  expect(p.stderr).not.toMatch(/\n\s+at /);
+});
+
+it('collect takes interval and device networks from ./tapwatch.yaml, and a flag overrides the file', async () => {
+  writeFileSync(join(dir, 'tapwatch.yaml'), 'interval: 2\ndevices: { networks: [192.0.2.0/24] }\n');
+  const fromFile = new CliProcess('collect', ['collect', '--pcap', capture, '--out', join(dir, 'a.ndjson')], { cwd: dir });
+  expect(await fromFile.exited, fromFile.tail()).toBe(0);
+  // The file's networks and interval: the generator's far ends in 192.0.2.0/24 are the "devices" now.
+  const fileRecords = readFileSync(join(dir, 'a.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { device: { ip: string }; interval: { seconds: number } });
+  expect(fileRecords.length).toBeGreaterThan(0);
+  for (const r of fileRecords) expect([r.device.ip.startsWith('192.0.2.'), r.interval.seconds]).toEqual([true, 2]);
+  expect(fromFile.last('collecting')).toMatchObject({ deviceNets: ['192.0.2.0/24'], intervalSeconds: 2 });
+
+  const overridden = new CliProcess('collect', ['collect', '--pcap', capture, '--out', join(dir, 'b.ndjson'), '--interval', '5', '--device-net', '10.128.0.0/9'], { cwd: dir });
+  expect(await overridden.exited, overridden.tail()).toBe(0);
+  const records = readFileSync(join(dir, 'b.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { device: { ip: string }; interval: { seconds: number } });
+  expect(records.length).toBeGreaterThan(0);
+  for (const r of records) expect([r.device.ip.startsWith('10.128.'), r.interval.seconds]).toEqual([true, 5]);
+  rmSync(join(dir, 'tapwatch.yaml'));
+}, 60_000);
+
+it('tapwatch --version prints the version of package.json', async () => {
+  const p = new CliProcess('version', ['--version']);
+  expect(await p.exited).toBe(0);
+  const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as { version: string };
+  expect(p.stdout).toBe(`tapwatch ${pkg.version}\n`);
+});
