@@ -14,10 +14,10 @@ const LAYERS: Record<string, number> = {
   net: 0,
   contracts: 1,
   'gre-decap': 2, inventory: 2, kafka: 2,
-  collector: 3, control: 3,
+  collector: 3, control: 3, ops: 3,
   analyzer: 4,
   responder: 5, indexer: 5,
-  demo: 6, ops: 6,
+  demo: 6,
   dashboards: 7,
   cli: 8,
 };
