@@ -44,6 +44,7 @@ const spec: CommandSpec = {
     'max-devices': { type: 'string' },
     'max-flows': { type: 'string' },
     'max-destinations': { type: 'string' },
+    'idle-intervals': { type: 'string' },
     top: { type: 'string' },
     contacts: { type: 'string' },
     speed: { type: 'string' },
@@ -68,7 +69,8 @@ const spec: CommandSpec = {
     interval: 'interval length in seconds (default 60)',
     'device-net': 'a device network, CIDR, repeatable (default 10.128.0.0/9, the SORACOM VPG default)',
     inventory: 'CSV or JSON file: ip, id, imsi, imei, group; reloaded on SIGHUP',
-    'max-devices': 'device table capacity (default 65536); devices beyond it are counted and logged',
+    'max-devices': 'device table capacity (default 65536); devices beyond it are counted and logged once per interval with their source networks',
+    'idle-intervals': 'a device with no traffic for this many intervals gives its table slot back (default 10)',
     'max-flows': 'distinct flows per interval (default 1048576)',
     'max-destinations': 'distinct (device, far end, port) per interval (default 1048576)',
     top: 'top destinations per record (default 10)',
@@ -127,10 +129,14 @@ export async function run(argv: string[]): Promise<number> {
     maxDevices: intOption('max-devices', v['max-devices'] as string | undefined, 1, 1 << 24) ?? 65536,
     maxFlows: intOption('max-flows', v['max-flows'] as string | undefined, 1, 1 << 26) ?? 1 << 20,
     maxDestinations: intOption('max-destinations', v['max-destinations'] as string | undefined, 1, 1 << 26) ?? 1 << 20,
+    idleIntervals: intOption('idle-intervals', v['idle-intervals'] as string | undefined, 1, 1 << 20) ?? 10,
     clock: v.pcap ? 'packet' : 'wall',
     source: sourceName,
     decap: { vxlanPorts, genevePorts },
     onRecords: (records) => pipeline.enqueue(records),
+    onDeviceOverflow: (o) =>
+      log.warn({ interval: new Date(o.startSec * 1000).toISOString(), maxDevices: o.maxDevices, framesNotCounted: o.frames, topSources: o.sources },
+        'device table full: new devices beyond --max-devices not counted in this interval'),
   });
   if (inventoryPath) {
     collector.inventory = Inventory.load(inventoryPath);
@@ -155,15 +161,7 @@ export async function run(argv: string[]): Promise<number> {
   let stopSource: (() => void) | undefined;
   process.on('SIGTERM', onSignal).on('SIGINT', onSignal).on('SIGHUP', onHup);
   const statsEvery = (intOption('stats-interval', v['stats-interval'] as string | undefined, 1, 86_400) ?? 10) * 1000;
-  let overflowLogged = 0;
-  const statsTimer = setInterval(() => {
-    log.info(counters(collector, pipeline, sink), 'counters');
-    const overflow = collector.agg.stats.deviceOverflow;
-    if (overflow > overflowLogged) {
-      log.warn({ maxDevices: collector.agg.devices.maxEntries, framesNotCounted: overflow }, 'device table full: traffic of devices beyond --max-devices is not counted');
-      overflowLogged = overflow;
-    }
-  }, statsEvery).unref();
+  const statsTimer = setInterval(() => log.info(counters(collector, pipeline, sink), 'counters'), statsEvery).unref();
 
   let exit = 0;
   try {
@@ -242,8 +240,9 @@ export function counters(c: Collector, p: Pipeline, sink: RecordSink): Record<st
     // Application messages that did not parse (per device they are in each record's dns.malformed / tls.malformed).
     evidenceMalformed: { ...named(c.agg.ev.dnsReasons, DNS_REASON_NAMES, 1), ...named(c.agg.ev.tlsReasons, TLS_REASON_NAMES, 1) },
     evidenceDropped: { burstStarts: c.agg.ev.dests.logDropped, hostNames: c.agg.ev.hosts.dropped, hostNameSwaps: c.agg.ev.hosts.swaps },
-    dropped: { noIp: a.noIp, notDevice: a.notDevice, deviceOverflow: a.deviceOverflow, flowOverflow: a.flowOverflow, destinationOverflow: a.destinationOverflow, lateFrames: c.lateFrames },
-    devices: c.agg.devices.size,
+    dropped: { noIp: a.noIp, notDevice: a.notDevice, deviceOverflow: a.deviceOverflow, downlinkUnknown: a.downlinkUnknown, flowOverflow: a.flowOverflow, destinationOverflow: a.destinationOverflow, lateFrames: c.lateFrames },
+    devices: c.agg.devices.count,
+    devicesEvicted: a.devicesEvicted,
     intervals: c.intervalsClosed,
     records: c.recordsEmitted,
     sink: { name: sink.name, ...sink.stats, queuedIntervals: p.pending, droppedRecords: p.droppedRecords },

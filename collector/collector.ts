@@ -25,6 +25,8 @@ export interface CollectorOptions extends AggregatorOptions {
   /** Where the records came from, for the records' collector.source. */
   source: string;
   decap?: DecapOptions;
+  /** Told once per interval in which new devices found the device table full: frames refused, and by which source networks. */
+  onDeviceOverflow?: (o: { startSec: number; frames: number; maxDevices: number; sources: { net: string; frames: number }[] }) => void;
   /** Receives each closed interval's records, synchronously, in order. */
   onRecords: (records: InspectionRecord[], interval: { startSec: number; complete: boolean }) => void;
 }
@@ -109,7 +111,11 @@ export class Collector implements FrameConsumer {
       this.names,
       this.opts.contacts ?? 16,
     );
+    if (this.agg.intervalOverflow > 0) {
+      this.opts.onDeviceOverflow?.({ startSec: this.startSec, frames: this.agg.intervalOverflow, maxDevices: this.agg.devices.maxEntries, sources: this.agg.overflowSources(5) });
+    }
     this.agg.reset();
+    for (let i = 0; i < this.agg.evictedCount; i++) this.names.forgetDevice(this.agg.evicted[i]);
     this.intervalsClosed++;
     this.recordsEmitted += records.length;
     if (records.length > 0) this.opts.onRecords(records, { startSec: this.startSec, complete });
