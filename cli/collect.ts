@@ -45,6 +45,7 @@ const spec: CommandSpec = {
     'max-flows': { type: 'string' },
     'max-destinations': { type: 'string' },
     'idle-intervals': { type: 'string' },
+    'max-time-skew': { type: 'string' },
     top: { type: 'string' },
     contacts: { type: 'string' },
     speed: { type: 'string' },
@@ -70,6 +71,7 @@ const spec: CommandSpec = {
     'device-net': 'a device network, CIDR, repeatable (default 10.128.0.0/9, the SORACOM VPG default)',
     inventory: 'CSV or JSON file: ip, id, imsi, imei, group; reloaded on SIGHUP',
     'max-devices': 'device table capacity (default 65536); devices beyond it are counted and logged once per interval with their source networks',
+    'max-time-skew': 'seconds a frame may be stamped away from the open interval before it is counted as malformed (timestamp_out_of_window) and skipped (default 86400); frames outside 1970-2200 always are',
     'idle-intervals': 'a device with no traffic for this many intervals gives its table slot back (default 10)',
     'max-flows': 'distinct flows per interval (default 1048576)',
     'max-destinations': 'distinct (device, far end, port) per interval (default 1048576)',
@@ -129,6 +131,7 @@ export async function run(argv: string[]): Promise<number> {
     maxDevices: intOption('max-devices', v['max-devices'] as string | undefined, 1, 1 << 24) ?? 65536,
     maxFlows: intOption('max-flows', v['max-flows'] as string | undefined, 1, 1 << 26) ?? 1 << 20,
     maxDestinations: intOption('max-destinations', v['max-destinations'] as string | undefined, 1, 1 << 26) ?? 1 << 20,
+    time: { maxSkewSec: intOption('max-time-skew', v['max-time-skew'] as string | undefined, 1, 2_000_000_000) ?? 86_400 },
     idleIntervals: intOption('idle-intervals', v['idle-intervals'] as string | undefined, 1, 1 << 20) ?? 10,
     clock: v.pcap ? 'packet' : 'wall',
     source: sourceName,
@@ -233,7 +236,7 @@ export function counters(c: Collector, p: Pipeline, sink: RecordSink): Record<st
   const a = c.agg.stats;
   return {
     frames: c.decap.frames,
-    malformed: named(c.decap.reasons, REASON_NAMES, 1),
+    malformed: { ...named(c.decap.reasons, REASON_NAMES, 1), ...(c.badTimestamps > 0 ? { timestamp_out_of_window: c.badTimestamps } : {}) },
     notes: named(c.decap.notes, NOTE_NAMES, 0),
     tunnels: c.tunnelCounts(),
     attributed: a.attributed,

@@ -1,0 +1,82 @@
+// Issue 12, as an operator meets it: frames stamped outside any sane time are counted and skipped.
+
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { InspectionRecord } from '../contracts/inspection-record.js';
+import { pcapBytes, pcapngBytes, type SynthFrame } from '../synth/capture-file.js';
+import { bytes, ethernet, gre, ipv4, udp } from '../synth/packets.js';
+import { CliProcess, type LogLine } from './helpers/cli-process.js';
+
+let dir: string;
+let capture: string;
+const T2026 = 1_780_000_000; // 2026-05-28
+const frame = (src: string, dst: string) =>
+  ethernet(ipv4(gre(ipv4(udp(bytes(32), { src: 40000, dst: 5683 }), { src, dst, proto: 17 }), { protocol: 0x0800 }), { src: '192.0.2.1', dst: '198.51.100.1', proto: 47 }));
+const deviceFrames = (n: number, from: number): SynthFrame[] =>
+  Array.from({ length: n }, (_, i) => ({ data: frame('10.128.0.1', '198.51.100.9'), tsSec: from + i, tsNsec: 0 }));
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'tapwatch-operator-'));
+  chmodSync(dir, 0o755); // the read-only case runs as nobody when the tests run as root
+  capture = join(dir, 'devices.pcap');
+  writeFileSync(capture, pcapBytes(deviceFrames(120, T2026)));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  logs: LogLine[];
+}
+
+async function tapwatch(args: string[], opts: { uid?: number; gid?: number } = {}): Promise<Run> {
+  const p = new CliProcess(args[0], args, opts);
+  const code = await p.exited;
+  return { code, stdout: p.stdout, stderr: p.stderr, logs: p.logs() };
+}
+
+/** Exit 1, and exactly one line on stderr that is not a JSON log line: the reason, with the path. No stack trace. */
+function expectOneClearLine(r: Run, ...contains: string[]): void {
+  expect(r.code, r.stderr).toBe(1);
+  const plain = r.stderr.split('\n').filter((l) => l !== '' && !l.startsWith('{'));
+  expect(plain, r.stderr).toHaveLength(1);
+  for (const c of contains) expect(plain[0]).toContain(c);
+  expect(r.stderr).not.toMatch(/^\s+at /m);
+}
+
+describe('timestamps outside a sane window', () => {
+  const records = (path: string) => readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as InspectionRecord);
+
+  it('a pcapng packet stamped 2^64-1 µs is counted as malformed and skipped; the frames after it are collected', async () => {
+    const cap = join(dir, 'max-ts.pcapng');
+    const huge: SynthFrame = { data: frame('10.128.0.1', '198.51.100.9'), tsSec: 18_446_744_073_709, tsNsec: 551_615_000 }; // 2^64-1 µs
+    writeFileSync(cap, pcapngBytes([...deviceFrames(50, T2026), huge, ...deviceFrames(50, T2026 + 50)]));
+    const out = join(dir, 'max-ts.ndjson');
+    const r = await tapwatch(['collect', '--pcap', cap, '--out', out, '--interval', '60']);
+    expect(r.code, r.stderr).toBe(0);
+    const fin = r.logs.find((l) => l.msg === 'final counters')!;
+    expect(fin.malformed).toMatchObject({ timestamp_out_of_window: 1 });
+    const recs = records(out);
+    expect(recs.reduce((s, x) => s + x.uplink.packets, 0)).toBe(100);
+    for (const x of recs) expect(x.interval.start.startsWith('2026-')).toBe(true);
+  });
+
+  it('one frame from 2100 in the middle of a 2026 capture moves no interval clock and makes nothing late', async () => {
+    const cap = join(dir, 'y2100.pcap');
+    const y2100: SynthFrame = { data: frame('10.128.0.1', '198.51.100.9'), tsSec: 4_102_444_800, tsNsec: 0 };
+    writeFileSync(cap, pcapBytes([...deviceFrames(60, T2026), y2100, ...deviceFrames(60, T2026 + 60)]));
+    const out = join(dir, 'y2100.ndjson');
+    const r = await tapwatch(['collect', '--pcap', cap, '--out', out, '--interval', '60']);
+    expect(r.code, r.stderr).toBe(0);
+    const fin = r.logs.find((l) => l.msg === 'final counters')!;
+    expect(fin.malformed).toMatchObject({ timestamp_out_of_window: 1 });
+    expect((fin.dropped as Record<string, number>).lateFrames).toBe(0);
+    const recs = records(out);
+    expect(recs.map((x) => x.uplink.packets).reduce((a, b) => a + b, 0)).toBe(120);
+    expect(recs.every((x) => x.interval.start.startsWith('2026-'))).toBe(true);
+    expect(recs.filter((x) => x.interval.complete)).toHaveLength(recs.length - 1);
+  });
+});
