@@ -16,6 +16,7 @@ import { recordsTable } from '../collector/table.js';
 import { KafkaSink } from '../collector/sinks/kafka.js';
 import { NdjsonSink } from '../collector/sinks/ndjson.js';
 import type { RecordSink } from '../collector/sinks/sink.js';
+import { OutputError } from '../contracts/output-error.js';
 import { intList, intOption, parseCommand, UsageError, type CommandSpec } from './args.js';
 import { Progress } from './progress.js';
 
@@ -167,6 +168,7 @@ export async function run(argv: string[]): Promise<number> {
   const statsTimer = setInterval(() => log.info(counters(collector, pipeline, sink), 'counters'), statsEvery).unref();
 
   let exit = 0;
+  let sinkFailed: OutputError | undefined;
   try {
     await sink.start?.();
     log.info({ source: sourceName, sink: sink.name, deviceNets: nets.cidrs }, 'collecting');
@@ -195,10 +197,17 @@ export async function run(argv: string[]): Promise<number> {
         collector,
         pipeline,
         log,
+        onSinkFailed: (err) => {
+          if (!(err instanceof OutputError)) return false;
+          sinkFailed ??= err;
+          stopSource?.();
+          return true;
+        },
       });
       stopSource = handle.stop;
       if (stopping) handle.stop();
       await handle.done;
+      if (sinkFailed) throw sinkFailed;
     }
   } finally {
     clearInterval(statsTimer);

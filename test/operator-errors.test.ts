@@ -1,4 +1,6 @@
-// Issue 12, as an operator meets it: frames stamped outside any sane time are counted and skipped.
+// Issue 12, as an operator meets it: an output that cannot be opened or written is one line and a
+// non-zero exit, never a stack trace nor a silent exit 0; frames stamped outside any sane time are
+// counted and skipped.
 
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -46,6 +48,46 @@ function expectOneClearLine(r: Run, ...contains: string[]): void {
   for (const c of contains) expect(plain[0]).toContain(c);
   expect(r.stderr).not.toMatch(/^\s+at /m);
 }
+
+describe('outputs that cannot be opened or written', () => {
+  it('collect: a missing directory, /dev/full, a read-only file', async () => {
+    expectOneClearLine(await tapwatch(['collect', '--pcap', capture, '--out', join(dir, 'missing', 'x.ndjson')]), 'cannot write', join(dir, 'missing', 'x.ndjson'), 'ENOENT');
+    expectOneClearLine(await tapwatch(['collect', '--pcap', capture, '--out', '/dev/full', '--log-level', 'silent']), 'cannot write /dev/full', 'ENOSPC');
+    const ro = join(dir, 'read-only.ndjson');
+    writeFileSync(ro, '');
+    chmodSync(ro, 0o444);
+    const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+    expectOneClearLine(await tapwatch(['collect', '--pcap', capture, '--out', ro, '--log-level', 'silent'], asUser), 'cannot write', ro, 'EACCES');
+  });
+
+  it('collect --listen-udp to a missing directory: one line, no unhandled error', async () => {
+    const r = await tapwatch(['collect', '--listen-udp', '47999', '--out', join(dir, 'missing', 'live.ndjson')]);
+    expectOneClearLine(r, 'cannot write', 'ENOENT');
+  });
+
+  it('standard output on /dev/full (decap)', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { openSync, closeSync } = await import('node:fs');
+    const fd = openSync('/dev/full', 'w');
+    const { CLI } = await import('./helpers/cli-process.js');
+    const r = spawnSync(process.execPath, [CLI, 'decap', capture], { stdio: ['ignore', fd, 'pipe'], encoding: 'utf8' });
+    closeSync(fd);
+    expectOneClearLine({ code: r.status, stdout: '', stderr: r.stderr, logs: [] }, 'cannot write standard output', 'ENOSPC');
+  });
+
+  it('analyze: --out to a missing directory or a read-only file, --in that does not exist', async () => {
+    const records = join(dir, 'records.ndjson');
+    expect((await tapwatch(['collect', '--pcap', capture, '--out', records, '--log-level', 'silent'])).code).toBe(0);
+    expectOneClearLine(await tapwatch(['analyze', '--in', records, '--out', join(dir, 'missing', 'a.ndjson')]), 'cannot write', 'ENOENT');
+    expectOneClearLine(await tapwatch(['analyze', '--in', join(dir, 'none.ndjson'), '--out', '-']), 'cannot read', 'ENOENT');
+    // No event comes from these records, so what fails is the final flush of an empty buffer: a file was still opened.
+    const events = join(dir, 'ro-events.ndjson');
+    writeFileSync(events, '');
+    chmodSync(events, 0o444);
+    const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+    expectOneClearLine(await tapwatch(['analyze', '--in', records, '--out', events], asUser), 'cannot write', 'EACCES');
+  });
+});
 
 describe('timestamps outside a sane window', () => {
   const records = (path: string) => readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as InspectionRecord);
