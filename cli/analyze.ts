@@ -121,7 +121,9 @@ export async function run(argv: string[]): Promise<number> {
     OutputError.write(outFd, outPath, pending);
     closeSync(outFd);
   }
-  log.info({ records, events, invalid }, 'done');
+  const warming = analyzer.warming();
+  if (warming.devices > 0) log.info({ devices: warming.devices, until: warming.until }, `${warming.devices} device(s) still warming up: judged against their group's baseline until ${warming.until ?? 'more records come'}`);
+  log.info({ records, events, invalid, warmingUp: warming.devices }, 'done');
   log.flush();
   return 0;
 }

@@ -165,7 +165,23 @@ export async function run(argv: string[]): Promise<number> {
   let stopSource: (() => void) | undefined;
   process.on('SIGTERM', onSignal).on('SIGINT', onSignal).on('SIGHUP', onHup);
   const statsEvery = (intOption('stats-interval', v['stats-interval'] as string | undefined, 1, 86_400) ?? 10) * 1000;
-  const statsTimer = setInterval(() => log.info(counters(collector, pipeline, sink), 'counters'), statsEvery).unref();
+  let warnedNoDevice = false;
+  const noDeviceWarning = () => {
+    const a = collector.agg.stats;
+    if (warnedNoDevice || a.attributed > 0 || a.frames === a.noIp) return;
+    warnedNoDevice = true;
+    const busiest = collector.agg.foreignSources(5);
+    const list = busiest.map((n) => `${n.net} (${n.frames} frames)`).join(', ');
+    log.warn({ deviceNets: nets.cidrs, framesWithIp: a.frames - a.noIp, busiestSourceNets: busiest }, 'no packet matched a device network: set --device-net');
+    process.stderr.write(
+      `tapwatch collect: warning: no packet matched a device network (--device-net ${nets.cidrs.join(', ')}); ` +
+        `busiest source networks: ${list}. Set --device-net CIDR (repeatable) to your devices' network.\n`,
+    );
+  };
+  const statsTimer = setInterval(() => {
+    log.info(counters(collector, pipeline, sink), 'counters');
+    noDeviceWarning();
+  }, statsEvery).unref();
 
   let exit = 0;
   let sinkFailed: OutputError | undefined;
@@ -213,6 +229,7 @@ export async function run(argv: string[]): Promise<number> {
     clearInterval(statsTimer);
     process.off('SIGTERM', onSignal).off('SIGINT', onSignal).off('SIGHUP', onHup);
     await sink.close();
+    noDeviceWarning();
     log.info(counters(collector, pipeline, sink), 'final counters');
     log.flush();
   }

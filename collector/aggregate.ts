@@ -121,6 +121,8 @@ export class Aggregator {
   readonly overflowNets: KeyTable;
   private readonly overflowFrames: Float64Array;
   intervalOverflow = 0;
+  private readonly foreignNets = new KeyTable(4, OVERFLOW_SOURCES, OVERFLOW_SOURCES);
+  private readonly foreignFrames = new Float64Array(OVERFLOW_SOURCES);
 
   constructor(private readonly nets: DeviceNets, opts: AggregatorOptions) {
     const d = opts.maxDevices;
@@ -172,6 +174,8 @@ export class Aggregator {
     const toDevice = this.nets.contains(b, m.ipDstOff, v);
     if (!fromDevice && !toDevice) {
       this.stats.notDevice++;
+      // Until some frame matches, remember where the traffic came from: the operator's hint for --device-net.
+      if (this.stats.attributed === 0) this.tallyNet(this.foreignNets, this.foreignFrames, b, m.ipSrcOff, v, 16);
       return;
     }
     this.stats.attributed++;
@@ -290,27 +294,34 @@ export class Aggregator {
   private overflow(b: Uint8Array, off: number, v: number): void {
     this.stats.deviceOverflow++;
     this.intervalOverflow++;
-    const k = this.overflowNets.probe;
+    this.tallyNet(this.overflowNets, this.overflowFrames, b, off, v, 24);
+  }
+
+  /** One frame for the network (IPv4 /v4Bits, IPv6 /v4Bits + 40) of the address at b[off]. */
+  private tallyNet(t: KeyTable, frames: Float64Array, b: Uint8Array, off: number, v: number, v4Bits: number): void {
+    const k = t.probe;
     writeAddrKey(b, off, v, k, 0);
-    if (v === 4) k[3] &= 0xffffff00; // its /24
-    else {
-      k[2] = 0; // its /64
+    if (v === 4) k[3] &= (0xffffffff << (32 - v4Bits)) | 0;
+    else if (v4Bits === 24) {
+      k[2] = 0; // a /64
+      k[3] = 0;
+    } else {
+      k[1] &= 0xffff0000; // a /48
+      k[2] = 0;
       k[3] = 0;
     }
-    const id = this.overflowNets.find(true);
-    if (id >= 0) this.overflowFrames[id]++;
+    const id = t.find(true);
+    if (id >= 0) frames[id]++;
   }
 
   /** The open interval's refused frames by source network, most first (for a log line: allocates). */
   overflowSources(top: number): { net: string; frames: number }[] {
-    const out: { net: string; frames: number }[] = [];
-    const k = new Uint32Array(4);
-    for (let id = 0; id < this.overflowNets.size; id++) {
-      this.overflowNets.keyOf(id, k);
-      const v4 = k[0] === 0 && k[1] === 0 && k[2] === 0xffff;
-      out.push({ net: `${formatAddrKey(k)}/${v4 ? 24 : 64}`, frames: this.overflowFrames[id] });
-    }
-    return out.sort((a, b) => b.frames - a.frames).slice(0, top);
+    return topNets(this.overflowNets, this.overflowFrames, top, 24, 64);
+  }
+
+  /** While no frame has matched a device network: the busiest source networks seen (IPv4 /16, IPv6 /48). */
+  foreignSources(top: number): { net: string; frames: number }[] {
+    return topNets(this.foreignNets, this.foreignFrames, top, 16, 48);
   }
 
   /** First packet of a device in this interval: remember the tunnel and the mirror that carried it. */
@@ -360,4 +371,15 @@ export class Aggregator {
     this.flows.clear();
     this.dests.clear();
   }
+}
+
+function topNets(t: KeyTable, frames: Float64Array, top: number, v4Bits: number, v6Bits: number): { net: string; frames: number }[] {
+  const out: { net: string; frames: number }[] = [];
+  const k = new Uint32Array(4);
+  for (let id = 0; id < t.size; id++) {
+    t.keyOf(id, k);
+    const v4 = k[0] === 0 && k[1] === 0 && k[2] === 0xffff;
+    out.push({ net: `${formatAddrKey(k)}/${v4 ? v4Bits : v6Bits}`, frames: frames[id] });
+  }
+  return out.sort((a, b) => b.frames - a.frames).slice(0, top);
 }

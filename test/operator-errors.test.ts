@@ -1,6 +1,6 @@
 // Issue 12, as an operator meets it: an output that cannot be opened or written is one line and a
-// non-zero exit, never a stack trace nor a silent exit 0; frames stamped outside any sane time are
-// counted and skipped.
+// non-zero exit, never a stack trace nor a silent exit 0; a capture in which no packet is a device's
+// says so and which flag to set; frames stamped outside any sane time are counted and skipped.
 
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -86,6 +86,36 @@ describe('outputs that cannot be opened or written', () => {
     chmodSync(events, 0o444);
     const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
     expectOneClearLine(await tapwatch(['analyze', '--in', records, '--out', events], asUser), 'cannot write', 'EACCES');
+  });
+});
+
+describe('telling the operator what is going on', () => {
+  it('collect warns when no packet matched a device network, naming the busiest source networks and the flag', async () => {
+    const other = join(dir, 'other.pcap');
+    writeFileSync(other, pcapBytes([
+      ...Array.from({ length: 30 }, (_, i) => ({ data: frame('192.168.7.1', '8.8.8.8'), tsSec: T2026 + i, tsNsec: 0 })),
+      ...Array.from({ length: 10 }, (_, i) => ({ data: frame('172.20.1.1', '8.8.8.8'), tsSec: T2026 + i, tsNsec: 0 })),
+    ]));
+    const r = await tapwatch(['collect', '--pcap', other, '--out', join(dir, 'other.ndjson')]);
+    expect(r.code, r.stderr).toBe(0);
+    const line = r.stderr.split('\n').find((l) => l.includes('no packet matched a device network') && !l.startsWith('{'));
+    expect(line).toMatch(/192\.168\.0\.0\/16 \(30 frames\), 172\.20\.0\.0\/16 \(10 frames\)/);
+    expect(line).toContain('--device-net');
+    expect(r.logs.find((l) => l.msg === 'no packet matched a device network: set --device-net')).toMatchObject({ busiestSourceNets: [{ net: '192.168.0.0/16', frames: 30 }, { net: '172.20.0.0/16', frames: 10 }] });
+    // And with the flag set, the devices are there.
+    const ok = await tapwatch(['collect', '--pcap', other, '--out', join(dir, 'other.ndjson'), '--device-net', '192.168.0.0/16']);
+    expect(ok.stderr).not.toContain('no packet matched');
+    expect(readFileSync(join(dir, 'other.ndjson'), 'utf8')).toContain('192.168.7.1');
+  });
+
+  it('analyze says how many devices are still warming up, and until when', async () => {
+    const records = join(dir, 'warm.ndjson');
+    expect((await tapwatch(['collect', '--pcap', capture, '--out', records, '--log-level', 'silent'])).code).toBe(0);
+    const r = await tapwatch(['analyze', '--in', records, '--out', join(dir, 'events.ndjson')]);
+    expect(r.code, r.stderr).toBe(0);
+    const warm = r.logs.find((l) => typeof l.msg === 'string' && l.msg.includes('still warming up'));
+    expect(warm).toMatchObject({ devices: 1 });
+    expect(Date.parse(warm!.until as string)).toBeGreaterThan(T2026 * 1000);
   });
 });
 
