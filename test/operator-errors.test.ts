@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InspectionRecord } from '../contracts/inspection-record.js';
 import { pcapBytes, pcapngBytes, type SynthFrame } from '../synth/capture-file.js';
 import { bytes, ethernet, gre, ipv4, udp } from '../synth/packets.js';
-import { CliProcess, type LogLine } from './helpers/cli-process.js';
+import { runCli, type CliRun as Run } from './helpers/cli-process.js';
 
 let dir: string;
 let capture: string;
@@ -27,18 +27,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  logs: LogLine[];
-}
-
-async function tapwatch(args: string[], opts: { uid?: number; gid?: number } = {}): Promise<Run> {
-  const p = new CliProcess(args[0], args, opts);
-  const code = await p.exited;
-  return { code, stdout: p.stdout, stderr: p.stderr, logs: p.logs() };
-}
+const tapwatch = runCli;
 
 /** Exit 1, and exactly one line on stderr that is not a JSON log line: the reason, with the path. No stack trace. */
 function expectOneClearLine(r: Run, ...contains: string[]): void {

@@ -74,3 +74,18 @@ export class CliProcess {
     return this.exited;
   }
 }
+
+/** What a finished run left: its exit status, its output, its log lines. */
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  logs: LogLine[];
+}
+
+/** Runs `tapwatch ...args` to its end. */
+export async function runCli(args: readonly string[], opts: ConstructorParameters<typeof CliProcess>[2] = {}): Promise<CliRun> {
+  const p = new CliProcess(args[0] ?? 'tapwatch', args, opts);
+  const code = await p.exited;
+  return { code, stdout: p.stdout, stderr: p.stderr, logs: p.logs() };
+}
