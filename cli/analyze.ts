@@ -137,6 +137,6 @@ function runOnKafka(options: AnalyzerServiceOptions, statsEveryMs: number): Prom
     statsEveryMs,
     start: () => service.start(),
     stop: () => service.stop(),
-    counters: () => ({ ...service.stats, invalid: service.consumerStats.invalid, lag: Object.fromEntries(service.consumerStats.lag) }),
+    counters: () => ({ ...service.stats, invalid: service.consumerStats.invalid, lag: Object.fromEntries(service.consumerStats.lag), warmingUp: service.warming() }),
   });
 }
