@@ -89,6 +89,11 @@ export class AnalyzerService {
     return this.consumer.stats;
   }
 
+  /** Devices of this analyzer's partitions still warming up, and when the last of them is through (record time). */
+  warming(): { devices: number; until: string | null } {
+    return this.analyzer.warming();
+  }
+
   async start(): Promise<void> {
     await ensureTopics(this.kafka, [
       { topic: this.input },

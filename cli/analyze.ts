@@ -1,8 +1,9 @@
 // tapwatch analyze (offline): inspection records in (NDJSON), anomaly events out (NDJSON). The
 // same analyzer the Kafka consumer will run; same records in the same order, same events.
 
-import { createReadStream, createWriteStream } from 'node:fs';
+import { closeSync, createReadStream, openSync } from 'node:fs';
 import { once } from 'node:events';
+import { OutputError } from '../contracts/output-error.js';
 import { createInterface } from 'node:readline';
 import { pino } from 'pino';
 import { runService } from './service-runner.js';
@@ -88,8 +89,30 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (!v.in || !v.out) throw new UsageError('give --in and --out, or --kafka (or kafka.brokers in the config file)');
   const analyzer = createAnalyzer(config);
-  const input = v.in === '-' ? process.stdin : createReadStream(v.in);
-  const output = v.out === '-' ? process.stdout : createWriteStream(v.out);
+  // Both ends opened before anything is read: a missing directory or an unreadable file is one line, not a stack trace.
+  let inFd: number | undefined;
+  if (v.in !== '-') {
+    try {
+      inFd = openSync(v.in, 'r');
+    } catch (err) {
+      throw OutputError.from('read', v.in, err);
+    }
+  }
+  const outPath = v.out;
+  const outFd = outPath === '-' ? -1 : OutputError.open(outPath);
+  const input = inFd === undefined ? process.stdin : createReadStream('', { fd: inFd });
+  let pending = '';
+  const write = async (line: string) => {
+    if (outFd < 0) {
+      if (!process.stdout.write(line)) await once(process.stdout, 'drain');
+      return;
+    }
+    pending += line;
+    if (pending.length >= 1 << 16) {
+      OutputError.write(outFd, outPath, pending);
+      pending = '';
+    }
+  };
   let records = 0;
   let events = 0;
   let invalid = 0;
@@ -110,14 +133,16 @@ export async function run(argv: string[]): Promise<number> {
     records++;
     for (const e of analyzer.process(record)) {
       events++;
-      if (!output.write(JSON.stringify(e) + '\n')) await once(output, 'drain');
+      await write(JSON.stringify(e) + '\n');
     }
   }
-  if (output !== process.stdout) {
-    output.end();
-    await once(output, 'close');
+  if (outFd >= 0) {
+    OutputError.write(outFd, outPath, pending);
+    closeSync(outFd);
   }
-  log.info({ records, events, invalid }, 'done');
+  const warming = analyzer.warming();
+  if (warming.devices > 0) log.info({ devices: warming.devices, until: warming.until }, `${warming.devices} device(s) still warming up: judged against their group's baseline until ${warming.until ?? 'more records come'}`);
+  log.info({ records, events, invalid, warmingUp: warming.devices }, 'done');
   log.flush();
   return 0;
 }
@@ -138,6 +163,6 @@ function runOnKafka(options: AnalyzerServiceOptions, statsEveryMs: number, http:
       status.kafkaReady();
     },
     stop: () => service.stop(),
-    counters: () => ({ ...service.stats, invalid: service.consumerStats.invalid, lag: Object.fromEntries(service.consumerStats.lag) }),
+    counters: () => ({ ...service.stats, invalid: service.consumerStats.invalid, lag: Object.fromEntries(service.consumerStats.lag), warmingUp: service.warming() }),
   });
 }

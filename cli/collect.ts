@@ -16,6 +16,7 @@ import { recordsTable } from '../collector/table.js';
 import { KafkaSink } from '../collector/sinks/kafka.js';
 import { NdjsonSink } from '../collector/sinks/ndjson.js';
 import type { RecordSink } from '../collector/sinks/sink.js';
+import { OutputError } from '../contracts/output-error.js';
 import { intList, intOption, parseCommand, UsageError, type CommandSpec } from './args.js';
 import { Progress } from './progress.js';
 import { Stopped } from '../net/backoff.js';
@@ -47,6 +48,8 @@ const spec: CommandSpec = {
     'max-devices': { type: 'string' },
     'max-flows': { type: 'string' },
     'max-destinations': { type: 'string' },
+    'idle-intervals': { type: 'string' },
+    'max-time-skew': { type: 'string' },
     top: { type: 'string' },
     contacts: { type: 'string' },
     speed: { type: 'string' },
@@ -75,7 +78,9 @@ const spec: CommandSpec = {
     interval: 'interval length in seconds (default: interval of the config file, else 60)',
     'device-net': 'a device network, CIDR, repeatable (default: devices.networks of the config file, else 10.128.0.0/9, the SORACOM VPG default)',
     inventory: 'CSV or JSON file: ip, id, imsi, imei, group; reloaded on SIGHUP',
-    'max-devices': 'device table capacity (default 65536); devices beyond it are counted and logged',
+    'max-devices': 'device table capacity (default 65536); devices beyond it are counted and logged once per interval with their source networks',
+    'max-time-skew': 'seconds a frame may be stamped away from the open interval before it is counted as malformed (timestamp_out_of_window) and skipped (default 86400); frames outside 1970-2200 always are',
+    'idle-intervals': 'a device with no traffic for this many intervals gives its table slot back (default 10)',
     'max-flows': 'distinct flows per interval (default 1048576)',
     'max-destinations': 'distinct (device, far end, port) per interval (default 1048576)',
     top: 'top destinations per record (default 10)',
@@ -143,10 +148,15 @@ export async function run(argv: string[]): Promise<number> {
     maxDevices: intOption('max-devices', v['max-devices'] as string | undefined, 1, 1 << 24) ?? 65536,
     maxFlows: intOption('max-flows', v['max-flows'] as string | undefined, 1, 1 << 26) ?? 1 << 20,
     maxDestinations: intOption('max-destinations', v['max-destinations'] as string | undefined, 1, 1 << 26) ?? 1 << 20,
+    time: { maxSkewSec: intOption('max-time-skew', v['max-time-skew'] as string | undefined, 1, 2_000_000_000) ?? 86_400 },
+    idleIntervals: intOption('idle-intervals', v['idle-intervals'] as string | undefined, 1, 1 << 20) ?? 10,
     clock: v.pcap ? 'packet' : 'wall',
     source: sourceName,
     decap: { vxlanPorts, genevePorts },
     onRecords: (records) => pipeline.enqueue(records),
+    onDeviceOverflow: (o) =>
+      log.warn({ interval: new Date(o.startSec * 1000).toISOString(), maxDevices: o.maxDevices, framesNotCounted: o.frames, topSources: o.sources },
+        'device table full: new devices beyond --max-devices not counted in this interval'),
   });
   if (inventoryPath) {
     collector.inventory = Inventory.load(inventoryPath);
@@ -192,17 +202,26 @@ export async function run(argv: string[]): Promise<number> {
   let stopSource: (() => void) | undefined;
   process.on('SIGTERM', onSignal).on('SIGINT', onSignal).on('SIGHUP', onHup);
   const statsEvery = (intOption('stats-interval', v['stats-interval'] as string | undefined, 1, 86_400) ?? 10) * 1000;
-  let overflowLogged = 0;
+  let warnedNoDevice = false;
+  const noDeviceWarning = () => {
+    const a = collector.agg.stats;
+    if (warnedNoDevice || a.attributed > 0 || a.frames === a.noIp) return;
+    warnedNoDevice = true;
+    const busiest = collector.agg.foreignSources(5);
+    const list = busiest.map((n) => `${n.net} (${n.frames} frames)`).join(', ');
+    log.warn({ deviceNets: nets.cidrs, framesWithIp: a.frames - a.noIp, busiestSourceNets: busiest }, 'no packet matched a device network: set --device-net');
+    process.stderr.write(
+      `tapwatch collect: warning: no packet matched a device network (--device-net ${nets.cidrs.join(', ')}); ` +
+        `busiest source networks: ${list}. Set --device-net CIDR (repeatable) to your devices' network.\n`,
+    );
+  };
   const statsTimer = setInterval(() => {
     log.info(counters(collector, pipeline, sink), 'counters');
-    const overflow = collector.agg.stats.deviceOverflow;
-    if (overflow > overflowLogged) {
-      log.warn({ maxDevices: collector.agg.devices.maxEntries, framesNotCounted: overflow }, 'device table full: traffic of devices beyond --max-devices is not counted');
-      overflowLogged = overflow;
-    }
+    noDeviceWarning();
   }, statsEvery).unref();
 
   let exit = 0;
+  let sinkFailed: OutputError | undefined;
   try {
     const http = (v.http as string | undefined) ?? cfg.http?.collect;
     if (http) await status.listen(http);
@@ -239,17 +258,25 @@ export async function run(argv: string[]): Promise<number> {
         collector,
         pipeline,
         log,
+        onSinkFailed: (err) => {
+          if (!(err instanceof OutputError)) return false;
+          sinkFailed ??= err;
+          stopSource?.();
+          return true;
+        },
       });
       stopSource = handle.stop;
       status.captureLoss(handle.loss);
       if (stopping) handle.stop();
       await handle.done;
+      if (sinkFailed) throw sinkFailed;
     }
   } finally {
     clearInterval(statsTimer);
     process.off('SIGTERM', onSignal).off('SIGINT', onSignal).off('SIGHUP', onHup);
     await sink.close();
     await status.close();
+    noDeviceWarning();
     log.info(counters(collector, pipeline, sink), 'final counters');
     log.flush();
   }
@@ -282,15 +309,16 @@ export function counters(c: Collector, p: Pipeline, sink: RecordSink): Record<st
   const a = c.agg.stats;
   return {
     frames: c.decap.frames,
-    malformed: named(c.decap.reasons, REASON_NAMES, 1),
+    malformed: { ...named(c.decap.reasons, REASON_NAMES, 1), ...(c.badTimestamps > 0 ? { timestamp_out_of_window: c.badTimestamps } : {}) },
     notes: named(c.decap.notes, NOTE_NAMES, 0),
     tunnels: c.tunnelCounts(),
     attributed: a.attributed,
     // Application messages that did not parse (per device they are in each record's dns.malformed / tls.malformed).
     evidenceMalformed: { ...named(c.agg.ev.dnsReasons, DNS_REASON_NAMES, 1), ...named(c.agg.ev.tlsReasons, TLS_REASON_NAMES, 1) },
     evidenceDropped: { burstStarts: c.agg.ev.dests.logDropped, hostNames: c.agg.ev.hosts.dropped, hostNameSwaps: c.agg.ev.hosts.swaps },
-    dropped: { noIp: a.noIp, notDevice: a.notDevice, deviceOverflow: a.deviceOverflow, flowOverflow: a.flowOverflow, destinationOverflow: a.destinationOverflow, lateFrames: c.lateFrames },
-    devices: c.agg.devices.size,
+    dropped: { noIp: a.noIp, notDevice: a.notDevice, deviceOverflow: a.deviceOverflow, downlinkUnknown: a.downlinkUnknown, flowOverflow: a.flowOverflow, destinationOverflow: a.destinationOverflow, lateFrames: c.lateFrames },
+    devices: c.agg.devices.count,
+    devicesEvicted: a.devicesEvicted,
     intervals: c.intervalsClosed,
     records: c.recordsEmitted,
     sink: { name: sink.name, ...sink.stats, queuedIntervals: p.pending, droppedRecords: p.droppedRecords },

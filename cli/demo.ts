@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { runDemo, QUARANTINE_GROUP, type DemoReport } from '../demo/embedded.js';
 import { intOption, parseCommand, type CommandSpec } from './args.js';
+import { DeviceNets } from '../collector/device-nets.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..'); // dist/cli → package root
 const DEMO = join(ROOT, 'fixtures', 'demo');
@@ -26,6 +27,7 @@ const spec: CommandSpec = {
     port: { type: 'string' },
     db: { type: 'string' },
     'quarantine-gateway': { type: 'string' },
+    'device-net': { type: 'string', multiple: true },
     serve: { type: 'boolean' },
     json: { type: 'boolean' },
     'log-level': { type: 'string' },
@@ -37,6 +39,7 @@ const spec: CommandSpec = {
     port: 'control API port (default 0: any free port)',
     db: "control API SQLite file (default ':memory:')",
     'quarantine-gateway': 'redirect gateway of the quarantine group (default 192.0.2.254)',
+    'device-net': 'a device network, CIDR, repeatable (default 10.128.0.0/9, as collect): set it for your own --capture',
     serve: 'keep the control API up after the replay, until Ctrl-C, and print a key to try it with',
     json: 'print the report as JSON',
     'log-level': 'pino level of the JSON logs on stderr (default warn)',
@@ -46,7 +49,7 @@ const spec: CommandSpec = {
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommand(spec, argv);
   if (!parsed) return 0;
-  const v = parsed.values as Record<string, string | boolean | undefined>;
+  const v = parsed.values as Record<string, string | string[] | boolean | undefined>;
   const log = pino({ name: 'tapwatch-demo', level: (v['log-level'] as string | undefined) ?? 'warn' }, pino.destination(2));
   const demo = await runDemo({
     capture: (v.capture as string | undefined) ?? join(DEMO, 'incident-mirror.pcap'),
@@ -55,6 +58,7 @@ export async function run(argv: string[]): Promise<number> {
     port: intOption('port', v.port as string | undefined, 0, 65535) ?? 0,
     db: (v.db as string | undefined) ?? ':memory:',
     quarantineGateway: (v['quarantine-gateway'] as string | undefined) ?? '192.0.2.254',
+    deviceNets: new DeviceNets((v['device-net'] as string[] | undefined) ?? ['10.128.0.0/9']).cidrs.slice(),
     log,
   });
   const r = demo.report;
@@ -90,6 +94,13 @@ function formatReport(r: DemoReport, serving: boolean): string {
   out.push(
     `Saw: ${n(r.reader.frames)} mirrored frames (${tunnels}), ${r.devices.length} devices, ${n(r.records)} inspection records of 1 minute.`,
   );
+  if (r.notDevice.frames > 0) {
+    const where = r.notDevice.busiestSourceNets.map((x) => `${x.net} (${n(x.frames)})`).join(', ');
+    out.push(
+      `  ${n(r.notDevice.frames)} frames had no endpoint in a device network (--device-net ${r.deviceNets.join(', ')})` +
+        (where ? `; none matched: the busiest source networks were ${where}. Set --device-net to your devices' network.` : '.'),
+    );
+  }
   if (r.reader.error) out.push(`  The capture ended early: ${r.reader.error}; everything before it was processed.`);
   const busiest = [...r.devices].sort((a, b) => b.packets - a.packets).slice(0, 3);
   out.push(`  Busiest by packets: ${busiest.map((d) => `${d.id} ${n(d.packets)}`).join(', ')}.`, '');

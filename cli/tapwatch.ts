@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { UsageError } from './args.js';
 import { DEFAULT_CONFIG_FILE } from './config.js';
+import { OutputError } from '../contracts/output-error.js';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
   demo: { summary: 'the whole pipeline in one process on a bundled capture with an incident', load: () => import('./demo.js') },
@@ -43,6 +44,13 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`tapwatch: unknown command '${name}'\n\n${usage()}`);
     return 2;
   }
+  // Standard output redirected to a full disk or /dev/full: one line and exit 1, not an unhandled 'error'.
+  // (Not process.exit: the command still closes what it opened; exiting under a native module crashed.)
+  process.stdout.on('error', (err) => {
+    if (stdoutFailed) return;
+    stdoutFailed = true;
+    process.stderr.write(`tapwatch ${name}: [TWU0004] ${OutputError.from('write', 'standard output', err).message}\n`);
+  });
   try {
     return await (await command.load()).run(rest);
   } catch (err) {
@@ -68,7 +76,11 @@ function version(): string {
   }
   return 'unknown';
 }
+let stdoutFailed = false;
 
 main(process.argv.slice(2)).then((code) => {
   process.exitCode = code;
+});
+process.on('exit', () => {
+  if (stdoutFailed && !process.exitCode) process.exitCode = 1;
 });

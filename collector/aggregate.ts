@@ -12,9 +12,22 @@
 //
 // A device is an inner endpoint inside the device networks: traffic from it is uplink, traffic
 // to it downlink, and the far end is "the destination" in both directions.
+//
+// The device table is bounded and fair (issue 12). Anyone can send to every address of a /16 (a
+// scanning device, the internet), so downlink alone must not fill the table: an address that sends
+// gets its entry as long as there is room, while downlink to an address with no entry creates one only
+// while fewer than `maxDownlinkOnly` entries are held by addresses that have not sent; such an entry is
+// given back after one interval without traffic, and becomes an ordinary device when its address
+// sends. 65,536 probes then cost at most maxDownlinkOnly records per interval and never a sender's slot.
+// (Creating entries only for senders would be simpler, but loses what a device receives before its
+// first packet out: DNS answers, a server speaking first.) Past that cap, downlink to an unknown address
+// is counted (downlinkUnknown). Devices with no traffic for `idleIntervals` closed intervals are evicted
+// and their slots reused. Frames of a sender that finds the table full are counted (deviceOverflow) with
+// their source's /24 (IPv4) or /64 (IPv6), reported once per interval.
 
 import { AddrTable, writeAddrKey } from '../net/addr-table.js';
 import { KeyTable } from '../net/key-table.js';
+import { formatAddrKey } from '../net/ip-format.js';
 import { L_TCP, L_UDP, L_ICMP, L_ICMPV6 } from '../gre-decap/layers.js';
 import { N_FRAGMENT } from '../gre-decap/malformed.js';
 import type { PacketMeta } from '../gre-decap/meta.js';
@@ -46,7 +59,14 @@ export interface AggregatorOptions {
   maxHostNames?: number;
   /** Contact burst starts logged per interval (default 1048576). */
   maxBursts?: number;
+  /** Intervals with no traffic after which a device's slot is given back (default 10). */
+  idleIntervals?: number;
+  /** Entries held at once by addresses that only received so far (default maxDevices / 64, at least 64). */
+  maxDownlinkOnly?: number;
 }
+
+/** Source networks kept per interval for the device-overflow report. */
+const OVERFLOW_SOURCES = 256;
 
 /** What the aggregator dropped and why (never silently). */
 export class AggregatorCounters {
@@ -55,6 +75,8 @@ export class AggregatorCounters {
   noIp = 0; // frames with no IP header (ARP, STP, ... inside the mirror)
   notDevice = 0; // innermost IP has no endpoint in a device network
   deviceOverflow = 0; // a new device arrived with the device table full
+  downlinkUnknown = 0; // to a device-network address with no entry, maxDownlinkOnly entries held already
+  devicesEvicted = 0; // idle for idleIntervals: slot given back
   flowOverflow = 0;
   destinationOverflow = 0;
 }
@@ -83,6 +105,24 @@ export class Aggregator {
   intervalFrames = 0;
   /** Start of the open interval (seconds since the epoch): contact times are kept as ms after it. */
   private startSec = 0;
+  /** Intervals reset so far; per slot, the one it last had traffic in (1 + index), 0 for a free slot. */
+  private intervalNo = 1;
+  private readonly lastActive: Uint32Array;
+  private readonly idleIntervals: number;
+  /** Per slot: 1 once its address sent a packet; entries created by downlink hold 0 until then. */
+  private readonly sender: Uint8Array;
+  private readonly maxDownlinkOnly: number;
+  private downlinkOnly = 0;
+  private nextOwner = 0;
+  /** Slots evicted by the last reset() (their text, cached elsewhere by slot, is stale). */
+  readonly evicted: Int32Array;
+  evictedCount = 0;
+  /** Frames refused for a full device table in the open interval, by source network. */
+  readonly overflowNets: KeyTable;
+  private readonly overflowFrames: Float64Array;
+  intervalOverflow = 0;
+  private readonly foreignNets = new KeyTable(4, OVERFLOW_SOURCES, OVERFLOW_SOURCES);
+  private readonly foreignFrames = new Float64Array(OVERFLOW_SOURCES);
 
   constructor(private readonly nets: DeviceNets, opts: AggregatorOptions) {
     const d = opts.maxDevices;
@@ -94,6 +134,13 @@ export class Aggregator {
     this.mirrorSrc = new Uint32Array(d * 4);
     this.active = new Int32Array(d);
     this.isActive = new Uint8Array(d);
+    this.lastActive = new Uint32Array(d);
+    this.evicted = new Int32Array(d);
+    this.idleIntervals = opts.idleIntervals ?? 10;
+    this.sender = new Uint8Array(d);
+    this.maxDownlinkOnly = opts.maxDownlinkOnly ?? Math.max(64, d >> 6);
+    this.overflowNets = new KeyTable(4, OVERFLOW_SOURCES, OVERFLOW_SOURCES);
+    this.overflowFrames = new Float64Array(OVERFLOW_SOURCES);
     // Start small and grow: tables sized for the worst case would spread every lookup over tens
     // of megabytes of cold memory, while a typical interval needs a few thousand entries.
     this.dests = new KeyTable(6, opts.maxDestinations, Math.min(opts.maxDestinations, 4096));
@@ -106,6 +153,7 @@ export class Aggregator {
       hostNames: opts.maxHostNames ?? 1 << 16,
       maxBursts: opts.maxBursts ?? 1 << 20,
       maxDestinations: opts.maxDestinations,
+      maxDevices: d,
     });
   }
 
@@ -126,6 +174,8 @@ export class Aggregator {
     const toDevice = this.nets.contains(b, m.ipDstOff, v);
     if (!fromDevice && !toDevice) {
       this.stats.notDevice++;
+      // Until some frame matches, remember where the traffic came from: the operator's hint for --device-net.
+      if (this.stats.attributed === 0) this.tallyNet(this.foreignNets, this.foreignFrames, b, m.ipSrcOff, v, 16);
       return;
     }
     this.stats.attributed++;
@@ -136,10 +186,24 @@ export class Aggregator {
 
   private account(b: Uint8Array, m: PacketMeta, up: boolean): void {
     const v = m.ipVersion;
-    const slot = this.devices.findAddr(b, up ? m.ipSrcOff : m.ipDstOff, v, true);
+    const devices = this.devices;
+    const before = devices.count;
+    const mayCreate = up || this.downlinkOnly < this.maxDownlinkOnly;
+    const slot = devices.findAddr(b, up ? m.ipSrcOff : m.ipDstOff, v, mayCreate);
     if (slot < 0) {
-      this.stats.deviceOverflow++;
+      if (up) this.overflow(b, m.ipSrcOff, v);
+      else if (mayCreate) this.stats.deviceOverflow++;
+      else this.stats.downlinkUnknown++;
       return;
+    }
+    if (devices.count !== before) {
+      // A new entry (or a slot given back and handed out again): a new owner for its host names.
+      this.ev.owner[slot] = ++this.nextOwner;
+      this.sender[slot] = up ? 1 : 0;
+      if (!up) this.downlinkOnly++;
+    } else if (up && this.sender[slot] === 0) {
+      this.sender[slot] = 1;
+      this.downlinkOnly--;
     }
     if (this.isActive[slot] === 0) this.activate(slot, b, m);
     const c = this.counters;
@@ -226,6 +290,40 @@ export class Aggregator {
     this.flowStats = stats;
   }
 
+  /** A sender found the device table full: counted, and its source network remembered for the interval's report. */
+  private overflow(b: Uint8Array, off: number, v: number): void {
+    this.stats.deviceOverflow++;
+    this.intervalOverflow++;
+    this.tallyNet(this.overflowNets, this.overflowFrames, b, off, v, 24);
+  }
+
+  /** One frame for the network (IPv4 /v4Bits, IPv6 /v4Bits + 40) of the address at b[off]. */
+  private tallyNet(t: KeyTable, frames: Float64Array, b: Uint8Array, off: number, v: number, v4Bits: number): void {
+    const k = t.probe;
+    writeAddrKey(b, off, v, k, 0);
+    if (v === 4) k[3] &= (0xffffffff << (32 - v4Bits)) | 0;
+    else if (v4Bits === 24) {
+      k[2] = 0; // a /64
+      k[3] = 0;
+    } else {
+      k[1] &= 0xffff0000; // a /48
+      k[2] = 0;
+      k[3] = 0;
+    }
+    const id = t.find(true);
+    if (id >= 0) frames[id]++;
+  }
+
+  /** The open interval's refused frames by source network, most first (for a log line: allocates). */
+  overflowSources(top: number): { net: string; frames: number }[] {
+    return topNets(this.overflowNets, this.overflowFrames, top, 24, 64);
+  }
+
+  /** While no frame has matched a device network: the busiest source networks seen (IPv4 /16, IPv6 /48). */
+  foreignSources(top: number): { net: string; frames: number }[] {
+    return topNets(this.foreignNets, this.foreignFrames, top, 16, 48);
+  }
+
   /** First packet of a device in this interval: remember the tunnel and the mirror that carried it. */
   private activate(slot: number, b: Uint8Array, m: PacketMeta): void {
     this.isActive[slot] = 1;
@@ -246,8 +344,26 @@ export class Aggregator {
     for (let i = 0; i < this.activeCount; i++) {
       const slot = this.active[i];
       this.isActive[slot] = 0;
+      this.lastActive[slot] = this.intervalNo;
       this.counters.fill(0, slot * STRIDE, slot * STRIDE + STRIDE);
     }
+    // Devices idle for idleIntervals give their slots back (a slot created in this interval was active),
+    // entries of addresses that never sent after one interval without traffic.
+    this.evictedCount = 0;
+    const last = this.lastActive;
+    for (let slot = 0; slot < this.devices.size; slot++) {
+      if (last[slot] !== 0 && this.intervalNo - last[slot] >= (this.sender[slot] === 1 ? this.idleIntervals : 1)) {
+        if (this.sender[slot] === 0) this.downlinkOnly--;
+        last[slot] = 0;
+        this.devices.remove(slot);
+        this.evicted[this.evictedCount++] = slot;
+        this.stats.devicesEvicted++;
+      }
+    }
+    this.intervalNo++;
+    this.overflowFrames.fill(0, 0, this.overflowNets.size);
+    this.overflowNets.clear();
+    this.intervalOverflow = 0;
     this.flowStats.fill(0, 0, this.flows.size * FLOW_STRIDE);
     this.ev.reset(this.dests.size);
     this.activeCount = 0;
@@ -255,4 +371,15 @@ export class Aggregator {
     this.flows.clear();
     this.dests.clear();
   }
+}
+
+function topNets(t: KeyTable, frames: Float64Array, top: number, v4Bits: number, v6Bits: number): { net: string; frames: number }[] {
+  const out: { net: string; frames: number }[] = [];
+  const k = new Uint32Array(4);
+  for (let id = 0; id < t.size; id++) {
+    t.keyOf(id, k);
+    const v4 = k[0] === 0 && k[1] === 0 && k[2] === 0xffff;
+    out.push({ net: `${formatAddrKey(k)}/${v4 ? v4Bits : v6Bits}`, frames: frames[id] });
+  }
+  return out.sort((a, b) => b.frames - a.frames).slice(0, top);
 }

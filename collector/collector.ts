@@ -25,9 +25,20 @@ export interface CollectorOptions extends AggregatorOptions {
   /** Where the records came from, for the records' collector.source. */
   source: string;
   decap?: DecapOptions;
+  /**
+   * The sane window for frame timestamps: frames outside it are counted (badTimestamps) and skipped,
+   * never moving the interval clock. Default: 1970-01-01 to 2200-01-01, and within a day of the open
+   * interval (the capture's clock so far, or the wall clock when live).
+   */
+  time?: { minSec?: number; maxSec?: number; maxSkewSec?: number };
+  /** Told once per interval in which new devices found the device table full: frames refused, and by which source networks. */
+  onDeviceOverflow?: (o: { startSec: number; frames: number; maxDevices: number; sources: { net: string; frames: number }[] }) => void;
   /** Receives each closed interval's records, synchronously, in order. */
   onRecords: (records: InspectionRecord[], interval: { startSec: number; complete: boolean }) => void;
 }
+
+/** 2200-01-01T00:00:00Z: no capture is stamped later (nor can a Date hold 2^64 µs). */
+const MAX_SEC = 7_258_118_400;
 
 export class Collector implements FrameConsumer {
   readonly decap: Decapsulator;
@@ -39,22 +50,37 @@ export class Collector implements FrameConsumer {
   recordsEmitted = 0;
   /** Bytes of every frame read, as on the wire. */
   wireBytes = 0;
+  /** Frames skipped for a timestamp outside the sane window (CollectorOptions.time). */
+  badTimestamps = 0;
   /** Frames by the type of their outermost tunnel (index 0: not tunnelled). */
   readonly tunnelFrames = new Float64Array(TUNNEL_NAMES.length);
   private readonly meta = new PacketMeta();
   private readonly names = new AddressNames();
   private startSec = -1; // open interval's start, -1 before the first frame
   private endSec = -1;
+  private readonly minSec: number;
+  private readonly maxSec: number;
+  private readonly maxSkewSec: number;
 
   constructor(private readonly opts: CollectorOptions) {
     if (!Number.isInteger(opts.intervalSeconds) || opts.intervalSeconds < 1) {
       throw new RangeError(`interval must be a whole number of seconds ≥ 1, got ${opts.intervalSeconds}`);
     }
+    this.minSec = opts.time?.minSec ?? 0;
+    this.maxSec = opts.time?.maxSec ?? MAX_SEC;
+    this.maxSkewSec = opts.time?.maxSkewSec ?? 86_400;
     this.decap = new Decapsulator(opts.decap);
     this.agg = new Aggregator(opts.nets, opts);
   }
 
   onFrame(f: Frame): void {
+    // A frame from 2100 in a 2026 capture (or stamped 2^64-1 µs) would open an interval there and make
+    // every later frame "late", or crash turning the time into a date: out of the window, it is skipped.
+    const t = f.tsSec;
+    if (!(t >= this.minSec && t < this.maxSec) || (this.startSec >= 0 && (t > this.endSec + this.maxSkewSec || t < this.startSec - this.maxSkewSec))) {
+      this.badTimestamps++;
+      return;
+    }
     const m = this.meta;
     this.decap.decodeFrame(f, m);
     this.wireBytes += f.wireLen;
@@ -112,7 +138,11 @@ export class Collector implements FrameConsumer {
       this.names,
       this.opts.contacts ?? 16,
     );
+    if (this.agg.intervalOverflow > 0) {
+      this.opts.onDeviceOverflow?.({ startSec: this.startSec, frames: this.agg.intervalOverflow, maxDevices: this.agg.devices.maxEntries, sources: this.agg.overflowSources(5) });
+    }
     this.agg.reset();
+    for (let i = 0; i < this.agg.evictedCount; i++) this.names.forgetDevice(this.agg.evicted[i]);
     this.intervalsClosed++;
     this.recordsEmitted += records.length;
     if (records.length > 0) this.opts.onRecords(records, { startSec: this.startSec, complete });

@@ -23,12 +23,12 @@ export interface IntervalInfo {
 
 
 /**
- * Text of addresses, remembered across intervals: devices by slot (the device table only grows),
+ * Text of addresses, remembered across intervals: devices by slot (forgotten when the slot is evicted),
  * far ends in a bounded table. A fleet talks to few servers, and formatting the same addresses for
  * every record of every interval showed up in the collector's profile.
  */
 export class AddressNames {
-  private readonly devices: string[] = [];
+  private readonly devices: (string | undefined)[] = [];
   private readonly far: AddrTable;
   private readonly farText: string[] = [];
   private readonly key = new Uint32Array(4);
@@ -39,6 +39,11 @@ export class AddressNames {
 
   device(agg: Aggregator, slot: number): string {
     return (this.devices[slot] ??= formatAddrKey(agg.devices.keyOf(slot, this.key)));
+  }
+
+  /** The device in `slot` was evicted: the slot will name another. */
+  forgetDevice(slot: number): void {
+    this.devices[slot] = undefined;
   }
 
   /** Text of the far-end address in words[at, at + 4). */

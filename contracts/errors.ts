@@ -48,6 +48,7 @@ export const ERROR_CODES = {
   TWB0002: { status: 0, message: 'The control database does not exist' },
   TWU0002: { status: 0, message: 'Cannot listen on that address and port' },
   TWU0003: { status: 0, message: 'Invalid configuration file' },
+  TWU0004: { status: 0, message: 'Cannot open or write an output, or read an input' },
   TWP0002: { status: 0, message: 'A notification could not be delivered' },
   TWM0001: { status: 0, message: 'Cannot wrap the frame in a mirror tunnel' },
   TWT0001: { status: 0, message: 'Network namespaces are not available' },

@@ -35,6 +35,8 @@ export interface DemoOptions {
   db: string;
   /** Where the quarantine group's traffic is routed (the redirect gateway). */
   quarantineGateway: string;
+  /** Device networks (CIDRs); default 10.128.0.0/9, as collect. */
+  deviceNets?: string[];
   /** Default: the shipped policy with the quarantine group set. */
   policy?: Policy;
   enforcer?: Enforcer;
@@ -53,6 +55,9 @@ export interface DeviceSummary {
 export interface DemoReport {
   reader: ReaderStats;
   records: number;
+  deviceNets: string[];
+  /** Frames with IP whose endpoints were both outside the device networks; while none matched, where they came from. */
+  notDevice: { frames: number; busiestSourceNets: { net: string; frames: number }[] };
   devices: DeviceSummary[];
   tunnels: Record<string, number>;
   anomalies: AnomalyEvent[];
@@ -116,7 +121,7 @@ export async function runDemo(o: DemoOptions): Promise<Demo> {
 
     const pipeline = new Pipeline(bus, o.log);
     const collector = new Collector({
-      nets: new DeviceNets(['10.128.0.0/9']),
+      nets: new DeviceNets(o.deviceNets ?? ['10.128.0.0/9']),
       intervalSeconds: DEMO_INTERVAL_SECONDS,
       topK: 10,
       maxDevices: 65536,
@@ -136,6 +141,11 @@ export async function runDemo(o: DemoOptions): Promise<Demo> {
     const tunnels = collector.tunnelCounts();
     const report: DemoReport = {
       reader, records, devices: [...devices.values()], tunnels, anomalies, actions, acted, audit, controlUrl,
+      deviceNets: o.deviceNets ?? ['10.128.0.0/9'],
+      notDevice: {
+        frames: collector.agg.stats.notDevice,
+        busiestSourceNets: collector.agg.stats.attributed === 0 ? collector.agg.foreignSources(5) : [],
+      },
     };
     return { report, server, close: () => server.close() };
   } catch (err) {

@@ -55,3 +55,33 @@ export function halfSipHash(k0: number, k1: number, b: Uint8Array, off: number, 
 export function randomHashKey(): Uint32Array {
   return randomFillSync(new Uint32Array(2));
 }
+
+/**
+ * HalfSipHash-1-3 of the n 32-bit words k[p, p + n), each taken as one little-endian block: the same
+ * value as halfSipHash(k0, k1, bytes, 0, 4n, 1, 3) over the words' little-endian bytes, with no byte
+ * reads. For KeyTable, whose keys are words already (addresses, ports, ids).
+ */
+export function halfSipHashWords(k0: number, k1: number, k: Uint32Array, p: number, n: number): number {
+  let v0 = k0 | 0;
+  let v1 = k1 | 0;
+  let v2 = 0x6c796765 ^ k0;
+  let v3 = 0x74656462 ^ k1;
+  for (let i = 0; i <= n; i++) {
+    // n whole blocks, then the last one: no tail bytes, the length's low byte on top.
+    const m = i < n ? k[p + i] | 0 : (n << 26);
+    v3 ^= m;
+    v0 = (v0 + v1) | 0; v1 = (v1 << 5) | (v1 >>> 27); v1 ^= v0; v0 = (v0 << 16) | (v0 >>> 16);
+    v2 = (v2 + v3) | 0; v3 = (v3 << 8) | (v3 >>> 24); v3 ^= v2;
+    v0 = (v0 + v3) | 0; v3 = (v3 << 7) | (v3 >>> 25); v3 ^= v0;
+    v2 = (v2 + v1) | 0; v1 = (v1 << 13) | (v1 >>> 19); v1 ^= v2; v2 = (v2 << 16) | (v2 >>> 16);
+    v0 ^= m;
+  }
+  v2 ^= 0xff;
+  for (let r = 0; r < 3; r++) {
+    v0 = (v0 + v1) | 0; v1 = (v1 << 5) | (v1 >>> 27); v1 ^= v0; v0 = (v0 << 16) | (v0 >>> 16);
+    v2 = (v2 + v3) | 0; v3 = (v3 << 8) | (v3 >>> 24); v3 ^= v2;
+    v0 = (v0 + v3) | 0; v3 = (v3 << 7) | (v3 >>> 25); v3 ^= v0;
+    v2 = (v2 + v1) | 0; v1 = (v1 << 13) | (v1 >>> 19); v1 ^= v2; v2 = (v2 << 16) | (v2 >>> 16);
+  }
+  return v1 ^ v3;
+}

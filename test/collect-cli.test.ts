@@ -12,7 +12,7 @@ import type { InspectionRecord } from '../contracts/inspection-record.js';
 import { PcapWriter } from '../synth/capture-file.js';
 import { generateFleetMirror } from '../synth/fleet-mirror.js';
 import { bytes, ethernet, gre, ipv4, udp } from '../synth/packets.js';
-import { CliProcess, type LogLine } from './helpers/cli-process.js';
+import { CliProcess, runCli, type CliRun as Run} from './helpers/cli-process.js';
 import { until } from './helpers/until.js';
 
 let dir: string;
@@ -24,18 +24,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  logs: LogLine[];
-}
-
-async function collect(...args: string[]): Promise<Run> {
-  const p = new CliProcess('collect', ['collect', ...args]);
-  const code = await p.exited;
-  return { code, stdout: p.stdout, stderr: p.stderr, logs: p.logs() };
-}
+const collect = (...args: string[]): Promise<Run> => runCli(['collect', ...args]);
 
 const readNdjson = (path: string) => readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as InspectionRecord);
 

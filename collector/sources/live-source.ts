@@ -25,6 +25,8 @@ export interface LiveSourceOptions {
   collector: Collector;
   pipeline: Pipeline;
   log: Logger;
+  /** A delivery failed for good (an output that cannot be written): the caller stops. Otherwise it is logged and retried. */
+  onSinkFailed?: (err: Error) => boolean;
 }
 
 export interface LiveSourceHandle {
@@ -56,7 +58,9 @@ export async function startLiveSource(o: LiveSourceOptions): Promise<LiveSourceH
   const tick = setInterval(() => {
     o.collector.tick(Math.floor(Date.now() / 1000));
     if (o.pipeline.queue.length > 0) {
-      o.pipeline.drain().catch((err) => o.log.error({ err: (err as Error).message }, 'sink failed'));
+      o.pipeline.drain().catch((err) => {
+        if (!o.onSinkFailed?.(err as Error)) o.log.error({ err: (err as Error).message }, 'sink failed');
+      });
     }
   }, 1000);
 

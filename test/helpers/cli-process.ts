@@ -15,8 +15,8 @@ export class CliProcess {
   private err = '';
   private out = '';
 
-  constructor(readonly name: string, args: readonly string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}) {
-    this.child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env, cwd: opts.cwd });
+  constructor(readonly name: string, args: readonly string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; uid?: number; gid?: number } = {}) {
+    this.child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env, cwd: opts.cwd, uid: opts.uid, gid: opts.gid });
     this.child.stdout!.setEncoding('utf8').on('data', (d: string) => (this.out += d));
     this.child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.err += d));
     this.exited = new Promise((resolve) => this.child.on('close', (code) => resolve(code)));
@@ -73,4 +73,19 @@ export class CliProcess {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM');
     return this.exited;
   }
+}
+
+/** What a finished run left: its exit status, its output, its log lines. */
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  logs: LogLine[];
+}
+
+/** Runs `tapwatch ...args` to its end. */
+export async function runCli(args: readonly string[], opts: ConstructorParameters<typeof CliProcess>[2] = {}): Promise<CliRun> {
+  const p = new CliProcess(args[0] ?? 'tapwatch', args, opts);
+  const code = await p.exited;
+  return { code, stdout: p.stdout, stderr: p.stderr, logs: p.logs() };
 }
