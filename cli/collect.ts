@@ -130,7 +130,7 @@ export async function run(argv: string[]): Promise<number> {
     clock: v.pcap ? 'packet' : 'wall',
     source: sourceName,
     decap: { vxlanPorts, genevePorts },
-    onRecords: (records) => pipeline.enqueue(records),
+    onBatch: (batch) => pipeline.enqueue(batch),
   });
   if (inventoryPath) {
     collector.inventory = Inventory.load(inventoryPath);
@@ -220,9 +220,9 @@ function tableSink(): RecordSink {
   return {
     name: 'table:stdout',
     stats: sink.stats,
-    async send(records) {
-      process.stdout.write(recordsTable(records));
-      sink.stats.delivered += records.length;
+    async send(batch) {
+      process.stdout.write(recordsTable(batch.records()));
+      sink.stats.delivered += batch.count;
     },
     close: async () => undefined,
   };

@@ -1,8 +1,8 @@
-// NDJSON sink: one record per line to a file or stdout ('-'), flushed when each batch is written.
+// NDJSON sink: one record per line to a file or stdout ('-'): each interval's bytes as the collector wrote them.
 
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
-import type { InspectionRecord } from '../../contracts/inspection-record.js';
+import type { RecordBatch } from '../record-batch.js';
 import { newSinkStats, type RecordSink } from './sink.js';
 
 export class NdjsonSink implements RecordSink {
@@ -17,10 +17,10 @@ export class NdjsonSink implements RecordSink {
     this.out = this.file ?? process.stdout;
   }
 
-  async send(records: InspectionRecord[]): Promise<void> {
-    const text = records.map((r) => JSON.stringify(r)).join('\n') + '\n';
-    if (!this.out.write(text)) await once(this.out, 'drain');
-    this.stats.delivered += records.length;
+  async send(batch: RecordBatch): Promise<void> {
+    // The batch's buffer is written again once send() resolves: wait until the stream is done with it.
+    await new Promise<void>((resolve, reject) => this.out.write(batch.bytes, (err) => (err ? reject(err) : resolve())));
+    this.stats.delivered += batch.count;
   }
 
   async close(): Promise<void> {
