@@ -17,6 +17,7 @@ import { PROTO_COUNT, PROTO_NAMES, protoOf } from './protocols.js';
 import type { Inventory, InventoryEntry } from '../inventory/inventory.js';
 import { RECORD_SCHEMA_ID } from '../contracts/inspection-record.js';
 import type { RecordBatch } from './record-batch.js';
+import { ReusedArrays } from './reused-arrays.js';
 
 export interface IntervalInfo {
   startSec: number;
@@ -70,6 +71,8 @@ export class RecordScratch {
   readonly farPorts = new Set<number>();
   readonly flowKey = new Uint32Array(2);
   readonly destKey = new Uint32Array(6);
+  /** Slots 0–15 for groupFlows(), 16 and up for the EvidenceReport. */
+  readonly arrays = new ReusedArrays();
   readonly byProto = (a: number, b: number): number => {
     const t = this.protoTally;
     return t[b * 3 + 1] - t[a * 3 + 1] || t[b * 3] - t[a * 3] || (PROTO_NAMES[a] < PROTO_NAMES[b] ? -1 : 1);
@@ -83,10 +86,11 @@ export class RecordScratch {
 function groupFlows(agg: Aggregator, s: RecordScratch): { flowStart: Int32Array; flowIds: Int32Array; devicePort: Uint16Array; volume: Float64Array } {
   const nd = agg.dests.size;
   const nf = agg.flows.size;
-  const volume = new Float64Array(nd * FLOW_STRIDE);
-  const flowStart = new Int32Array(nd + 1);
-  const destOf = new Int32Array(nf);
-  const devicePort = new Uint16Array(nf);
+  const a = s.arrays;
+  const volume = a.float64(0, nd * FLOW_STRIDE);
+  const flowStart = a.int32(1, nd + 1);
+  const destOf = a.int32(2, nf);
+  const devicePort = a.uint16(3, nf);
   const fs = agg.flowStats;
   for (let f = 0; f < nf; f++) {
     agg.flows.keyOf(f, s.flowKey);
@@ -98,8 +102,9 @@ function groupFlows(agg: Aggregator, s: RecordScratch): { flowStart: Int32Array;
     for (let i = 0; i < FLOW_STRIDE; i++) volume[d * FLOW_STRIDE + i] += fs[at + i];
   }
   for (let d = 0; d < nd; d++) flowStart[d + 1] += flowStart[d];
-  const fill = flowStart.slice(0, nd);
-  const flowIds = new Int32Array(nf);
+  const fill = a.int32(4, nd);
+  fill.set(flowStart.subarray(0, nd));
+  const flowIds = a.int32(5, nf);
   for (let f = 0; f < nf; f++) flowIds[fill[destOf[f]]++] = f;
   return { flowStart, flowIds, devicePort, volume };
 }
@@ -115,7 +120,7 @@ export function writeRecords(
   const start = new Date(iv.startSec * 1000).toISOString();
   const end = new Date((iv.startSec + iv.seconds) * 1000).toISOString();
   const { flowStart, flowIds, devicePort, volume } = groupFlows(agg, s);
-  const evidence = new EvidenceReport(agg, names, maxContacts, volume);
+  const evidence = new EvidenceReport(agg, names, maxContacts, volume, s.arrays);
   const w = out.w;
   const c = agg.counters;
   const fs = agg.flowStats;

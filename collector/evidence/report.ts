@@ -13,6 +13,7 @@ import {
 import type { Aggregator } from '../aggregate.js';
 import type { AddressNames } from '../records.js';
 import type { JsonWriter } from '../record-batch.js';
+import type { ReusedArrays } from '../reused-arrays.js';
 import { transportName } from '../transport.js';
 import { X_SYN, X_SYN_ACK, X_RST, X_UDP_STARTS, X_ICMP_UNREACH, X_DNS_QUERIES } from './destinations.js';
 import { FLOW_STRIDE, FL_UP_PACKETS, FL_DOWN_PACKETS } from '../aggregate.js';
@@ -70,15 +71,18 @@ export class EvidenceReport {
   private readonly resolverQueries = new Map<string, number>();
 
   /** `volume`: per destination id, its packets and bytes up, then down (FLOW_STRIDE numbers), summed over its flows. */
-  constructor(private readonly agg: Aggregator, private readonly addr: AddressNames, maxContacts: number, private readonly volume: Float64Array) {
+  constructor(
+    private readonly agg: Aggregator, private readonly addr: AddressNames, maxContacts: number, private readonly volume: Float64Array,
+    a: ReusedArrays,
+  ) {
     const ev = agg.ev;
     const n = agg.dests.size;
     const devices = agg.devices.size;
-    this.l4Of = new Uint8Array(n);
-    this.portOf = new Uint16Array(n);
+    this.l4Of = a.uint8(16, n);
+    this.portOf = a.uint16(17, n);
     this.ipOf = new Array<string | undefined>(n);
-    const slotOf = new Int32Array(n);
-    this.destStart = new Int32Array(devices + 1);
+    const slotOf = a.int32(18, n);
+    this.destStart = a.int32(19, devices + 1);
     for (let d = 0; d < n; d++) {
       const k = agg.dests.keyOf(d, this.key);
       this.l4Of[d] = k[5] >>> 16;
@@ -86,19 +90,19 @@ export class EvidenceReport {
       slotOf[d] = k[0];
       this.destStart[k[0] + 1]++;
     }
-    this.destIds = groupBy(slotOf, n, this.destStart);
+    this.destIds = groupBy(slotOf, n, this.destStart, a.int32(20, devices), a.int32(21, n));
     const names = ev.names.size;
-    this.nameStart = new Int32Array(devices + 1);
+    this.nameStart = a.int32(22, devices + 1);
     for (let id = 0; id < names; id++) this.nameStart[ev.names.tag[id] + 1]++;
-    this.nameIds = groupBy(ev.names.tag, names, this.nameStart);
+    this.nameIds = groupBy(ev.names.tag, names, this.nameStart, a.int32(23, devices), a.int32(24, names));
 
     // Contacts first, so that only their bursts are gathered from the log: the device's far ends by
     // bursts, then bytes, then first seen (destination ids are given in first-seen order).
     const bursts = (d: number) => ev.dests.bursts(d);
     const before = (a: number, b: number) => bursts(b) - bursts(a) || this.bytes(b) - this.bytes(a) || a - b;
-    this.contactIds = new Int32Array(n);
-    this.contactCount = new Int32Array(devices);
-    this.contactOf = new Int32Array(n).fill(-1);
+    this.contactIds = a.int32(25, n);
+    this.contactCount = a.int32(26, devices);
+    this.contactOf = a.int32(27, n, -1);
     let contacts = 0;
     for (let slot = 0; slot < devices; slot++) {
       const from = this.destStart[slot];
@@ -113,8 +117,8 @@ export class EvidenceReport {
       for (let i = 0; i < len; i++) this.contactOf[this.contactIds[from + i]] = contacts++;
     }
     // The first MAX_BURSTS_LISTED burst starts of each contact in the log, in log order, then sorted.
-    this.burstStart = new Int32Array(contacts + 1);
-    this.burstLen = new Int32Array(contacts);
+    this.burstStart = a.int32(28, contacts + 1);
+    this.burstLen = a.int32(29, contacts);
     const log = ev.dests.log;
     const logLen = ev.dests.logLen;
     for (let i = 0; i < logLen; i += 2) {
@@ -122,7 +126,7 @@ export class EvidenceReport {
       if (k >= 0 && this.burstStart[k + 1] < MAX_BURSTS_LISTED) this.burstStart[k + 1]++;
     }
     for (let k = 0; k < contacts; k++) this.burstStart[k + 1] += this.burstStart[k];
-    this.burstVal = new Uint32Array(this.burstStart[contacts]);
+    this.burstVal = a.uint32(30, this.burstStart[contacts]);
     for (let i = 0; i < logLen; i += 2) {
       const k = this.contactOf[log[i]];
       if (k < 0) continue;
@@ -500,13 +504,13 @@ export class EvidenceReport {
 }
 
 /**
- * Ids 0..n-1 grouped by key (keys[id] < start.length - 1), each group in id order; `start` holds each
- * key's count at start[key + 1] on entry and the groups' offsets on return.
+ * Ids 0..n-1 grouped by key (keys[id] < start.length - 1), each group in id order, into `out` (n long);
+ * `start` holds each key's count at start[key + 1] on entry and the groups' offsets on return; `fill`
+ * (start.length - 1 long) is scratch.
  */
-function groupBy(keys: ArrayLike<number>, n: number, start: Int32Array): Int32Array {
+function groupBy(keys: ArrayLike<number>, n: number, start: Int32Array, fill: Int32Array, out: Int32Array): Int32Array {
   for (let k = 1; k < start.length; k++) start[k] += start[k - 1];
-  const fill = start.slice(0, start.length - 1);
-  const out = new Int32Array(n);
+  fill.set(start.subarray(0, start.length - 1));
   for (let id = 0; id < n; id++) out[fill[keys[id]]++] = id;
   return out;
 }
