@@ -31,7 +31,7 @@ export async function collectSeconds(path: string): Promise<{ seconds: number; d
     maxDestinations: 1 << 20,
     clock: 'packet',
     source: 'bench',
-    onRecords: (r) => pipeline.enqueue(r),
+    onBatch: (b) => pipeline.enqueue(b),
   });
   const t0 = performance.now();
   await replayCapture(path, c, pipeline, { speed: 0, stopRequested: () => false });

@@ -153,7 +153,7 @@ export async function run(argv: string[]): Promise<number> {
     clock: v.pcap ? 'packet' : 'wall',
     source: sourceName,
     decap: { vxlanPorts, genevePorts },
-    onRecords: (records) => pipeline.enqueue(records),
+    onBatch: (batch) => pipeline.enqueue(batch),
     onDeviceOverflow: (o) =>
       log.warn({ interval: new Date(o.startSec * 1000).toISOString(), maxDevices: o.maxDevices, framesNotCounted: o.frames, topSources: o.sources },
         'device table full: new devices beyond --max-devices not counted in this interval'),
@@ -294,9 +294,9 @@ function tableSink(): RecordSink {
   return {
     name: 'table:stdout',
     stats: sink.stats,
-    async send(records) {
-      process.stdout.write(recordsTable(records));
-      sink.stats.delivered += records.length;
+    async send(batch) {
+      process.stdout.write(recordsTable(batch.records()));
+      sink.stats.delivered += batch.count;
     },
     close: async () => undefined,
   };

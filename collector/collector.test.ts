@@ -46,7 +46,7 @@ async function collectWith(path: string, opts: Partial<CollectorOptions> = {}, i
     maxDestinations: 1 << 16,
     clock: 'packet',
     source: `pcap:${path}`,
-    onRecords: (r) => pipeline.enqueue(r),
+    onBatch: (b) => pipeline.enqueue(b),
     ...opts,
   });
   if (inventory) c.inventory = inventory;

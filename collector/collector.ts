@@ -12,7 +12,8 @@ import type { DeviceNets } from './device-nets.js';
 import type { FrameConsumer } from './sources/frame-consumer.js';
 import type { InspectionRecord } from '../contracts/inspection-record.js';
 import { Inventory } from '../inventory/inventory.js';
-import { AddressNames, snapshot } from './records.js';
+import { AddressNames, RecordScratch, writeRecords } from './records.js';
+import { RecordBatch, type BatchPool } from './record-batch.js';
 
 export interface CollectorOptions extends AggregatorOptions {
   nets: DeviceNets;
@@ -33,8 +34,13 @@ export interface CollectorOptions extends AggregatorOptions {
   time?: { minSec?: number; maxSec?: number; maxSkewSec?: number };
   /** Told once per interval in which new devices found the device table full: frames refused, and by which source networks. */
   onDeviceOverflow?: (o: { startSec: number; frames: number; maxDevices: number; sources: { net: string; frames: number }[] }) => void;
-  /** Receives each closed interval's records, synchronously, in order. */
-  onRecords: (records: InspectionRecord[], interval: { startSec: number; complete: boolean }) => void;
+  /**
+   * Receives each closed interval's records as NDJSON bytes, synchronously, in order; the receiver owns the
+   * batch until it calls release(), which hands the buffer back for a later interval.
+   */
+  onBatch?: (batch: RecordBatch, interval: { startSec: number; complete: boolean }) => void;
+  /** Receives each closed interval's records as objects (parsed from the batch), synchronously, in order. */
+  onRecords?: (records: InspectionRecord[], interval: { startSec: number; complete: boolean }) => void;
 }
 
 /** 2200-01-01T00:00:00Z: no capture is stamped later (nor can a Date hold 2^64 µs). */
@@ -56,6 +62,8 @@ export class Collector implements FrameConsumer {
   readonly tunnelFrames = new Float64Array(TUNNEL_NAMES.length);
   private readonly meta = new PacketMeta();
   private readonly names = new AddressNames();
+  private readonly scratch = new RecordScratch();
+  private readonly pool: BatchPool = [];
   private startSec = -1; // open interval's start, -1 before the first frame
   private endSec = -1;
   private readonly minSec: number;
@@ -130,13 +138,16 @@ export class Collector implements FrameConsumer {
   }
 
   private close(complete: boolean): void {
-    const records = snapshot(
+    const batch = this.pool.pop() ?? new RecordBatch(this.pool);
+    writeRecords(
       this.agg,
       { startSec: this.startSec, seconds: this.opts.intervalSeconds, complete, source: this.opts.source },
       this.inventory,
       this.opts.topK,
       this.names,
       this.opts.contacts ?? 16,
+      batch,
+      this.scratch,
     );
     if (this.agg.intervalOverflow > 0) {
       this.opts.onDeviceOverflow?.({ startSec: this.startSec, frames: this.agg.intervalOverflow, maxDevices: this.agg.devices.maxEntries, sources: this.agg.overflowSources(5) });
@@ -144,7 +155,13 @@ export class Collector implements FrameConsumer {
     this.agg.reset();
     for (let i = 0; i < this.agg.evictedCount; i++) this.names.forgetDevice(this.agg.evicted[i]);
     this.intervalsClosed++;
-    this.recordsEmitted += records.length;
-    if (records.length > 0) this.opts.onRecords(records, { startSec: this.startSec, complete });
+    this.recordsEmitted += batch.count;
+    const interval = { startSec: this.startSec, complete };
+    if (batch.count === 0) batch.release();
+    else if (this.opts.onBatch) this.opts.onBatch(batch, interval);
+    else {
+      if (this.opts.onRecords) this.opts.onRecords(batch.records(), interval);
+      batch.release();
+    }
   }
 }

@@ -51,7 +51,7 @@ async function run(path: string, opts: Partial<CollectorOptions> = {}) {
     nets: new DeviceNets(['10.128.0.0/9']),
     intervalSeconds: 60, topK: 10, maxDevices: 65536, maxFlows: 1 << 20, maxDestinations: 1 << 20,
     clock: 'packet', source: 'test',
-    onRecords: (r) => pipeline.enqueue(r),
+    onBatch: (b) => pipeline.enqueue(b),
     onDeviceOverflow: (o) => overflows.push(o),
     ...opts,
   });

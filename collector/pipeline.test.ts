@@ -17,6 +17,7 @@ import { Collector } from './collector.js';
 import { DeviceNets } from './device-nets.js';
 import type { InspectionRecord } from '../contracts/inspection-record.js';
 import { Pipeline } from './pipeline.js';
+import { RecordBatch } from './record-batch.js';
 import { replayCapture } from './sources/replay.js';
 import { newSinkStats, type RecordSink } from './sinks/sink.js';
 
@@ -34,7 +35,7 @@ const devicesIn = (i: number) => 1 + (i % 3);
 const frameFrom = (device: number) =>
   ethernet(ipv4(gre(ipv4(udp(bytes(24), { src: 40000, dst: 53 }), { src: `10.128.0.${device}`, dst: '203.0.113.7', proto: 17 }), { protocol: 0x0800, key: 1 }), { src: '192.0.2.1', dst: '198.51.100.1', proto: 47 }));
 
-function collector(clock: 'packet' | 'wall', onRecords: (r: InspectionRecord[]) => void): Collector {
+function collector(clock: 'packet' | 'wall', onBatch: (b: RecordBatch) => void): Collector {
   return new Collector({
     nets: new DeviceNets(['10.128.0.0/9']),
     intervalSeconds: 1,
@@ -44,7 +45,7 @@ function collector(clock: 'packet' | 'wall', onRecords: (r: InspectionRecord[]) 
     maxDestinations: 1024,
     clock,
     source: 'test',
-    onRecords,
+    onBatch,
   });
 }
 
@@ -70,15 +71,15 @@ describe('live pipeline with a sink that waits (as the Kafka sink does while its
     const sink: RecordSink = {
       name: 'gated',
       stats: newSinkStats(),
-      async send(records) {
+      async send(b) {
         await gate;
-        delivered.push(records[0].interval.seconds);
+        delivered.push(b.records()[0].interval.seconds);
       },
       async close() {},
     };
     const p = new Pipeline(sink, pino({ level: 'silent' }), 3);
     // Each "interval" is one record whose interval.seconds carries its number.
-    const batch = (n: number) => [{ interval: { seconds: n } } as InspectionRecord];
+    const batch = (n: number) => RecordBatch.of([{ interval: { seconds: n }, device: { id: 'd' } } as InspectionRecord]);
     p.enqueue(batch(0));
     const drained = p.drain(); // 0 is in flight, the sink waits
     for (let i = 1; i <= 5; i++) p.enqueue(batch(i));
@@ -98,7 +99,8 @@ describe('a live source while its sink fails', () => {
     readonly stats = newSinkStats();
     failing = true;
     readonly delivered: InspectionRecord[][] = [];
-    async send(records: InspectionRecord[]): Promise<void> {
+    async send(batch: RecordBatch): Promise<void> {
+      const records = batch.records();
       if (this.failing) {
         this.stats.failed++;
         throw new Error('sink away');
@@ -114,9 +116,9 @@ describe('a live source while its sink fails', () => {
     const { log, lines } = capturingLog();
     const pipeline = new Pipeline(sink, log); // the default bound, as `tapwatch collect` builds it
     const emitted: InspectionRecord[][] = [];
-    const c = collector('wall', (r) => {
-      emitted.push(r);
-      pipeline.enqueue(r);
+    const c = collector('wall', (b) => {
+      emitted.push(b.records());
+      pipeline.enqueue(b);
     });
     // As live-source.ts does each second: frames arrive, the tick closes the interval, and a drain is
     // tried; a sink failure is logged and the interval stays queued.
@@ -165,7 +167,8 @@ describe('a replay while its sink fails', () => {
     /** Fails again, on its own, when this many intervals have been delivered. */
     failAgainAt = -1;
     readonly delivered: InspectionRecord[][] = [];
-    async send(records: InspectionRecord[]): Promise<void> {
+    async send(batch: RecordBatch): Promise<void> {
+      const records = batch.records();
       if (this.delivered.length === this.failAgainAt) this.failing = true;
       while (this.failing) {
         this.stats.retries++;
@@ -188,9 +191,9 @@ describe('a replay while its sink fails', () => {
     const { log } = capturingLog();
     const pipeline = new Pipeline(sink, log);
     const emitted: InspectionRecord[][] = [];
-    const c = collector('packet', (r) => {
-      emitted.push(r);
-      pipeline.enqueue(r);
+    const c = collector('packet', (b) => {
+      emitted.push(b.records());
+      pipeline.enqueue(b);
     });
     const replay = replayCapture(path, c, pipeline, { speed: 0, stopRequested: () => false });
 

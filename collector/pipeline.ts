@@ -4,11 +4,11 @@
 // `maxQueued` intervals and counts what it had to drop.
 
 import type { Logger } from 'pino';
-import type { InspectionRecord } from '../contracts/inspection-record.js';
+import type { RecordBatch } from './record-batch.js';
 import type { RecordSink } from './sinks/sink.js';
 
 export class Pipeline {
-  readonly queue: InspectionRecord[][] = [];
+  readonly queue: RecordBatch[] = [];
   droppedBatches = 0;
   droppedRecords = 0;
   private draining: Promise<void> | null = null;
@@ -16,13 +16,15 @@ export class Pipeline {
 
   constructor(readonly sink: RecordSink, private readonly log: Logger, private readonly maxQueued = 1000) {}
 
-  enqueue(records: InspectionRecord[]): void {
-    this.queue.push(records);
+  /** Takes the batch: it is released (its buffer reused) once delivered or dropped. */
+  enqueue(batch: RecordBatch): void {
+    this.queue.push(batch);
     while (this.queue.length > this.maxQueued) {
       const lost = this.queue.shift()!;
       this.droppedBatches++;
-      this.droppedRecords += lost.length;
-      this.log.error({ records: lost.length, queued: this.queue.length }, 'sink is too far behind: dropped the oldest interval');
+      this.droppedRecords += lost.count;
+      lost.release();
+      this.log.error({ records: lost.count, queued: this.queue.length }, 'sink is too far behind: dropped the oldest interval');
     }
   }
 
@@ -43,16 +45,17 @@ export class Pipeline {
   // intervals only, never the one in flight (whose delivery would then shift out one never sent).
   private async run(): Promise<void> {
     while (this.queue.length > 0) {
-      const records = this.queue.shift()!;
+      const batch = this.queue.shift()!;
       this.inFlight = 1;
       try {
-        await this.sink.send(records);
+        await this.sink.send(batch);
       } catch (err) {
-        this.queue.unshift(records); // not delivered: first in line for the next drain
+        this.queue.unshift(batch); // not delivered: first in line for the next drain
         throw err;
       } finally {
         this.inFlight = 0;
       }
+      batch.release();
     }
   }
 }

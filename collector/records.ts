@@ -1,5 +1,9 @@
-// Turns the aggregator's counters for a closed interval into InspectionRecords: the cold half of
-// the collector, run once per interval, where strings, objects and sorting are fine.
+// Turns the aggregator's counters for a closed interval into InspectionRecords: the cold half of the
+// collector, run once per interval. The records are written as JSON text (NDJSON, in the schema's field
+// order: contracts/inspection-record.ts) straight from the typed arrays into the interval's reusable
+// RecordBatch (./record-batch.ts): no object per record, flow or destination. Flows are grouped by
+// destination and destinations by device with counting sorts, so each device's protocols, top
+// destinations and evidence come from one walk over its own entries.
 
 import { AddrTable } from '../net/addr-table.js';
 import { formatAddrKey } from '../net/ip-format.js';
@@ -8,11 +12,12 @@ import {
   type Aggregator, F_UP_BYTES, F_UP_PACKETS, F_DOWN_BYTES, F_DOWN_PACKETS, F_MAX_SIZE, F_HIST, F_TCP, F_UDP, F_FRAGMENTED,
   F_SYN, F_SYN_ACK, F_RST, STRIDE, FLOW_STRIDE, FL_UP_PACKETS, FL_DOWN_PACKETS,
 } from './aggregate.js';
-import { transportName } from './transport.js';
-import { EvidenceReport } from './evidence/report.js';
-import { PROTO_NAMES, protoOf } from './protocols.js';
-import type { Inventory } from '../inventory/inventory.js';
-import { RECORD_SCHEMA_ID, trafficStatistics, type Destination, type InspectionRecord } from '../contracts/inspection-record.js';
+import { EvidenceReport, insertTop } from './evidence/report.js';
+import { PROTO_COUNT, PROTO_NAMES, protoOf } from './protocols.js';
+import type { Inventory, InventoryEntry } from '../inventory/inventory.js';
+import { RECORD_SCHEMA_ID } from '../contracts/inspection-record.js';
+import type { RecordBatch } from './record-batch.js';
+import { ReusedArrays } from './reused-arrays.js';
 
 export interface IntervalInfo {
   startSec: number;
@@ -56,138 +61,263 @@ export class AddressNames {
   }
 }
 
-interface Tally {
-  packets: number;
-  bytes: number;
-}
-interface DeviceFlows {
-  flows: number;
-  protos: Map<number, Tally & { flows: number }>;
+const ETHERNET_HEADER = 14; // as in contracts/inspection-record.ts trafficStatistics()
+
+/** Arrays reused from interval to interval by one collector's record writer. */
+export class RecordScratch {
+  order = new Int32Array(256);
+  ids: string[] = [];
+  entries: (InventoryEntry | undefined)[] = [];
+  readonly protoTally = new Float64Array(PROTO_COUNT * 3); // packets, bytes, flows
+  readonly protoSeen = new Uint8Array(PROTO_COUNT);
+  readonly protos: number[] = [];
+  top = new Int32Array(16);
+  readonly farAddrs = new Set<string>();
+  readonly farPorts = new Set<number>();
+  readonly flowKey = new Uint32Array(2);
+  readonly destKey = new Uint32Array(6);
+  /** Slots 0–15 for groupFlows(), 16 and up for the EvidenceReport. */
+  readonly arrays = new ReusedArrays();
+  readonly byProto = (a: number, b: number): number => {
+    const t = this.protoTally;
+    return t[b * 3 + 1] - t[a * 3 + 1] || t[b * 3] - t[a * 3] || (PROTO_NAMES[a] < PROTO_NAMES[b] ? -1 : 1);
+  };
 }
 
 /**
- * Per device: its flows' packets and bytes by protocol, and how many flows; per destination id, its
- * flows' packets and bytes each way, FLOW_STRIDE numbers per destination in `volume`.
+ * Flows grouped by destination (flowIds[flowStart[d], flowStart[d + 1]), in id order) with each flow's
+ * device port, and per destination its flows' packets and bytes each way (FLOW_STRIDE numbers).
  */
-function summarizeFlows(agg: Aggregator): { perDevice: Map<number, DeviceFlows>; volume: Float64Array } {
-  const out = new Map<number, DeviceFlows>();
-  const volume = new Float64Array(agg.dests.size * FLOW_STRIDE);
-  const flowKey = new Uint32Array(2);
-  const destKey = new Uint32Array(6);
+function groupFlows(agg: Aggregator, s: RecordScratch): { flowStart: Int32Array; flowIds: Int32Array; devicePort: Uint16Array; volume: Float64Array } {
+  const nd = agg.dests.size;
+  const nf = agg.flows.size;
+  const a = s.arrays;
+  const volume = a.float64(0, nd * FLOW_STRIDE);
+  const flowStart = a.int32(1, nd + 1);
+  const destOf = a.int32(2, nf);
+  const devicePort = a.uint16(3, nf);
   const fs = agg.flowStats;
-  for (let f = 0; f < agg.flows.size; f++) {
-    agg.flows.keyOf(f, flowKey);
-    const d = flowKey[0];
-    agg.dests.keyOf(d, destKey);
-    const slot = destKey[0];
-    let dev = out.get(slot);
-    if (!dev) out.set(slot, (dev = { flows: 0, protos: new Map() }));
+  for (let f = 0; f < nf; f++) {
+    agg.flows.keyOf(f, s.flowKey);
+    const d = s.flowKey[0];
+    destOf[f] = d;
+    devicePort[f] = s.flowKey[1];
+    flowStart[d + 1]++;
     const at = f * FLOW_STRIDE;
     for (let i = 0; i < FLOW_STRIDE; i++) volume[d * FLOW_STRIDE + i] += fs[at + i];
-    const packets = fs[at + FL_UP_PACKETS] + fs[at + FL_DOWN_PACKETS];
-    const bytes = fs[at + FL_UP_PACKETS + 1] + fs[at + FL_DOWN_PACKETS + 1];
-    dev.flows++;
-    const proto = protoOf(destKey[5] >>> 16, destKey[5] & 0xffff, flowKey[1]);
-    const p = dev.protos.get(proto) ?? { packets: 0, bytes: 0, flows: 0 };
-    p.packets += packets;
-    p.bytes += bytes;
-    p.flows++;
-    dev.protos.set(proto, p);
   }
-  return { perDevice: out, volume };
+  for (let d = 0; d < nd; d++) flowStart[d + 1] += flowStart[d];
+  const fill = a.int32(4, nd);
+  fill.set(flowStart.subarray(0, nd));
+  const flowIds = a.int32(5, nf);
+  for (let f = 0; f < nf; f++) flowIds[fill[destOf[f]]++] = f;
+  return { flowStart, flowIds, devicePort, volume };
 }
 
-/** One record per device active in the interval, ordered by device id. */
-export function snapshot(
+/** One record per device active in the interval, ordered by device id, into `out` (emptied first). */
+export function writeRecords(
   agg: Aggregator, iv: IntervalInfo, inventory: Inventory, topK: number, names: AddressNames, maxContacts: number,
-): InspectionRecord[] {
+  out: RecordBatch, s: RecordScratch,
+): void {
+  out.begin();
+  const n = agg.activeCount;
+  if (n === 0) return;
   const start = new Date(iv.startSec * 1000).toISOString();
   const end = new Date((iv.startSec + iv.seconds) * 1000).toISOString();
-  const { perDevice, volume } = summarizeFlows(agg);
-  const evidence = new EvidenceReport(agg, names, maxContacts, volume);
-  const records: InspectionRecord[] = [];
-  for (let i = 0; i < agg.activeCount; i++) {
+  const { flowStart, flowIds, devicePort, volume } = groupFlows(agg, s);
+  const evidence = new EvidenceReport(agg, names, maxContacts, volume, s.arrays);
+  const w = out.w;
+  const c = agg.counters;
+  const fs = agg.flowStats;
+
+  // Devices by id (ties: first active first, as the stable sort of the records did).
+  if (s.order.length < n) s.order = new Int32Array(Math.max(n, s.order.length * 2));
+  if (s.top.length < topK) s.top = new Int32Array(topK);
+  for (let i = 0; i < n; i++) {
+    const ip = names.device(agg, agg.active[i]);
+    const entry = inventory.lookup(ip);
+    s.entries[i] = entry;
+    s.ids[i] = entry?.id ?? ip;
+    s.order[i] = i;
+  }
+  const ids = s.ids;
+  s.order.subarray(0, n).sort((a, b) => (ids[a] < ids[b] ? -1 : ids[a] > ids[b] ? 1 : a - b));
+
+  // The record head up to the device is the same for every record of the interval.
+  const head = `{"schema":${JSON.stringify(RECORD_SCHEMA_ID)},"@timestamp":"${start}","interval":{"start":"${start}","end":"${end}","seconds":${iv.seconds},"complete":${iv.complete}},"device":{"id":`;
+  const collector = JSON.stringify(iv.source);
+  const tally = s.protoTally;
+  const seen = s.protoSeen;
+  const protos = s.protos;
+  const farAddrs = s.farAddrs;
+  const farPorts = s.farPorts;
+  const top = s.top;
+  const destBefore = (a: number, b: number): number => {
+    const ba = evidence.bytes(a);
+    const bb = evidence.bytes(b);
+    if (ba !== bb) return bb - ba;
+    const pa = evidence.packets(a);
+    const pb = evidence.packets(b);
+    if (pa !== pb) return pb - pa;
+    const ia = evidence.ip(a);
+    const ib = evidence.ip(b);
+    if (ia !== ib) return ia < ib ? -1 : 1;
+    return evidence.port(a) - evidence.port(b) || a - b;
+  };
+
+  for (let o = 0; o < n; o++) {
+    const i = s.order[o];
     const slot = agg.active[i];
-    const c = agg.counters;
     const base = slot * STRIDE;
     const ip = names.device(agg, slot);
-    const entry = inventory.lookup(ip);
+    const entry = s.entries[i];
     const upPackets = c[base + F_UP_PACKETS];
     const downPackets = c[base + F_DOWN_PACKETS];
     const packets = upPackets + downPackets;
     const ipBytes = c[base + F_UP_BYTES] + c[base + F_DOWN_BYTES];
 
-    const flows = perDevice.get(slot) ?? { flows: 0, protos: new Map() };
-    const protos = [...flows.protos.entries()].map(([p, x]) => ({ name: PROTO_NAMES[p], ...x }));
-    protos.sort((a, b) => b.bytes - a.bytes || b.packets - a.packets || (a.name < b.name ? -1 : 1));
-    const dests: (Destination & { id: number })[] = [];
-    const farAddrs = new Set<string>();
-    const farPorts = new Set<number>();
-    // A destination that only an ICMP error was about has no packets and is not listed.
-    for (const d of evidence.destinationsOf(slot)) {
-      const packets = evidence.packets(d);
-      if (packets === 0) continue;
-      const farIp = evidence.ip(d);
+    // One walk over the device's destinations and their flows: protocols, flows, distinct far ends, top destinations.
+    let flows = 0;
+    let topLen = 0;
+    protos.length = 0;
+    farAddrs.clear();
+    farPorts.clear();
+    for (let j = evidence.destFrom(slot), to = evidence.destTo(slot); j < to; j++) {
+      const d = evidence.destAt(j);
       const l4 = evidence.l4(d);
       const port = evidence.port(d);
-      farAddrs.add(farIp);
+      for (let k = flowStart[d]; k < flowStart[d + 1]; k++) {
+        const f = flowIds[k];
+        const p = protoOf(l4, port, devicePort[f]);
+        if (seen[p] === 0) {
+          seen[p] = 1;
+          protos.push(p);
+        }
+        const at = f * FLOW_STRIDE;
+        tally[p * 3] += fs[at + FL_UP_PACKETS] + fs[at + FL_DOWN_PACKETS];
+        tally[p * 3 + 1] += fs[at + FL_UP_PACKETS + 1] + fs[at + FL_DOWN_PACKETS + 1];
+        tally[p * 3 + 2]++;
+        flows++;
+      }
+      // A destination that only an ICMP error was about has no packets and is not listed.
+      if (evidence.packets(d) === 0) continue;
+      farAddrs.add(evidence.ip(d));
       if (l4 === L_TCP || l4 === L_UDP) farPorts.add((l4 << 16) | port);
-      dests.push({ id: d, ip: farIp, port, transport: transportName(l4), packets, bytes: evidence.bytes(d) });
+      topLen = insertTop(top, 0, topLen, d, topK, destBefore);
     }
-    dests.sort((a, b) => b.bytes - a.bytes || b.packets - a.packets || (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : a.port - b.port));
+    protos.sort(s.byProto);
 
+    w.raw(head);
+    w.str(ids[i]);
+    w.raw(',"ip":');
+    w.str(ip);
+    w.raw(entry !== undefined ? ',"known":true' : ',"known":false');
+    if (entry?.imsi) {
+      w.raw(',"imsi":');
+      w.str(entry.imsi);
+    }
+    if (entry?.imei) {
+      w.raw(',"imei":');
+      w.str(entry.imei);
+    }
+    if (entry?.group) {
+      w.raw(',"group":');
+      w.str(entry.group);
+    }
+    w.raw('},"collector":{"source":');
+    w.text(collector);
+    w.raw('},"tunnel":{"type":');
     const t = agg.tunType[slot];
-    const tunnel: InspectionRecord['tunnel'] = { type: TUNNEL_NAMES[t] };
+    w.str(TUNNEL_NAMES[t]);
     if (t !== 0) {
       if (agg.tunHasId[slot]) {
-        const id = agg.tunId[slot];
-        if (t === T_GRE) tunnel.key = id;
-        else if (t === T_PPTP) tunnel.call_id = id;
-        else if (t === T_VXLAN || t === T_GENEVE) tunnel.vni = id;
-        else tunnel.session = id;
+        w.raw(t === T_GRE ? ',"key":' : t === T_PPTP ? ',"call_id":' : t === T_VXLAN || t === T_GENEVE ? ',"vni":' : ',"session":');
+        w.num(agg.tunId[slot]);
       }
-      tunnel.mirror_source = names.farEnd(agg.mirrorSrc, slot * 4);
+      w.raw(',"mirror_source":');
+      w.str(names.farEnd(agg.mirrorSrc, slot * 4));
     }
-
-    const device: InspectionRecord['device'] = { id: entry?.id ?? ip, ip, known: entry !== undefined };
-    if (entry?.imsi) device.imsi = entry.imsi;
-    if (entry?.imei) device.imei = entry.imei;
-    if (entry?.group) device.group = entry.group;
-
-    records.push({
-      schema: RECORD_SCHEMA_ID,
-      '@timestamp': start,
-      interval: { start, end, seconds: iv.seconds, complete: iv.complete },
-      device,
-      collector: { source: iv.source },
-      tunnel,
-      'traffic.statistics': trafficStatistics({
-        ipBytes,
-        packets,
-        maxSize: c[base + F_MAX_SIZE],
-        sizeHistogram: c.subarray(base + F_HIST, base + F_HIST + 6),
-        tcp: c[base + F_TCP],
-        udp: c[base + F_UDP],
-        fragmented: c[base + F_FRAGMENTED],
-        flows: flows.flows,
-      }),
-      uplink: { bytes: c[base + F_UP_BYTES], packets: upPackets },
-      downlink: { bytes: c[base + F_DOWN_BYTES], packets: downPackets },
-      'detected.protos': protos,
-      destinations: {
-        distinct: farAddrs.size,
-        distinct_ports: farPorts.size,
-        top: dests.slice(0, topK).map((x) => {
-          const n = evidence.nameOf(slot, x.id);
-          return n
-            ? { ip: x.ip, port: x.port, transport: x.transport, packets: x.packets, bytes: x.bytes, name: n.name, name_source: n.source }
-            : { ip: x.ip, port: x.port, transport: x.transport, packets: x.packets, bytes: x.bytes };
-        }),
-      },
-      tcp: { syn: c[base + F_SYN], syn_ack: c[base + F_SYN_ACK], rst: c[base + F_RST] },
-      ...evidence.device(slot),
-    });
+    w.raw('},"traffic.statistics":{"ethernet.bytes":');
+    w.num(ipBytes + ETHERNET_HEADER * packets);
+    w.raw(',"ip.bytes":');
+    w.num(ipBytes);
+    w.raw(',"ip.packets":');
+    w.num(packets);
+    w.raw(',"total.packets":');
+    w.num(packets);
+    w.raw(',"avg.pkt.size":');
+    w.num(packets > 0 ? Math.floor(ipBytes / packets) : 0);
+    w.raw(',"max.pkt.size":');
+    w.num(c[base + F_MAX_SIZE]);
+    w.raw(',"pkt.len_min64":');
+    w.num(c[base + F_HIST]);
+    w.raw(',"pkt.len_64_128":');
+    w.num(c[base + F_HIST + 1]);
+    w.raw(',"pkt.len_128_256":');
+    w.num(c[base + F_HIST + 2]);
+    w.raw(',"pkt.len_256_1024":');
+    w.num(c[base + F_HIST + 3]);
+    w.raw(',"pkt.len_1024_1500":');
+    w.num(c[base + F_HIST + 4]);
+    w.raw(',"pkt.len_grt1500":');
+    w.num(c[base + F_HIST + 5]);
+    w.raw(',"tcp.pkts":');
+    w.num(c[base + F_TCP]);
+    w.raw(',"udp.pkts":');
+    w.num(c[base + F_UDP]);
+    w.raw(',"fragmented.pkts":');
+    w.num(c[base + F_FRAGMENTED]);
+    w.raw(',"unique.flows":');
+    w.num(flows);
+    w.raw('},"uplink":{"bytes":');
+    w.num(c[base + F_UP_BYTES]);
+    w.raw(',"packets":');
+    w.num(upPackets);
+    w.raw('},"downlink":{"bytes":');
+    w.num(c[base + F_DOWN_BYTES]);
+    w.raw(',"packets":');
+    w.num(downPackets);
+    w.raw('},"detected.protos":[');
+    for (let k = 0; k < protos.length; k++) {
+      const p = protos[k];
+      w.raw(k > 0 ? ',{"name":' : '{"name":');
+      w.str(PROTO_NAMES[p]);
+      w.raw(',"packets":');
+      w.num(tally[p * 3]);
+      w.raw(',"bytes":');
+      w.num(tally[p * 3 + 1]);
+      w.raw(',"flows":');
+      w.num(tally[p * 3 + 2]);
+      w.byte(0x7d);
+      tally[p * 3] = tally[p * 3 + 1] = tally[p * 3 + 2] = 0;
+      seen[p] = 0;
+    }
+    w.raw('],"destinations":{"distinct":');
+    w.num(farAddrs.size);
+    w.raw(',"distinct_ports":');
+    w.num(farPorts.size);
+    w.raw(',"top":[');
+    for (let k = 0; k < topLen; k++) {
+      const d = top[k];
+      w.raw(k > 0 ? ',{' : '{');
+      evidence.writeEnd(w, d);
+      w.raw(',"packets":');
+      w.num(evidence.packets(d));
+      w.raw(',"bytes":');
+      w.num(evidence.bytes(d));
+      evidence.writeName(w, slot, d);
+      w.byte(0x7d);
+    }
+    w.raw(']},"tcp":{"syn":');
+    w.num(c[base + F_SYN]);
+    w.raw(',"syn_ack":');
+    w.num(c[base + F_SYN_ACK]);
+    w.raw(',"rst":');
+    w.num(c[base + F_RST]);
+    w.raw('},');
+    evidence.writeDevice(w, slot);
+    w.byte(0x7d);
+    out.endRecord(ids[i]);
   }
-  records.sort((a, b) => (a.device.id < b.device.id ? -1 : a.device.id > b.device.id ? 1 : 0));
-  return records;
+  s.entries.length = 0;
 }

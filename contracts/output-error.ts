@@ -36,9 +36,9 @@ export class OutputError extends Error {
     }
   }
 
-  /** Writes all of `text` to `fd`, or throws an OutputError naming `path`. */
-  static write(fd: number, path: string, text: string): void {
-    const b = Buffer.from(text);
+  /** Writes all of `data` to `fd`, or throws an OutputError naming `path`. */
+  static write(fd: number, path: string, data: string | Uint8Array): void {
+    const b = typeof data === 'string' ? Buffer.from(data) : data;
     try {
       for (let off = 0; off < b.length; ) off += writeSync(fd, b, off, b.length - off);
     } catch (err) {

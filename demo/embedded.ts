@@ -129,7 +129,7 @@ export async function runDemo(o: DemoOptions): Promise<Demo> {
       maxDestinations: 1 << 16,
       clock: 'packet',
       source: `pcap:${o.capture}`,
-      onRecords: (batch) => pipeline.enqueue(batch),
+      onBatch: (batch) => pipeline.enqueue(batch),
     });
     collector.inventory = Inventory.load(o.inventory);
     const reader = await replayCapture(o.capture, collector, pipeline, { speed: 0, stopRequested: () => false });

@@ -6,7 +6,9 @@
 import {
   firstLayer, L_END, L_ETHERNET, L_VLAN, L_IPV4, L_IPV6, L_GRE, L_ERSPAN1, L_ERSPAN2, L_ERSPAN3, L_VXLAN,
   L_GENEVE, L_PPP, L_CMD, L_TCP, L_UDP, L_ICMP, L_ICMPV6, L_SLL, L_SLL2, L_NULL, L_RAW, VXLAN_PORT, GENEVE_PORT,
+  LINKTYPE_ETHERNET,
 } from './layers.js';
+import { fastDecode } from './fast-path.js';
 import {
   R_OK, R_LINKTYPE_UNSUPPORTED, R_TUNNEL_TOO_DEEP, R_TOO_MANY_LAYERS, REASON_COUNT, NOTE_COUNT,
 } from './malformed.js';
@@ -35,6 +37,11 @@ export interface DecapOptions {
   maxTunnelDepth?: number;
   /** Layers walked before a frame is malformed (decap.layers.too_many). Default 32. */
   maxLayers?: number;
+  /**
+   * Try ./fast-path.ts (Ethernet/IPv4 → GRE or VXLAN → IPv4 → TCP/UDP in one run) before the walker.
+   * Default true; the results are the same either way (test/fast-path.test.ts).
+   */
+  fastPath?: boolean;
 }
 
 export class DecapConfigError extends Error {
@@ -50,8 +57,10 @@ export class Decapsulator {
   private readonly udpTunnel = new Uint8Array(65536);
   private readonly maxTunnelDepth: number;
   private readonly maxLayers: number;
+  private readonly fastPath: boolean;
 
   constructor(opts: DecapOptions = {}) {
+    this.fastPath = opts.fastPath ?? true;
     this.maxTunnelDepth = opts.maxTunnelDepth ?? 8;
     this.maxLayers = opts.maxLayers ?? 32;
     if (!Number.isInteger(this.maxTunnelDepth) || this.maxTunnelDepth < 1 || this.maxTunnelDepth > MAX_TUNNELS) {
@@ -90,6 +99,10 @@ export class Decapsulator {
     m.capLen = capLen;
     m.linkType = linkType;
     this.frames++;
+    if (linkType === LINKTYPE_ETHERNET && this.fastPath && fastDecode(b, off, capLen, m, this.udpTunnel, this.maxLayers)) {
+      this.reasons[R_OK]++;
+      return R_OK;
+    }
     let id = firstLayer(linkType);
     let reason = R_OK;
     if (id === L_END) {

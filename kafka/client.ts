@@ -54,7 +54,7 @@ export interface Consumer {
 export interface Producer {
   connect(): Promise<void>;
   disconnect(): Promise<void>;
-  send(r: { topic: string; messages: { key: string; value: string }[] }): Promise<unknown>;
+  send(r: { topic: string; messages: { key: string; value: string | Buffer }[] }): Promise<unknown>;
 }
 
 export interface Admin {

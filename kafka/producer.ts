@@ -10,7 +10,8 @@ import type { Kafka, Producer as KafkaProducer } from './client.js';
 
 export interface OutMessage {
   key: string;
-  value: string;
+  /** JSON text (a Buffer: the collector's record bytes, as written). */
+  value: string | Buffer;
 }
 
 export class ProducerStats {

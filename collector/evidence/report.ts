@@ -1,26 +1,29 @@
 // The evidence blocks of a closed interval's records (connections, contacts, dns, tls) and the names
-// of destinations: the cold half of ./evidence.ts, run once per interval, where strings, objects and
-// sorting are fine. Everything is ordered with full tie-breaks, so the same capture gives the same
-// records byte for byte.
+// of destinations: the cold half of ./evidence.ts, run once per interval, written straight into the
+// interval's JSON text (../record-batch.ts) from typed arrays: destinations, names and contacts are
+// grouped by device in flat arrays (counting sorts), not per-device lists or per-flow objects. Strings
+// are made only for DNS names and far-end names. Everything is ordered with full tie-breaks, so the
+// same capture gives the same records byte for byte.
 
 import { L_TCP, L_UDP } from '../../gre-decap/layers.js';
-import { type Contact, type InspectionRecord } from '../../contracts/inspection-record.js';
 import {
   F_DNS_QUERIES, F_DNS_RESPONSES, F_DNS_NXDOMAIN, F_DNS_SERVFAIL, F_DNS_MALFORMED, F_DNS_TYPES, F_DNS_NAME_MAX,
   F_DNS_LABEL_MAX, F_DNS_NAMES_DROPPED, F_TLS_HELLOS, F_TLS_NO_SNI, F_TLS_MALFORMED, F_ICMP_UNREACH, STRIDE,
 } from '../device-counters.js';
 import type { Aggregator } from '../aggregate.js';
 import type { AddressNames } from '../records.js';
+import type { JsonWriter } from '../record-batch.js';
+import type { ReusedArrays } from '../reused-arrays.js';
 import { transportName } from '../transport.js';
 import { X_SYN, X_SYN_ACK, X_RST, X_UDP_STARTS, X_ICMP_UNREACH, X_DNS_QUERIES } from './destinations.js';
 import { FLOW_STRIDE, FL_UP_PACKETS, FL_DOWN_PACKETS } from '../aggregate.js';
+import { registeredDomain, subdomainOf, countChars, entropy } from './domains.js';
+import { escapeName, latin1 } from './name-text.js';
 
 const V_UP_PACKETS = FL_UP_PACKETS;
 const V_UP_BYTES = FL_UP_PACKETS + 1;
 const V_DOWN_PACKETS = FL_DOWN_PACKETS;
 const V_DOWN_BYTES = FL_DOWN_PACKETS + 1;
-import { registeredDomain, subdomainOf, countChars, entropy } from './domains.js';
-import { escapeName, latin1 } from './name-text.js';
 
 export const MAX_BURSTS_LISTED = 64;
 const MAX_DOMAINS = 8;
@@ -29,75 +32,125 @@ const MAX_EXAMPLES = 3;
 const EXAMPLE_CHARS = 60;
 const FAILED_SAMPLE = 8;
 
-type Evidence = Pick<InspectionRecord, 'connections' | 'contacts' | 'dns' | 'tls'>;
-type Dns = InspectionRecord['dns'];
-
 const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
 
-/** Built once per closed interval, before the aggregator is reset; then one call per device. */
-const NONE: readonly number[] = [];
+// Per far host of one device, while its connections are judged.
+const H_SYN = 1;
+const H_ANSWERED = 2;
+const H_ICMP = 4;
+const H_RST = 8;
+const H_NAMED = 16;
 
+/** Built once per closed interval, before the aggregator is reset; then one call per device. */
 export class EvidenceReport {
-  // By device slot: its destination ids, query-name ids and chosen contacts, each in first-seen order
-  // (arrays indexed by slot: a Map per device cost more than the rest of the record).
-  private readonly destsOf: number[][];
-  private readonly namesOf: number[][];
-  private readonly contactsOf: number[][];
-  // By destination id: the index of its burst list in `bursts`, -1 when it is no contact.
-  private readonly burstList: Int32Array;
-  private readonly bursts: number[][] = [];
+  // Destination ids grouped by device slot, first seen first: slot s has destIds[destStart[s], destStart[s + 1]).
+  private readonly destStart: Int32Array;
+  private readonly destIds: Int32Array;
+  // Query-name ids grouped by device slot the same way.
+  private readonly nameStart: Int32Array;
+  private readonly nameIds: Int32Array;
+  // A device's chosen contacts: contactIds[destStart[s], destStart[s] + contactCount[s]) (a subset of its destinations).
+  private readonly contactIds: Int32Array;
+  private readonly contactCount: Int32Array;
+  // By destination id: its contact number k, -1 when it is no contact; contact k's listed burst starts are
+  // burstVal[burstStart[k], burstStart[k] + burstLen[k]), ascending.
+  private readonly contactOf: Int32Array;
+  private readonly burstStart: Int32Array;
+  private readonly burstLen: Int32Array;
+  private readonly burstVal: Uint32Array;
   private readonly domainOf = new Map<string, string>();
   private readonly key = new Uint32Array(6);
   // Per destination id, read once: the key's transport and port, and the far address text when asked.
   private readonly l4Of: Uint8Array;
   private readonly portOf: Uint16Array;
   private readonly ipOf: (string | undefined)[];
+  // Reused per device.
+  private readonly hostSeen = new Set<string>();
+  private readonly hostFlags = new Map<string, number>();
+  private readonly sample = new Int32Array(FAILED_SAMPLE);
+  private readonly resolverQueries = new Map<string, number>();
 
   /** `volume`: per destination id, its packets and bytes up, then down (FLOW_STRIDE numbers), summed over its flows. */
-  constructor(private readonly agg: Aggregator, private readonly addr: AddressNames, maxContacts: number, private readonly volume: Float64Array) {
+  constructor(
+    private readonly agg: Aggregator, private readonly addr: AddressNames, maxContacts: number, private readonly volume: Float64Array,
+    a: ReusedArrays,
+  ) {
     const ev = agg.ev;
     const n = agg.dests.size;
-    this.l4Of = new Uint8Array(n);
-    this.portOf = new Uint16Array(n);
-    this.ipOf = new Array<string | undefined>(n);
-    this.burstList = new Int32Array(n).fill(-1);
     const devices = agg.devices.size;
-    this.destsOf = new Array<number[]>(devices);
-    this.namesOf = new Array<number[]>(devices);
-    this.contactsOf = new Array<number[]>(devices);
+    this.l4Of = a.uint8(16, n);
+    this.portOf = a.uint16(17, n);
+    this.ipOf = new Array<string | undefined>(n);
+    const slotOf = a.int32(18, n);
+    this.destStart = a.int32(19, devices + 1);
     for (let d = 0; d < n; d++) {
       const k = agg.dests.keyOf(d, this.key);
       this.l4Of[d] = k[5] >>> 16;
       this.portOf[d] = k[5] & 0xffff;
-      (this.destsOf[k[0]] ??= []).push(d);
+      slotOf[d] = k[0];
+      this.destStart[k[0] + 1]++;
     }
-    for (let id = 0; id < ev.names.size; id++) (this.namesOf[ev.names.tag[id]] ??= []).push(id);
+    this.destIds = groupBy(slotOf, n, this.destStart, a.int32(20, devices), a.int32(21, n));
+    const names = ev.names.size;
+    this.nameStart = a.int32(22, devices + 1);
+    for (let id = 0; id < names; id++) this.nameStart[ev.names.tag[id] + 1]++;
+    this.nameIds = groupBy(ev.names.tag, names, this.nameStart, a.int32(23, devices), a.int32(24, names));
+
     // Contacts first, so that only their bursts are gathered from the log: the device's far ends by
     // bursts, then bytes, then first seen (destination ids are given in first-seen order).
     const bursts = (d: number) => ev.dests.bursts(d);
     const before = (a: number, b: number) => bursts(b) - bursts(a) || this.bytes(b) - this.bytes(a) || a - b;
-    this.destsOf.forEach((ds, slot) => {
-      const chosen: number[] = [];
-      for (const d of ds) {
+    this.contactIds = a.int32(25, n);
+    this.contactCount = a.int32(26, devices);
+    this.contactOf = a.int32(27, n, -1);
+    let contacts = 0;
+    for (let slot = 0; slot < devices; slot++) {
+      const from = this.destStart[slot];
+      const to = this.destStart[slot + 1];
+      let len = 0;
+      for (let i = from; i < to; i++) {
+        const d = this.destIds[i];
         if (this.packets(d) === 0) continue; // only an ICMP error was about it
-        insertTop(chosen, d, maxContacts, before);
+        len = insertTop(this.contactIds, from, len, d, maxContacts, before);
       }
-      this.contactsOf[slot] = chosen;
-      for (const d of chosen) {
-        this.burstList[d] = this.bursts.length;
-        this.bursts.push([]);
-      }
-    });
-    const log = ev.dests.log;
-    for (let i = 0; i < ev.dests.logLen; i += 2) {
-      const at = this.burstList[log[i]];
-      if (at >= 0 && this.bursts[at].length < MAX_BURSTS_LISTED) this.bursts[at].push(log[i + 1]);
+      this.contactCount[slot] = len;
+      for (let i = 0; i < len; i++) this.contactOf[this.contactIds[from + i]] = contacts++;
     }
+    // The first MAX_BURSTS_LISTED burst starts of each contact in the log, in log order, then sorted.
+    this.burstStart = a.int32(28, contacts + 1);
+    this.burstLen = a.int32(29, contacts);
+    const log = ev.dests.log;
+    const logLen = ev.dests.logLen;
+    for (let i = 0; i < logLen; i += 2) {
+      const k = this.contactOf[log[i]];
+      if (k >= 0 && this.burstStart[k + 1] < MAX_BURSTS_LISTED) this.burstStart[k + 1]++;
+    }
+    for (let k = 0; k < contacts; k++) this.burstStart[k + 1] += this.burstStart[k];
+    this.burstVal = a.uint32(30, this.burstStart[contacts]);
+    for (let i = 0; i < logLen; i += 2) {
+      const k = this.contactOf[log[i]];
+      if (k < 0) continue;
+      const at = this.burstStart[k];
+      const len = this.burstLen[k];
+      if (at + len < this.burstStart[k + 1]) {
+        this.burstVal[at + len] = log[i + 1];
+        this.burstLen[k] = len + 1;
+      }
+    }
+    for (let k = 0; k < contacts; k++) sortRange(this.burstVal, this.burstStart[k], this.burstStart[k] + this.burstLen[k]);
   }
 
-  /** The device's destination ids, first seen first. */
-  destinationsOf(slot: number): readonly number[] {
-    return this.destsOf[slot] ?? NONE;
+  /** Where device `slot`'s destination ids are in destIds (first seen first): [destFrom(slot), destTo(slot)). */
+  destFrom(slot: number): number {
+    return slot + 1 < this.destStart.length ? this.destStart[slot] : 0;
+  }
+
+  destTo(slot: number): number {
+    return slot + 1 < this.destStart.length ? this.destStart[slot + 1] : 0;
+  }
+
+  destAt(i: number): number {
+    return this.destIds[i];
   }
 
   /** Packets to and from destination d in the interval. */
@@ -128,15 +181,49 @@ export class EvidenceReport {
     return hosts.empty ? undefined : hosts.lookup(this.agg.ev.owner[slot], this.agg.dests.keyOf(d, this.key), 1);
   }
 
-  device(slot: number): Evidence {
+  /** `,"name":…,"name_source":…` when destination d has a name for the device, else nothing. */
+  writeName(w: JsonWriter, slot: number, d: number): void {
+    const n = this.nameOf(slot, d);
+    if (!n) return;
+    w.raw(',"name":');
+    w.str(n.name);
+    w.raw(',"name_source":');
+    w.str(n.source);
+  }
+
+  /** `"ip":…,"port":…,"transport":…` of destination d. */
+  writeEnd(w: JsonWriter, d: number): void {
+    w.raw('"ip":');
+    w.str(this.ip(d));
+    w.raw(',"port":');
+    w.num(this.portOf[d]);
+    w.raw(',"transport":"');
+    w.raw(transportName(this.l4Of[d]));
+    w.byte(0x22);
+  }
+
+  /** The record's `"connections":…,"contacts":…,"dns":…,"tls":…` for device `slot`. */
+  writeDevice(w: JsonWriter, slot: number): void {
     const c = this.agg.counters;
     const base = slot * STRIDE;
-    return {
-      connections: this.connections(slot, c[base + F_ICMP_UNREACH]),
-      contacts: (this.contactsOf[slot] ?? NONE).map((d) => this.contact(slot, d)),
-      dns: this.dns(slot, c, base),
-      tls: { client_hellos: c[base + F_TLS_HELLOS], without_sni: c[base + F_TLS_NO_SNI], malformed: c[base + F_TLS_MALFORMED] },
-    };
+    w.raw('"connections":');
+    this.writeConnections(w, slot, c[base + F_ICMP_UNREACH]);
+    w.raw(',"contacts":[');
+    const from = this.destFrom(slot);
+    const len = slot < this.contactCount.length ? this.contactCount[slot] : 0;
+    for (let i = 0; i < len; i++) {
+      if (i > 0) w.byte(0x2c);
+      this.writeContact(w, slot, this.contactIds[from + i]);
+    }
+    w.raw('],"dns":');
+    this.writeDns(w, slot, c, base);
+    w.raw(',"tls":{"client_hellos":');
+    w.num(c[base + F_TLS_HELLOS]);
+    w.raw(',"without_sni":');
+    w.num(c[base + F_TLS_NO_SNI]);
+    w.raw(',"malformed":');
+    w.num(c[base + F_TLS_MALFORMED]);
+    w.byte(0x7d);
   }
 
   /** Destination d's volume: field is one of V_*. */
@@ -153,56 +240,75 @@ export class EvidenceReport {
    * attempted and either no port answered a SYN with a SYN-ACK (silence or RST) or an ICMP unreachable
    * came back for one of its attempted ports. A (host, transport, port) fails the same way.
    */
-  private connections(slot: number, icmpUnreachable: number): Evidence['connections'] {
-    const ds = this.destsOf[slot] ?? NONE;
+  private writeConnections(w: JsonWriter, slot: number, icmpUnreachable: number): void {
+    const from = this.destFrom(slot);
+    const to = this.destTo(slot);
     // Most devices in most intervals: nothing failed, and only the attempted hosts need counting.
     let failing = false;
-    const attempted = new Set<string>();
-    for (const d of ds) {
+    const attempted = this.hostSeen;
+    attempted.clear();
+    for (let i = from; i < to; i++) {
+      const d = this.destIds[i];
       if (!this.attempted(d)) continue;
       attempted.add(this.ip(d));
       if (this.portFailed(d)) failing = true;
     }
-    if (!failing) return { attempted_hosts: attempted.size, failed_hosts: 0, failed_named_hosts: 0, failed_ports: 0, refused_hosts: 0, icmp_unreachable: icmpUnreachable, failed_sample: [] };
-
-    const hosts = new Map<string, { syn: boolean; answered: boolean; icmp: boolean; rst: boolean; named: boolean }>();
-    let failedPorts = 0;
-    const sample: Evidence['connections']['failed_sample'] = [];
-    for (const d of ds) {
-      const ip = this.ip(d);
-      let h = hosts.get(ip);
-      if (!h) hosts.set(ip, (h = { syn: false, answered: false, icmp: false, rst: false, named: false }));
-      // A SYN-ACK to a SYN of the previous interval still shows the host answers.
-      if (this.rare(d, X_SYN_ACK) > 0) h.answered = true;
-      if (!this.attempted(d)) continue;
-      const syn = this.rare(d, X_SYN) > 0;
-      const icmp = this.rare(d, X_ICMP_UNREACH) > 0;
-      if (syn) h.syn = true;
-      if (icmp) h.icmp = true;
-      if (this.portFailed(d)) {
-        if (syn && this.rare(d, X_SYN_ACK) === 0 && this.rare(d, X_RST) > 0) h.rst = true;
-        failedPorts++;
-        // A host the device knows by name is a service of its own that is down, not one it tried blind.
-        const n = this.nameOf(slot, d);
-        if (n) h.named = true;
-        if (sample.length < FAILED_SAMPLE) {
-          const port = this.portOf[d];
-          const transport = transportName(this.l4Of[d]);
-          sample.push(n ? { ip, port, transport, name: n.name, name_source: n.source } : { ip, port, transport });
-        }
-      }
-    }
     let failed = 0;
     let named = 0;
     let refused = 0;
-    for (const [ip, h] of hosts) {
-      if (attempted.has(ip) && ((h.syn && !h.answered) || h.icmp)) {
-        failed++;
-        if (h.named) named++;
-        if (h.rst) refused++;
+    let failedPorts = 0;
+    let sampled = 0;
+    if (failing) {
+      const hosts = this.hostFlags;
+      hosts.clear();
+      for (let i = from; i < to; i++) {
+        const d = this.destIds[i];
+        const ip = this.ip(d);
+        let h = hosts.get(ip) ?? 0;
+        // A SYN-ACK to a SYN of the previous interval still shows the host answers.
+        if (this.rare(d, X_SYN_ACK) > 0) h |= H_ANSWERED;
+        if (this.attempted(d)) {
+          const syn = this.rare(d, X_SYN) > 0;
+          if (syn) h |= H_SYN;
+          if (this.rare(d, X_ICMP_UNREACH) > 0) h |= H_ICMP;
+          if (this.portFailed(d)) {
+            if (syn && this.rare(d, X_SYN_ACK) === 0 && this.rare(d, X_RST) > 0) h |= H_RST;
+            failedPorts++;
+            // A host the device knows by name is a service of its own that is down, not one it tried blind.
+            if (this.nameOf(slot, d)) h |= H_NAMED;
+            if (sampled < FAILED_SAMPLE) this.sample[sampled++] = d;
+          }
+        }
+        hosts.set(ip, h);
+      }
+      for (const [ip, h] of hosts) {
+        if (attempted.has(ip) && (((h & H_SYN) !== 0 && (h & H_ANSWERED) === 0) || (h & H_ICMP) !== 0)) {
+          failed++;
+          if ((h & H_NAMED) !== 0) named++;
+          if ((h & H_RST) !== 0) refused++;
+        }
       }
     }
-    return { attempted_hosts: attempted.size, failed_hosts: failed, failed_named_hosts: named, failed_ports: failedPorts, refused_hosts: refused, icmp_unreachable: icmpUnreachable, failed_sample: sample };
+    w.raw('{"attempted_hosts":');
+    w.num(attempted.size);
+    w.raw(',"failed_hosts":');
+    w.num(failed);
+    w.raw(',"failed_named_hosts":');
+    w.num(named);
+    w.raw(',"failed_ports":');
+    w.num(failedPorts);
+    w.raw(',"refused_hosts":');
+    w.num(refused);
+    w.raw(',"icmp_unreachable":');
+    w.num(icmpUnreachable);
+    w.raw(',"failed_sample":[');
+    for (let i = 0; i < sampled; i++) {
+      w.raw(i > 0 ? ',{' : '{');
+      this.writeEnd(w, this.sample[i]);
+      this.writeName(w, slot, this.sample[i]);
+      w.byte(0x7d);
+    }
+    w.raw(']}');
   }
 
   /** The device sent destination d a SYN, or UDP. */
@@ -215,43 +321,81 @@ export class EvidenceReport {
     return (this.rare(d, X_SYN) > 0 && this.rare(d, X_SYN_ACK) === 0) || this.rare(d, X_ICMP_UNREACH) > 0;
   }
 
-  private contact(slot: number, d: number): Contact {
+  private writeContact(w: JsonWriter, slot: number, d: number): void {
     const l4 = this.l4Of[d];
-    const bursts = this.bursts[this.burstList[d]].sort((a, b) => a - b);
-    const starts = l4 === L_TCP ? this.rare(d, X_SYN) : l4 === L_UDP ? this.rare(d, X_UDP_STARTS) : 0;
-    const answered = this.vol(d, V_DOWN_PACKETS) > 0;
-    const dropped = this.agg.ev.dests.bursts(d) - bursts.length;
-    const upP = this.vol(d, V_UP_PACKETS);
-    const upB = this.vol(d, V_UP_BYTES);
-    const downP = this.vol(d, V_DOWN_PACKETS);
-    const downB = this.vol(d, V_DOWN_BYTES);
-    const ip = this.ip(d);
-    const port = this.portOf[d];
-    const transport = transportName(l4);
-    const n = this.nameOf(slot, d);
-    // Two literal shapes in the schema's field order (JSON.stringify is fastest on plain literals).
-    return n
-      ? { ip, port, transport, name: n.name, name_source: n.source, starts, answered, bursts, bursts_dropped: dropped, up_packets: upP, up_bytes: upB, down_packets: downP, down_bytes: downB }
-      : { ip, port, transport, starts, answered, bursts, bursts_dropped: dropped, up_packets: upP, up_bytes: upB, down_packets: downP, down_bytes: downB };
+    const k = this.contactOf[d];
+    const at = this.burstStart[k];
+    const listed = this.burstLen[k];
+    w.byte(0x7b);
+    this.writeEnd(w, d);
+    this.writeName(w, slot, d);
+    w.raw(',"starts":');
+    w.num(l4 === L_TCP ? this.rare(d, X_SYN) : l4 === L_UDP ? this.rare(d, X_UDP_STARTS) : 0);
+    w.raw(',"answered":');
+    w.bool(this.vol(d, V_DOWN_PACKETS) > 0);
+    w.raw(',"bursts":[');
+    for (let i = 0; i < listed; i++) {
+      if (i > 0) w.byte(0x2c);
+      w.num(this.burstVal[at + i]);
+    }
+    w.raw('],"bursts_dropped":');
+    w.num(this.agg.ev.dests.bursts(d) - listed);
+    w.raw(',"up_packets":');
+    w.num(this.vol(d, V_UP_PACKETS));
+    w.raw(',"up_bytes":');
+    w.num(this.vol(d, V_UP_BYTES));
+    w.raw(',"down_packets":');
+    w.num(this.vol(d, V_DOWN_PACKETS));
+    w.raw(',"down_bytes":');
+    w.num(this.vol(d, V_DOWN_BYTES));
+    w.byte(0x7d);
   }
 
-  private dns(slot: number, c: Float64Array, base: number): Dns {
+  private writeDns(w: JsonWriter, slot: number, c: Float64Array, base: number): void {
     const ev = this.agg.ev;
-    const t = base + F_DNS_TYPES;
-    const types = { a: c[t], aaaa: c[t + 1], txt: c[t + 2], null: c[t + 3], cname: c[t + 4], mx: c[t + 5], any: c[t + 6], other: c[t + 7] };
     const queries = c[base + F_DNS_QUERIES];
     const responses = c[base + F_DNS_RESPONSES];
     const malformed = c[base + F_DNS_MALFORMED];
+    w.raw('{"queries":');
+    w.num(queries);
+    w.raw(',"responses":');
+    w.num(responses);
+    const t = base + F_DNS_TYPES;
+    const types = (): void => {
+      w.raw(',"types":{"a":');
+      w.num(c[t]);
+      w.raw(',"aaaa":');
+      w.num(c[t + 1]);
+      w.raw(',"txt":');
+      w.num(c[t + 2]);
+      w.raw(',"null":');
+      w.num(c[t + 3]);
+      w.raw(',"cname":');
+      w.num(c[t + 4]);
+      w.raw(',"mx":');
+      w.num(c[t + 5]);
+      w.raw(',"any":');
+      w.num(c[t + 6]);
+      w.raw(',"other":');
+      w.num(c[t + 7]);
+      w.byte(0x7d);
+    };
     if (queries === 0 && responses === 0 && malformed === 0) {
       // Most devices in most intervals: no DNS, so none of the per-domain work below.
-      return {
-        queries, responses, nxdomain: 0, servfail: 0, types, distinct_names: 0, name_length_max: 0, name_length_mean: 0, label_max: 0,
-        entropy_mean: 0, resolvers: [], domains: [], domains_dropped: 0, names_dropped: c[base + F_DNS_NAMES_DROPPED], malformed,
-      };
+      w.raw(',"nxdomain":0,"servfail":0');
+      types();
+      w.raw(',"distinct_names":0,"name_length_max":0,"name_length_mean":0,"label_max":0,"entropy_mean":0,"resolvers":[],"domains":[],"domains_dropped":0,"names_dropped":');
+      w.num(c[base + F_DNS_NAMES_DROPPED]);
+      w.raw(',"malformed":');
+      w.num(malformed);
+      w.byte(0x7d);
+      return;
     }
 
-    const resolverQueries = new Map<string, number>();
-    for (const d of this.destsOf[slot] ?? NONE) {
+    const resolverQueries = this.resolverQueries;
+    resolverQueries.clear();
+    for (let i = this.destFrom(slot); i < this.destTo(slot); i++) {
+      const d = this.destIds[i];
       const q = this.rare(d, X_DNS_QUERIES);
       if (q > 0) resolverQueries.set(this.ip(d), (resolverQueries.get(this.ip(d)) ?? 0) + q);
     }
@@ -263,11 +407,14 @@ export class EvidenceReport {
       hist: Float64Array; chars: number; unusual_types: number; nxdomain: number; examples: string[];
     }
     const domains = new Map<string, Domain>();
-    const ids = this.namesOf[slot] ?? NONE;
+    const idsFrom = slot + 1 < this.nameStart.length ? this.nameStart[slot] : 0;
+    const idsTo = slot + 1 < this.nameStart.length ? this.nameStart[slot + 1] : 0;
+    const distinct = idsTo - idsFrom;
     let lengthSum = 0;
     let entropySum = 0;
     const one = new Float64Array(256);
-    for (const id of ids) {
+    for (let i = idsFrom; i < idsTo; i++) {
+      const id = this.nameIds[i];
       const len = ev.names.len[id];
       const raw = latin1(ev.names.arena, ev.names.off[id], len);
       let dom = this.domainOf.get(raw);
@@ -293,37 +440,105 @@ export class EvidenceReport {
     }
     const listed = [...domains.values()];
     listed.sort((a, b) => b.distinct_names - a.distinct_names || b.queries - a.queries || (a.domain < b.domain ? -1 : a.domain > b.domain ? 1 : 0));
-    return {
-      queries,
-      responses,
-      nxdomain: c[base + F_DNS_NXDOMAIN],
-      servfail: c[base + F_DNS_SERVFAIL],
-      types,
-      distinct_names: ids.length,
-      name_length_max: c[base + F_DNS_NAME_MAX],
-      // Over the distinct names (a name asked a hundred times is one name), like entropy_mean.
-      name_length_mean: ids.length > 0 ? round(lengthSum / ids.length, 2) : 0,
-      label_max: c[base + F_DNS_LABEL_MAX],
-      entropy_mean: ids.length > 0 ? round(entropySum / ids.length, 3) : 0,
-      resolvers: resolvers.slice(0, MAX_RESOLVERS),
-      domains: listed.slice(0, MAX_DOMAINS).map((x) => ({
-        domain: x.domain, queries: x.queries, distinct_names: x.distinct_names, name_bytes: x.name_bytes, name_length_max: x.name_length_max,
-        label_max: x.label_max, entropy: round(entropy(x.hist, x.chars), 3), unusual_types: x.unusual_types, nxdomain: x.nxdomain, examples: x.examples,
-      })),
-      domains_dropped: Math.max(0, listed.length - MAX_DOMAINS),
-      names_dropped: c[base + F_DNS_NAMES_DROPPED],
-      malformed,
-    };
+
+    w.raw(',"nxdomain":');
+    w.num(c[base + F_DNS_NXDOMAIN]);
+    w.raw(',"servfail":');
+    w.num(c[base + F_DNS_SERVFAIL]);
+    types();
+    w.raw(',"distinct_names":');
+    w.num(distinct);
+    w.raw(',"name_length_max":');
+    w.num(c[base + F_DNS_NAME_MAX]);
+    // Over the distinct names (a name asked a hundred times is one name), like entropy_mean.
+    w.raw(',"name_length_mean":');
+    w.num(distinct > 0 ? round(lengthSum / distinct, 2) : 0);
+    w.raw(',"label_max":');
+    w.num(c[base + F_DNS_LABEL_MAX]);
+    w.raw(',"entropy_mean":');
+    w.num(distinct > 0 ? round(entropySum / distinct, 3) : 0);
+    w.raw(',"resolvers":[');
+    for (let i = 0; i < resolvers.length && i < MAX_RESOLVERS; i++) {
+      w.raw(i > 0 ? ',{"ip":' : '{"ip":');
+      w.str(resolvers[i].ip);
+      w.raw(',"queries":');
+      w.num(resolvers[i].queries);
+      w.byte(0x7d);
+    }
+    w.raw('],"domains":[');
+    for (let i = 0; i < listed.length && i < MAX_DOMAINS; i++) {
+      const x = listed[i];
+      w.raw(i > 0 ? ',{"domain":' : '{"domain":');
+      w.str(x.domain);
+      w.raw(',"queries":');
+      w.num(x.queries);
+      w.raw(',"distinct_names":');
+      w.num(x.distinct_names);
+      w.raw(',"name_bytes":');
+      w.num(x.name_bytes);
+      w.raw(',"name_length_max":');
+      w.num(x.name_length_max);
+      w.raw(',"label_max":');
+      w.num(x.label_max);
+      w.raw(',"entropy":');
+      w.num(round(entropy(x.hist, x.chars), 3));
+      w.raw(',"unusual_types":');
+      w.num(x.unusual_types);
+      w.raw(',"nxdomain":');
+      w.num(x.nxdomain);
+      w.raw(',"examples":[');
+      for (let j = 0; j < x.examples.length; j++) {
+        if (j > 0) w.byte(0x2c);
+        w.str(x.examples[j]);
+      }
+      w.raw(']}');
+    }
+    w.raw('],"domains_dropped":');
+    w.num(Math.max(0, listed.length - MAX_DOMAINS));
+    w.raw(',"names_dropped":');
+    w.num(c[base + F_DNS_NAMES_DROPPED]);
+    w.raw(',"malformed":');
+    w.num(malformed);
+    w.byte(0x7d);
   }
 }
 
-/** Inserts d into `top` (kept sorted by `before`, at most n long) when it belongs there. */
-function insertTop(top: number[], d: number, n: number, before: (a: number, b: number) => number): void {
-  if (n === 0 || (top.length === n && before(d, top[n - 1]) >= 0)) return;
-  let i = top.length < n ? top.length : n - 1;
-  while (i > 0 && before(d, top[i - 1]) < 0) {
-    top[i] = top[i - 1];
+/**
+ * Ids 0..n-1 grouped by key (keys[id] < start.length - 1), each group in id order, into `out` (n long);
+ * `start` holds each key's count at start[key + 1] on entry and the groups' offsets on return; `fill`
+ * (start.length - 1 long) is scratch.
+ */
+function groupBy(keys: ArrayLike<number>, n: number, start: Int32Array, fill: Int32Array, out: Int32Array): Int32Array {
+  for (let k = 1; k < start.length; k++) start[k] += start[k - 1];
+  fill.set(start.subarray(0, start.length - 1));
+  for (let id = 0; id < n; id++) out[fill[keys[id]]++] = id;
+  return out;
+}
+
+/** Ascending insertion sort of a[from, to) (burst starts arrive nearly sorted). */
+function sortRange(a: Uint32Array, from: number, to: number): void {
+  for (let i = from + 1; i < to; i++) {
+    const x = a[i];
+    let j = i;
+    while (j > from && a[j - 1] > x) {
+      a[j] = a[j - 1];
+      j--;
+    }
+    a[j] = x;
+  }
+}
+
+/**
+ * Inserts d into the top list at top[at, at + len) (kept sorted by `before`, at most n long) when it
+ * belongs there; returns the list's new length.
+ */
+export function insertTop(top: Int32Array, at: number, len: number, d: number, n: number, before: (a: number, b: number) => number): number {
+  if (n === 0 || (len === n && before(d, top[at + n - 1]) >= 0)) return len;
+  let i = len < n ? len : n - 1;
+  while (i > 0 && before(d, top[at + i - 1]) < 0) {
+    top[at + i] = top[at + i - 1];
     i--;
   }
-  top[i] = d;
+  top[at + i] = d;
+  return len < n ? len + 1 : len;
 }

@@ -9,7 +9,8 @@ import type { Logger } from 'pino';
 import { createKafka } from '../../kafka/client.js';
 import { Producer } from '../../kafka/producer.js';
 import { ensureTopics } from '../../kafka/topics.js';
-import type { InspectionRecord } from '../../contracts/inspection-record.js';
+import type { RecordBatch } from '../record-batch.js';
+import type { OutMessage } from '../../kafka/producer.js';
 import { newSinkStats, type RecordSink } from './sink.js';
 
 export interface KafkaSinkOptions {
@@ -46,17 +47,20 @@ export class KafkaSink implements RecordSink {
     if (created.length) this.log.info({ topic: this.opts.topic, partitions: this.opts.partitions }, 'created topic');
   }
 
-  async send(records: InspectionRecord[]): Promise<void> {
+  async send(batch: RecordBatch): Promise<void> {
     // No message timestamp of our own: the broker's default (when it was produced). The interval's time is in the
     // record; as the message time, a replayed capture's months-old intervals rolled and expired the partitions'
     // segments at once (retention.ms is 7 days), deleting records before anyone consumed them.
     const before = this.producer.stats.resends + this.producer.stats.waits;
     try {
-      await this.producer.send(this.opts.topic, records.map((r) => ({ key: r.device.id, value: JSON.stringify(r) })));
+      // Each record's line of the batch, keyed by device id (views of the buffer, read until send resolves).
+      const messages: OutMessage[] = new Array(batch.count);
+      for (let i = 0; i < batch.count; i++) messages[i] = { key: batch.keys[i], value: batch.line(i) };
+      await this.producer.send(this.opts.topic, messages);
     } finally {
       this.stats.retries += this.producer.stats.resends + this.producer.stats.waits - before;
     }
-    this.stats.delivered += records.length;
+    this.stats.delivered += batch.count;
   }
 
   async close(): Promise<void> {

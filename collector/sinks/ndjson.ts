@@ -1,12 +1,12 @@
-// NDJSON sink: one record per line to a file or stdout ('-'), flushed when each batch is written.
-// The file is opened at construction, so an output that cannot be opened (a missing directory, a
-// read-only file) is one clear error before anything runs, and a write that fails (a full disk,
-// /dev/full) fails the send with the path in the message: never an 'error' event nobody listens to.
+// NDJSON sink: one record per line to a file or stdout ('-'): each interval's bytes as the collector wrote
+// them, flushed when each batch is written. The file is opened at construction, so an output that cannot be
+// opened (a missing directory, a read-only file) is one clear error before anything runs, and a write that
+// fails (a full disk, /dev/full) fails the send with the path in the message: never an 'error' event nobody
+// listens to.
 
 import { closeSync } from 'node:fs';
-import { once } from 'node:events';
-import type { InspectionRecord } from '../../contracts/inspection-record.js';
 import { OutputError } from '../../contracts/output-error.js';
+import type { RecordBatch } from '../record-batch.js';
 import { newSinkStats, type RecordSink } from './sink.js';
 
 export class NdjsonSink implements RecordSink {
@@ -19,14 +19,14 @@ export class NdjsonSink implements RecordSink {
     this.fd = path === '-' ? -1 : OutputError.open(path);
   }
 
-  async send(records: InspectionRecord[]): Promise<void> {
-    const text = records.map((r) => JSON.stringify(r)).join('\n') + '\n';
+  async send(batch: RecordBatch): Promise<void> {
+    // The batch's buffer is written again once send() resolves: stdout must be done with it first.
     if (this.fd < 0) {
-      if (!process.stdout.write(text)) await once(process.stdout, 'drain');
+      await new Promise<void>((resolve, reject) => process.stdout.write(batch.bytes, (err) => (err ? reject(err) : resolve())));
     } else {
-      OutputError.write(this.fd, this.path, text);
+      OutputError.write(this.fd, this.path, batch.bytes);
     }
-    this.stats.delivered += records.length;
+    this.stats.delivered += batch.count;
   }
 
   async close(): Promise<void> {

@@ -1,8 +1,9 @@
-// Where InspectionRecords go. A sink takes one interval's records at a time; send() resolves when
-// they are delivered (written, acknowledged by the broker, handed to subscribers), so a replay can
-// wait for it and a live source can count what is still in flight.
+// Where InspectionRecords go. A sink takes one interval's records at a time, as NDJSON bytes
+// (../record-batch.ts); send() resolves when they are delivered (written, acknowledged by the broker,
+// handed to subscribers) and the sink no longer reads the batch's buffer, so a replay can wait for it,
+// a live source can count what is still in flight, and the buffer can be written again.
 
-import type { InspectionRecord } from '../../contracts/inspection-record.js';
+import type { RecordBatch } from '../record-batch.js';
 
 export interface SinkStats {
   delivered: number;
@@ -16,7 +17,7 @@ export interface RecordSink {
   readonly stats: SinkStats;
   /** Connects, creates what is missing; resolves when the sink can take records, rejects once `signal` aborts. */
   start?(signal?: AbortSignal): Promise<void>;
-  send(records: InspectionRecord[]): Promise<void>;
+  send(batch: RecordBatch): Promise<void>;
   close(): Promise<void>;
 }
 
