@@ -8,10 +8,11 @@
 //   under attack (whatever benign noise it is going through);
 // - recall where the detectors reach it on this fleet (measured below); the types they do not catch
 //   every time are listed as known gaps, with what was measured, and only held to not getting worse.
-// Measured besides this fleet (60 devices, seed 3; the first seed tried): 60 devices seeds 4 and 5 and
-// bench:detect's defaults, seeds 1 and 2: no high false alarm, scan/dns-tunnel/beacon recall 1.0. At 40
-// devices, seed 4: one false HIGH alarm (corroborated: scan and beacon on a camera during the fleet's
-// endpoint move) and beacon recall 0.75 — the hard rule does not hold everywhere yet (reported, README).
+// Measured (2026-12-02, after the collector stopped letting an SNI overwrite the DNS answer that named an
+// address): this fleet (60 devices, seed 3) and 40 devices seed 4: no false alarm at medium or above; bench:detect's
+// defaults, seed 1: 1 false medium (beacon) over 606 device-days, no high. Beacons to a name the device resolves
+// at every check-in are not judged (a real lock hub's cloud reconnects look the same: judging them raised 43
+// false mediums on ../shared/realiot's sifely hub), so about a third of the generated beacons are a known gap.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -46,8 +47,8 @@ describe('detection benchmark, small (60 devices for a day, 4 incidents of each 
     expect(s.high.count).toBe(0);
   });
 
-  it('catches every scan, DNS tunnel and beacon; scans at once', () => {
-    for (const t of ['scan', 'dns-tunnel', 'beacon']) expect(type(t).missed, t).toEqual([]);
+  it('catches every scan and DNS tunnel; scans at once', () => {
+    for (const t of ['scan', 'dns-tunnel']) expect(type(t).missed, t).toEqual([]);
     expect(type('scan').medianTimeToDetect).toBeLessThanOrEqual(1);
   });
 
@@ -57,15 +58,14 @@ describe('detection benchmark, small (60 devices for a day, 4 incidents of each 
   // not); flood recall 1.0, 0.50, 0.50 and 1.0 (missed on seed 5: UDP floods of 372 and 2,007 packets/s to
   // random ports, no alarm of any behavior).
   // Held to not getting worse; raise these when the detectors catch more.
-  it('catches at least half of the exfiltrations and floods (known gaps)', () => {
+  it('catches at least half of the beacons, exfiltrations and floods (known gaps)', () => {
+    expect(type('beacon').recall).toBeGreaterThanOrEqual(0.5);
     expect(type('exfiltration').recall).toBeGreaterThanOrEqual(0.5);
     expect(type('flood').recall).toBeGreaterThanOrEqual(0.5);
   });
 
-  // Measured: 3 medium false alarms over 62 device-days, all beacon, all while the device's service name
-  // rotated addresses (bench:detect: 8 per 1,000 device-days at full size). Not the target (1 per 1,000
-  // device-days), so not held to a rate; held to no other behavior raising a false medium alarm.
-  it('raises false medium alarms from no behavior but beacon', () => {
-    expect(Object.keys(s.medium.byBehavior).filter((b) => b !== 'beacon'), s.medium.samples.map((e) => e.summary).join('\n')).toEqual([]);
+  it('raises no false alarm at medium or above on this fleet (measured: none)', () => {
+    expect(s.medium.samples.map((e) => e.summary)).toEqual([]);
+    expect(s.medium.count).toBe(0);
   });
 });

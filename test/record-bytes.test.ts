@@ -97,7 +97,11 @@ function expectSame(r: { bytes: string; objects: string; records: number }): voi
     const a = r.bytes.split('\n');
     const b = r.objects.split('\n');
     const i = a.findIndex((l, j) => l !== b[j]);
-    expect({ line: i, bytes: a[i] }).toEqual({ line: i, bytes: b[i] });
+    // And where in it: the 120 characters from the first that differs.
+    let c = 0;
+    while (c < a[i].length && a[i][c] === b[i]?.[c]) c++;
+    const at = Math.max(0, c - 40);
+    expect({ line: i, at: c, bytes: a[i].slice(at, at + 120) }).toEqual({ line: i, at: c, bytes: (b[i] ?? '').slice(at, at + 120) });
   }
   expect(r.bytes).toBe(r.objects);
 }

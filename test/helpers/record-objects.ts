@@ -263,7 +263,7 @@ class ObjectEvidenceReport {
   /** The name of destination d's far address for the device, from DNS answers or SNI, when known. */
   nameOf(slot: number, d: number): { name: string; source: 'dns' | 'sni' } | undefined {
     const hosts = this.agg.ev.hosts;
-    return hosts.empty ? undefined : hosts.lookup(slot, this.agg.dests.keyOf(d, this.key), 1);
+    return hosts.empty ? undefined : hosts.lookup(this.agg.ev.owner[slot], this.agg.dests.keyOf(d, this.key), 1);
   }
 
   device(slot: number): Evidence {
