@@ -142,7 +142,8 @@ it('checkpoints from another configuration are discarded with a warning and the 
     'written by an older tapwatch (no checkpoint version)',
     'written under another configuration (buckets, warm-up, capacities or behaviors changed)',
   ]);
-  expect(other.last('device state restored')).toMatchObject({ restored: 0, groupsRestored: 0 });
+  // Logged right after the warning: wait for it rather than read what has arrived so far.
+  expect(await other.waitForLog('the restore', (l) => l.msg === 'device state restored', 30_000)).toMatchObject({ restored: 0, groupsRestored: 0 });
   const { records: m } = await publishRecords(brokers, `${run}.other`, 5, 3, 6);
   await other.waitForLog('its records analyzed all the same', (l) => l.msg === 'counters' && l.records === m, 60_000);
   const stopped = await stopTimed(other);
