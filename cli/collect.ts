@@ -2,7 +2,7 @@
 // inspection records every interval → NDJSON, Kafka, or a table for people.
 
 import { statSync } from 'node:fs';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { REASON_NAMES, NOTE_NAMES } from '../gre-decap/malformed.js';
 import { DNS_REASON_NAMES } from '../collector/evidence/dns.js';
 import { TLS_REASON_NAMES } from '../collector/evidence/tls.js';
@@ -99,73 +99,118 @@ const spec: CommandSpec = {
   },
 };
 
-export async function run(argv: string[]): Promise<number> {
-  const parsed = parseCommand(spec, argv);
-  if (!parsed) return 0;
-  const v = parsed.values as Record<string, string | string[] | boolean | undefined>;
-  if (v['print-schema']) {
-    process.stdout.write(JSON.stringify(InspectionRecordSchema, null, 2) + '\n');
-    return 0;
-  }
-  if (parsed.positionals.length) throw new UsageError(`unexpected argument '${parsed.positionals[0]}'`);
+/** What the command line and the configuration file ask for, read and checked once. */
+interface CollectOptions {
+  source: { kind: 'pcap'; path: string } | { kind: 'interface'; iface: string; filter?: string } | { kind: 'udp'; port: number; host: string };
+  sourceName: string;
+  sink: { kind: 'kafka'; brokers: string[]; topic: string; partitions: number; replicationFactor: number | undefined } | { kind: 'ndjson'; path: string } | { kind: 'table' };
+  nets: DeviceNets;
+  inventory?: string;
+  intervalSeconds: number;
+  vxlanPorts: number[];
+  genevePorts: number[];
+  topK: number;
+  contacts: number;
+  maxDevices: number;
+  maxFlows: number;
+  maxDestinations: number;
+  maxSkewSec: number;
+  idleIntervals: number;
+  speed: number;
+  progress: boolean | undefined;
+  statsEveryMs: number;
+  http?: string;
+  logLevel: string;
+}
+
+function collectOptions(v: Record<string, string | string[] | boolean | undefined>): CollectOptions {
+  const text = (name: string) => v[name] as string | undefined;
+  const int = (name: string, min: number, max: number) => intOption(name, text(name), min, max);
   const cfg = commandConfig(v);
   const kafka = kafkaSettings(v, cfg, intOption);
-  if (v.kafka === undefined && v.out === undefined && kafka.brokers) v.kafka = kafka.brokers.join(',');
+  const out = text('out');
+  // --kafka, else the file's brokers unless --out is given.
+  const brokers = v.kafka !== undefined || out === undefined ? kafka.brokers : undefined;
   const sources = ['pcap', 'interface', 'listen-udp'].filter((k) => v[k] !== undefined);
   if (sources.length !== 1) throw new UsageError('give exactly one source: --pcap FILE, --interface IF or --listen-udp PORT');
-  if ((v.out === undefined) === (v.kafka === undefined)) throw new UsageError('give exactly one sink: --out FILE|- or --kafka BROKERS');
-  const format = (v.format as string | undefined) ?? 'ndjson';
+  if ((out === undefined) === (brokers === undefined)) throw new UsageError('give exactly one sink: --out FILE|- or --kafka BROKERS');
+  const format = text('format') ?? 'ndjson';
   if (format !== 'ndjson' && format !== 'table') throw new UsageError(`--format: 'ndjson' or 'table', got '${format}'`);
-  if (format === 'table' && v.out !== '-') throw new UsageError("--format table goes with --out -");
+  if (format === 'table' && out !== '-') throw new UsageError("--format table goes with --out -");
 
-  const log = pino({ name: 'tapwatch-collect', level: (v['log-level'] as string | undefined) ?? 'info' }, pino.destination(2));
-  const inventoryPath = (v.inventory as string | undefined) ?? cfg.devices?.inventory;
-  const nets = new DeviceNets((v['device-net'] as string[] | undefined) ?? cfg.devices?.networks ?? ['10.128.0.0/9'], (v['exclude-address'] as string[] | undefined) ?? cfg.devices?.exclude ?? []);
-  const sourceName = v.pcap ? `pcap:${v.pcap}` : v.interface ? `interface:${v.interface}` : `udp:${v['listen-udp']}`;
-  const vxlanPorts = intList('vxlan-ports', v['vxlan-ports'] as string | undefined, 1, 65535) ?? [4789];
-  const genevePorts = intList('geneve-ports', v['geneve-ports'] as string | undefined, 1, 65535) ?? [6081];
-  const udpPort = intOption('listen-udp', v['listen-udp'] as string | undefined, 1, 65535);
+  const vxlanPorts = intList('vxlan-ports', text('vxlan-ports'), 1, 65535) ?? [4789];
+  const genevePorts = intList('geneve-ports', text('geneve-ports'), 1, 65535) ?? [6081];
+  const udpPort = int('listen-udp', 1, 65535);
   // Datagrams on the listening port are tunnel payloads: Geneve when it is a Geneve port, else VXLAN.
   if (udpPort !== undefined && !genevePorts.includes(udpPort) && !vxlanPorts.includes(udpPort)) vxlanPorts.push(udpPort);
+  const source: CollectOptions['source'] = text('pcap') !== undefined
+    ? { kind: 'pcap', path: text('pcap')! }
+    : text('interface') !== undefined
+      ? { kind: 'interface', iface: text('interface')!, filter: text('filter') }
+      : { kind: 'udp', port: udpPort!, host: text('listen-host') ?? '127.0.0.1' };
+  return {
+    source,
+    sourceName: source.kind === 'pcap' ? `pcap:${source.path}` : source.kind === 'interface' ? `interface:${source.iface}` : `udp:${text('listen-udp')}`,
+    sink: brokers
+      ? { kind: 'kafka', brokers, topic: text('topic') ?? 'tapwatch.inspection', partitions: kafka.partitions, replicationFactor: kafka.replicationFactor }
+      : format === 'table' ? { kind: 'table' } : { kind: 'ndjson', path: out! },
+    nets: new DeviceNets((v['device-net'] as string[] | undefined) ?? cfg.devices?.networks ?? ['10.128.0.0/9'], (v['exclude-address'] as string[] | undefined) ?? cfg.devices?.exclude ?? []),
+    inventory: text('inventory') ?? cfg.devices?.inventory,
+    intervalSeconds: int('interval', 1, 86_400) ?? cfg.interval ?? 60,
+    vxlanPorts,
+    genevePorts,
+    topK: int('top', 0, 1000) ?? 10,
+    contacts: int('contacts', 0, 1000) ?? 16,
+    maxDevices: int('max-devices', 1, 1 << 24) ?? 65536,
+    maxFlows: int('max-flows', 1, 1 << 26) ?? 1 << 20,
+    maxDestinations: int('max-destinations', 1, 1 << 26) ?? 1 << 20,
+    maxSkewSec: int('max-time-skew', 1, 2_000_000_000) ?? 86_400,
+    idleIntervals: int('idle-intervals', 1, 1 << 20) ?? 10,
+    speed: speedOption(text('speed')),
+    progress: v.progress as boolean | undefined,
+    statsEveryMs: (int('stats-interval', 1, 86_400) ?? 10) * 1000,
+    http: text('http') ?? cfg.http?.collect,
+    logLevel: text('log-level') ?? 'info',
+  };
+}
 
-  const sink: RecordSink = v.kafka
-    ? new KafkaSink({
-        brokers: String(v.kafka).split(','),
-        topic: (v.topic as string | undefined) ?? 'tapwatch.inspection',
-        partitions: kafka.partitions,
-        replicationFactor: kafka.replicationFactor,
-      }, log)
-    : v.out === '-' && format === 'table'
-      ? tableSink()
-      : new NdjsonSink(v.out as string);
-  const pipeline = new Pipeline(sink, log);
-  const intervalSeconds = intOption('interval', v.interval as string | undefined, 1, 86_400) ?? cfg.interval ?? 60;
+function makeSink(o: CollectOptions, log: Logger): RecordSink {
+  const s = o.sink;
+  if (s.kind === 'kafka') return new KafkaSink({ brokers: s.brokers, topic: s.topic, partitions: s.partitions, replicationFactor: s.replicationFactor }, log);
+  return s.kind === 'table' ? tableSink() : new NdjsonSink(s.path);
+}
+
+function makeCollector(o: CollectOptions, pipeline: Pipeline, log: Logger): Collector {
   const collector = new Collector({
-    nets,
-    intervalSeconds,
-    topK: intOption('top', v.top as string | undefined, 0, 1000) ?? 10,
-    contacts: intOption('contacts', v.contacts as string | undefined, 0, 1000) ?? 16,
-    maxDevices: intOption('max-devices', v['max-devices'] as string | undefined, 1, 1 << 24) ?? 65536,
-    maxFlows: intOption('max-flows', v['max-flows'] as string | undefined, 1, 1 << 26) ?? 1 << 20,
-    maxDestinations: intOption('max-destinations', v['max-destinations'] as string | undefined, 1, 1 << 26) ?? 1 << 20,
-    time: { maxSkewSec: intOption('max-time-skew', v['max-time-skew'] as string | undefined, 1, 2_000_000_000) ?? 86_400 },
-    idleIntervals: intOption('idle-intervals', v['idle-intervals'] as string | undefined, 1, 1 << 20) ?? 10,
-    clock: v.pcap ? 'packet' : 'wall',
-    source: sourceName,
-    decap: { vxlanPorts, genevePorts },
+    nets: o.nets,
+    intervalSeconds: o.intervalSeconds,
+    topK: o.topK,
+    contacts: o.contacts,
+    maxDevices: o.maxDevices,
+    maxFlows: o.maxFlows,
+    maxDestinations: o.maxDestinations,
+    time: { maxSkewSec: o.maxSkewSec },
+    idleIntervals: o.idleIntervals,
+    clock: o.source.kind === 'pcap' ? 'packet' : 'wall',
+    source: o.sourceName,
+    decap: { vxlanPorts: o.vxlanPorts, genevePorts: o.genevePorts },
     onBatch: (batch) => pipeline.enqueue(batch),
-    onDeviceOverflow: (o) =>
-      log.warn({ interval: new Date(o.startSec * 1000).toISOString(), maxDevices: o.maxDevices, framesNotCounted: o.frames, topSources: o.sources },
+    onDeviceOverflow: (x) =>
+      log.warn({ interval: new Date(x.startSec * 1000).toISOString(), maxDevices: x.maxDevices, framesNotCounted: x.frames, topSources: x.sources },
         'device table full: new devices beyond --max-devices not counted in this interval'),
   });
-  if (inventoryPath) {
-    collector.inventory = Inventory.load(inventoryPath);
-    log.info({ inventory: inventoryPath, devices: collector.inventory.size }, 'inventory loaded');
+  if (o.inventory) {
+    collector.inventory = Inventory.load(o.inventory);
+    log.info({ inventory: o.inventory, devices: collector.inventory.size }, 'inventory loaded');
   }
+  return collector;
+}
 
-  const status = new ServiceStatus({ service: 'collect', log, intervalSeconds });
+/** /healthz and /metrics: what the collector, its pipeline and its sink count. */
+function makeStatus(o: CollectOptions, collector: Collector, pipeline: Pipeline, sink: RecordSink, log: Logger): ServiceStatus {
+  const status = new ServiceStatus({ service: 'collect', log, intervalSeconds: o.intervalSeconds });
   collectorMetrics(status, {
-    source: sourceName,
+    source: o.sourceName,
     packets: () => collector.decap.frames,
     bytes: () => collector.wireBytes,
     decodeFailures: () => Object.fromEntries(Array.from(collector.decap.reasons).map((n, i) => [REASON_NAMES[i], n] as const).filter(([, n], i) => i >= 1 && n > 0)),
@@ -180,8 +225,45 @@ export async function run(argv: string[]): Promise<number> {
     sinkDropped: () => pipeline.droppedRecords,
   });
   if (sink instanceof KafkaSink) status.onKafka(sink.kafka, {}); // its sends and retries are the sink's counters
+  return status;
+}
+
+/** Once, at the first stats line or at the end: no packet was a device's, so say which networks were busiest. */
+function noDeviceWarning(collector: Collector, nets: DeviceNets, log: Logger): () => void {
+  let warned = false;
+  return () => {
+    const a = collector.agg.stats;
+    if (warned || a.attributed > 0 || a.frames === a.noIp) return;
+    warned = true;
+    const busiest = collector.agg.foreignSources(5);
+    const list = busiest.map((n) => `${n.net} (${n.frames} frames)`).join(', ');
+    log.warn({ deviceNets: nets.cidrs, framesWithIp: a.frames - a.noIp, busiestSourceNets: busiest }, 'no packet matched a device network: set --device-net');
+    process.stderr.write(
+      `tapwatch collect: warning: no packet matched a device network (--device-net ${nets.cidrs.join(', ')}); ` +
+        `busiest source networks: ${list}. Set --device-net CIDR (repeatable) to your devices' network.\n`,
+    );
+  };
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const parsed = parseCommand(spec, argv);
+  if (!parsed) return 0;
+  const v = parsed.values as Record<string, string | string[] | boolean | undefined>;
+  if (v['print-schema']) {
+    process.stdout.write(JSON.stringify(InspectionRecordSchema, null, 2) + '\n');
+    return 0;
+  }
+  if (parsed.positionals.length) throw new UsageError(`unexpected argument '${parsed.positionals[0]}'`);
+  const o = collectOptions(v);
+  const log = pino({ name: 'tapwatch-collect', level: o.logLevel }, pino.destination(2));
+  const sink = makeSink(o, log);
+  const pipeline = new Pipeline(sink, log);
+  const collector = makeCollector(o, pipeline, log);
+  const status = makeStatus(o, collector, pipeline, sink, log);
+  const warnNoDevice = noDeviceWarning(collector, o.nets, log);
 
   let stopping = false;
+  let stopSource: (() => void) | undefined;
   // Aborts a start still waiting for its sink (a broker not up yet): SIGTERM then stops at once.
   const starting = new AbortController();
   const onSignal = (sig: string) => {
@@ -191,40 +273,22 @@ export async function run(argv: string[]): Promise<number> {
     stopSource?.();
   };
   const onHup = () => {
-    if (!inventoryPath) return;
+    if (!o.inventory) return;
     try {
-      collector.inventory = Inventory.load(inventoryPath);
-      log.info({ inventory: inventoryPath, devices: collector.inventory.size }, 'inventory reloaded');
+      collector.inventory = Inventory.load(o.inventory);
+      log.info({ inventory: o.inventory, devices: collector.inventory.size }, 'inventory reloaded');
     } catch (err) {
       log.error({ err: (err as Error).message }, 'inventory reload failed; keeping the previous one');
     }
   };
-  let stopSource: (() => void) | undefined;
   process.on('SIGTERM', onSignal).on('SIGINT', onSignal).on('SIGHUP', onHup);
-  const statsEvery = (intOption('stats-interval', v['stats-interval'] as string | undefined, 1, 86_400) ?? 10) * 1000;
-  let warnedNoDevice = false;
-  const noDeviceWarning = () => {
-    const a = collector.agg.stats;
-    if (warnedNoDevice || a.attributed > 0 || a.frames === a.noIp) return;
-    warnedNoDevice = true;
-    const busiest = collector.agg.foreignSources(5);
-    const list = busiest.map((n) => `${n.net} (${n.frames} frames)`).join(', ');
-    log.warn({ deviceNets: nets.cidrs, framesWithIp: a.frames - a.noIp, busiestSourceNets: busiest }, 'no packet matched a device network: set --device-net');
-    process.stderr.write(
-      `tapwatch collect: warning: no packet matched a device network (--device-net ${nets.cidrs.join(', ')}); ` +
-        `busiest source networks: ${list}. Set --device-net CIDR (repeatable) to your devices' network.\n`,
-    );
-  };
   const statsTimer = setInterval(() => {
     log.info(counters(collector, pipeline, sink), 'counters');
-    noDeviceWarning();
-  }, statsEvery).unref();
+    warnNoDevice();
+  }, o.statsEveryMs).unref();
 
-  let exit = 0;
-  let sinkFailed: OutputError | undefined;
   try {
-    const http = (v.http as string | undefined) ?? cfg.http?.collect;
-    if (http) await status.listen(http);
+    if (o.http) await status.listen(o.http);
     try {
       await sink.start?.(starting.signal);
     } catch (err) {
@@ -232,55 +296,67 @@ export async function run(argv: string[]): Promise<number> {
       throw err;
     }
     status.kafkaReady();
-    log.info({ source: sourceName, sink: sink.name, deviceNets: nets.cidrs, excluded: nets.excluded, intervalSeconds }, 'collecting');
-    if (v.pcap) {
-      const path = v.pcap as string;
-      const progress = new Progress(path, statSync(path).size, (v.progress as boolean | undefined) ?? process.stderr.isTTY === true);
-      const stats = await replayCapture(path, collector, pipeline, {
-        speed: speedOption(v.speed as string | undefined),
-        onProgress: (bytes, frames) => progress.update(bytes, frames),
-        stopRequested: () => stopping,
-      });
-      progress.done(stats.bytes, stats.frames);
-      if (stats.error) {
-        log.error({ file: path, error: stats.error, offset: stats.errorOffset, truncatedTailBytes: stats.truncatedTailBytes }, 'capture ended early; records up to that point were sent');
-        exit = 1;
-      }
-    } else {
-      const live = await import('../collector/sources/live-source.js');
-      const handle = await live.startLiveSource({
-        iface: v.interface as string | undefined,
-        filter: v.filter as string | undefined,
-        udpPort,
-        udpHost: (v['listen-host'] as string | undefined) ?? '127.0.0.1',
-        vxlanPorts,
-        genevePorts,
-        collector,
-        pipeline,
-        log,
-        onSinkFailed: (err) => {
-          if (!(err instanceof OutputError)) return false;
-          sinkFailed ??= err;
-          stopSource?.();
-          return true;
-        },
-      });
-      stopSource = handle.stop;
-      status.captureLoss(handle.loss);
-      if (stopping) handle.stop();
-      await handle.done;
-      if (sinkFailed) throw sinkFailed;
-    }
+    log.info({ source: o.sourceName, sink: sink.name, deviceNets: o.nets.cidrs, excluded: o.nets.excluded, intervalSeconds: o.intervalSeconds }, 'collecting');
+    if (o.source.kind === 'pcap') return await replay(o, o.source.path, collector, pipeline, log, () => stopping);
+    const handle = await startLive(o, collector, pipeline, log, () => stopSource?.());
+    stopSource = handle.stop;
+    status.captureLoss(handle.loss);
+    if (stopping) handle.stop();
+    await handle.done;
+    handle.rethrow();
+    return 0;
   } finally {
     clearInterval(statsTimer);
     process.off('SIGTERM', onSignal).off('SIGINT', onSignal).off('SIGHUP', onHup);
     await sink.close();
     await status.close();
-    noDeviceWarning();
+    warnNoDevice();
     log.info(counters(collector, pipeline, sink), 'final counters');
     log.flush();
   }
-  return exit;
+}
+
+/** A capture file, as fast as it can or at --speed: 1 when it ended early (truncated or corrupt), else 0. */
+async function replay(o: CollectOptions, path: string, collector: Collector, pipeline: Pipeline, log: Logger, stopRequested: () => boolean): Promise<number> {
+  const progress = new Progress(path, statSync(path).size, o.progress ?? process.stderr.isTTY === true);
+  const stats = await replayCapture(path, collector, pipeline, {
+    speed: o.speed,
+    onProgress: (bytes, frames) => progress.update(bytes, frames),
+    stopRequested,
+  });
+  progress.done(stats.bytes, stats.frames);
+  if (!stats.error) return 0;
+  log.error({ file: path, error: stats.error, offset: stats.errorOffset, truncatedTailBytes: stats.truncatedTailBytes }, 'capture ended early; records up to that point were sent');
+  return 1;
+}
+
+/** A live interface or UDP socket until stopped; an output that fails stops it, and rethrow() then reports it. */
+async function startLive(o: CollectOptions, collector: Collector, pipeline: Pipeline, log: Logger, stop: () => void) {
+  const live = await import('../collector/sources/live-source.js');
+  let sinkFailed: OutputError | undefined;
+  const handle = await live.startLiveSource({
+    iface: o.source.kind === 'interface' ? o.source.iface : undefined,
+    filter: o.source.kind === 'interface' ? o.source.filter : undefined,
+    udpPort: o.source.kind === 'udp' ? o.source.port : undefined,
+    udpHost: o.source.kind === 'udp' ? o.source.host : '127.0.0.1',
+    vxlanPorts: o.vxlanPorts,
+    genevePorts: o.genevePorts,
+    collector,
+    pipeline,
+    log,
+    onSinkFailed: (err) => {
+      if (!(err instanceof OutputError)) return false;
+      sinkFailed ??= err;
+      stop();
+      return true;
+    },
+  });
+  return {
+    ...handle,
+    rethrow: () => {
+      if (sinkFailed) throw sinkFailed;
+    },
+  };
 }
 
 function speedOption(text: string | undefined): number {

@@ -149,7 +149,9 @@ describe('--speed', () => {
       // Besides pino's JSON log lines, one line: the message.
       const plain = r.stderr.trimEnd().split('\n').filter((l) => !l.startsWith('{'));
       expect(plain).toEqual([`tapwatch collect: --speed: a number ≥ 0 (0 = as fast as possible), got '${speed}'`]);
-      expect(r.logs.find((l) => l.msg === 'final counters')?.frames).toBe(0); // refused before replaying anything
+      // Refused before anything starts: no log line, no output file.
+      expect(r.logs).toEqual([]);
+      expect(existsSync(join(dir, 'bad-speed.ndjson'))).toBe(false);
       expect(r.stderr).not.toMatch(/^\s+at /m);
     }
   });
