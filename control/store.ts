@@ -64,15 +64,17 @@ export class Store {
     try {
       return new Store(handle, opts);
     } catch (err) {
-      handle.checkpointer?.stop();
+      void handle.checkpointer?.stop();
       handle.db.close();
       throw err;
     }
   }
 
-  close(): void {
-    this.handle.checkpointer?.stop();
+  /** Closes the database now; resolves when the background checkpointer has ended too. */
+  close(): Promise<void> {
+    const stopped = this.handle.checkpointer?.stop() ?? Promise.resolve();
     this.handle.db.close();
+    return stopped;
   }
 
   /** Checkpoints the background thread has made (0 for ':memory:'). */

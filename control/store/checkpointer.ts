@@ -68,8 +68,10 @@ export class Checkpointer {
     this.worker.on('error', (err) => fail(err.message));
   }
 
-  /** Asks the worker to close its connection and end; does not wait for it. */
-  stop(): void {
+  /** Asks the worker to close its connection and end; resolves once it has (its last checkpoint may still touch the files until then). */
+  stop(): Promise<void> {
+    const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
     this.worker.postMessage('stop');
+    return exited;
   }
 }
