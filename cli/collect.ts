@@ -17,10 +17,10 @@ import { KafkaSink } from '../collector/sinks/kafka.js';
 import { NdjsonSink } from '../collector/sinks/ndjson.js';
 import type { RecordSink } from '../collector/sinks/sink.js';
 import { OutputError } from '../contracts/output-error.js';
-import { intList, intOption, parseCommand, UsageError, type CommandSpec } from './args.js';
+import { intOption, parseCommand, UsageError, type CommandSpec } from './args.js';
 import { Progress } from './progress.js';
 import { Stopped } from '../net/backoff.js';
-import { commandConfig, CONFIG_HELP, CONFIG_OPTION, KAFKA_TOPIC_HELP, kafkaSettings } from './config.js';
+import { commandConfig, CONFIG_HELP, CONFIG_OPTION, DECAP_HELP, DECAP_OPTIONS, decapSettings, KAFKA_TOPIC_HELP, kafkaSettings } from './config.js';
 import { collectorMetrics, HTTP_HELP, HTTP_OPTION, ServiceStatus } from '../ops/service-metrics.js';
 
 const spec: CommandSpec = {
@@ -53,8 +53,7 @@ const spec: CommandSpec = {
     top: { type: 'string' },
     contacts: { type: 'string' },
     speed: { type: 'string' },
-    'vxlan-ports': { type: 'string' },
-    'geneve-ports': { type: 'string' },
+    ...DECAP_OPTIONS,
     'stats-interval': { type: 'string' },
     'log-level': { type: 'string' },
     progress: { type: 'boolean' },
@@ -86,8 +85,7 @@ const spec: CommandSpec = {
     top: 'top destinations per record (default 10)',
     contacts: 'contacts per record: the far ends with the most activity bursts, with their burst times (default 16)',
     speed: 'with --pcap: replay at N× capture speed (default 0 = as fast as possible)',
-    'vxlan-ports': 'UDP ports decoded as VXLAN (default 4789)',
-    'geneve-ports': 'UDP ports decoded as Geneve (default 6081)',
+    ...DECAP_HELP,
     'stats-interval': 'seconds between counter log lines (default 10)',
     'log-level': 'pino level: fatal, error, warn, info (default), debug, trace, silent',
     progress: 'progress bar on stderr for --pcap (default: when stderr is a terminal)',
@@ -95,7 +93,7 @@ const spec: CommandSpec = {
     'exclude-address': 'an address (or CIDR) in a device network that is not a device, e.g. the site router; repeatable',
     'replication-factor': KAFKA_TOPIC_HELP['replication-factor'],
     http: HTTP_HELP,
-    config: CONFIG_HELP,
+    config: `${CONFIG_HELP}: devices, interval, decap, kafka, http.collect`,
   },
 };
 
@@ -109,6 +107,7 @@ interface CollectOptions {
   intervalSeconds: number;
   vxlanPorts: number[];
   genevePorts: number[];
+  maxTunnelDepth: number;
   topK: number;
   contacts: number;
   maxDevices: number;
@@ -138,8 +137,7 @@ function collectOptions(v: Record<string, string | string[] | boolean | undefine
   if (format !== 'ndjson' && format !== 'table') throw new UsageError(`--format: 'ndjson' or 'table', got '${format}'`);
   if (format === 'table' && out !== '-') throw new UsageError("--format table goes with --out -");
 
-  const vxlanPorts = intList('vxlan-ports', text('vxlan-ports'), 1, 65535) ?? [4789];
-  const genevePorts = intList('geneve-ports', text('geneve-ports'), 1, 65535) ?? [6081];
+  const { vxlanPorts, genevePorts, maxTunnelDepth } = decapSettings(v, cfg);
   const udpPort = int('listen-udp', 1, 65535);
   // Datagrams on the listening port are tunnel payloads: Geneve when it is a Geneve port, else VXLAN.
   if (udpPort !== undefined && !genevePorts.includes(udpPort) && !vxlanPorts.includes(udpPort)) vxlanPorts.push(udpPort);
@@ -159,6 +157,7 @@ function collectOptions(v: Record<string, string | string[] | boolean | undefine
     intervalSeconds: int('interval', 1, 86_400) ?? cfg.interval ?? 60,
     vxlanPorts,
     genevePorts,
+    maxTunnelDepth,
     topK: int('top', 0, 1000) ?? 10,
     contacts: int('contacts', 0, 1000) ?? 16,
     maxDevices: int('max-devices', 1, 1 << 24) ?? 65536,
@@ -193,7 +192,7 @@ function makeCollector(o: CollectOptions, pipeline: Pipeline, log: Logger): Coll
     idleIntervals: o.idleIntervals,
     clock: o.source.kind === 'pcap' ? 'packet' : 'wall',
     source: o.sourceName,
-    decap: { vxlanPorts: o.vxlanPorts, genevePorts: o.genevePorts },
+    decap: { vxlanPorts: o.vxlanPorts, genevePorts: o.genevePorts, maxTunnelDepth: o.maxTunnelDepth },
     onBatch: (batch) => pipeline.enqueue(batch),
     onDeviceOverflow: (x) =>
       log.warn({ interval: new Date(x.startSec * 1000).toISOString(), maxDevices: x.maxDevices, framesNotCounted: x.frames, topSources: x.sources },

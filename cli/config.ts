@@ -9,6 +9,7 @@ import type { ErrorCode } from '../contracts/errors.js';
 import { TapwatchConfigSchema, type TapwatchConfig } from '../contracts/config.schema.js';
 import { validator } from '../contracts/validate.js';
 import { DeviceNets } from '../collector/device-nets.js';
+import { intList, intOption } from './args.js';
 
 export const DEFAULT_CONFIG_FILE = 'tapwatch.yaml';
 export const CONFIG_OPTION = { config: { type: 'string' as const } };
@@ -47,6 +48,12 @@ export function loadConfigFile(file: string): TapwatchConfig {
       }
     }
   }
+  if (problems.length === 0) {
+    const geneve = new Set(c.decap?.genevePorts ?? [6081]);
+    for (const [i, port] of (c.decap?.vxlanPorts ?? [4789]).entries()) {
+      if (geneve.has(port)) problems.push(`/decap/vxlanPorts${c.decap?.vxlanPorts ? `/${i}` : ''} port ${port} is also a Geneve port (/decap/genevePorts): a port decodes as one tunnel type`);
+    }
+  }
   if (problems.length) throw new ConfigError(file, problems);
   const base = dirname(resolve(file));
   const abs = (p: string | undefined) => (p === undefined || isAbsolute(p) ? p : resolve(base, p));
@@ -62,6 +69,27 @@ export function commandConfig(values: Record<string, unknown>): TapwatchConfig {
   const file = values.config as string | undefined;
   if (file !== undefined) return loadConfigFile(file);
   return existsSync(DEFAULT_CONFIG_FILE) ? loadConfigFile(DEFAULT_CONFIG_FILE) : {};
+}
+
+/** --vxlan-ports, --geneve-ports and --max-tunnel-depth: how decap and collect decode a mirror. */
+export const DECAP_OPTIONS = {
+  'vxlan-ports': { type: 'string' as const },
+  'geneve-ports': { type: 'string' as const },
+  'max-tunnel-depth': { type: 'string' as const },
+};
+export const DECAP_HELP = {
+  'vxlan-ports': 'UDP ports decoded as VXLAN, comma-separated (default: decap.vxlanPorts of the config file, else 4789)',
+  'geneve-ports': 'UDP ports decoded as Geneve (default: decap.genevePorts of the config file, else 6081)',
+  'max-tunnel-depth': 'nested tunnels allowed before a frame counts as malformed (default: decap.maxTunnelDepth of the config file, else 8; max 16)',
+};
+
+/** Each of the three flags over the file's decap part, over the built-in defaults. */
+export function decapSettings(v: Record<string, unknown>, c: TapwatchConfig): { vxlanPorts: number[]; genevePorts: number[]; maxTunnelDepth: number } {
+  return {
+    vxlanPorts: intList('vxlan-ports', v['vxlan-ports'] as string | undefined, 1, 65535) ?? [...(c.decap?.vxlanPorts ?? [4789])],
+    genevePorts: intList('geneve-ports', v['geneve-ports'] as string | undefined, 1, 65535) ?? [...(c.decap?.genevePorts ?? [6081])],
+    maxTunnelDepth: intOption('max-tunnel-depth', v['max-tunnel-depth'] as string | undefined, 1, 16) ?? c.decap?.maxTunnelDepth ?? 8,
+  };
 }
 
 /** --kafka, --partitions and --replication-factor, each over the file's kafka part. */

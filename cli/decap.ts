@@ -7,7 +7,8 @@ import { Decapsulator } from '../gre-decap/decap.js';
 import { Frame } from '../gre-decap/readers/frame.js';
 import { PacketMeta } from '../gre-decap/meta.js';
 import { DecapSummary, type DecapSummaryJson } from '../gre-decap/summary.js';
-import { intList, intOption, parseCommand, UsageError, type CommandSpec } from './args.js';
+import { commandConfig, CONFIG_HELP, CONFIG_OPTION, DECAP_HELP, DECAP_OPTIONS, decapSettings } from './config.js';
+import { intOption, parseCommand, UsageError, type CommandSpec } from './args.js';
 import { Progress } from './progress.js';
 
 const spec: CommandSpec = {
@@ -19,20 +20,18 @@ const spec: CommandSpec = {
   options: {
     json: { type: 'boolean' },
     format: { type: 'string' },
-    'vxlan-ports': { type: 'string' },
-    'geneve-ports': { type: 'string' },
-    'max-tunnel-depth': { type: 'string' },
+    ...DECAP_OPTIONS,
     top: { type: 'string' },
     progress: { type: 'boolean' },
+    ...CONFIG_OPTION,
   },
   help: {
     json: 'print the summary as JSON (same as --format json)',
     format: "'table' (default) or 'json'",
-    'vxlan-ports': 'UDP ports decoded as VXLAN, comma-separated (default 4789)',
-    'geneve-ports': 'UDP ports decoded as Geneve (default 6081)',
-    'max-tunnel-depth': 'nested tunnels allowed before a frame counts as malformed (default 8, max 16)',
+    ...DECAP_HELP,
     top: 'destinations shown in the table (default 10; JSON lists all)',
     progress: 'show progress on stderr (default: when stderr is a terminal)',
+    config: `${CONFIG_HELP}: decap (vxlanPorts, genevePorts, maxTunnelDepth), as collect reads it`,
   },
 };
 
@@ -43,11 +42,7 @@ export async function run(argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError(`expected one capture file, got ${positionals.length}`);
   const format = values.json ? 'json' : ((values.format as string | undefined) ?? 'table');
   if (format !== 'json' && format !== 'table') throw new UsageError(`--format: expected 'table' or 'json', got '${format}'`);
-  const decap = new Decapsulator({
-    vxlanPorts: intList('vxlan-ports', values['vxlan-ports'] as string | undefined, 1, 65535),
-    genevePorts: intList('geneve-ports', values['geneve-ports'] as string | undefined, 1, 65535),
-    maxTunnelDepth: intOption('max-tunnel-depth', values['max-tunnel-depth'] as string | undefined, 1, 16),
-  });
+  const decap = new Decapsulator(decapSettings(values, commandConfig(values)));
   const top = intOption('top', values.top as string | undefined, 1, 1_000_000) ?? 10;
 
   const path = positionals[0];

@@ -5,6 +5,7 @@
 
 import { Type, type Static } from 'typebox';
 
+const UdpPort = Type.Integer({ minimum: 1, maximum: 65_535 });
 const HostPort = Type.String({ pattern: '^(\\[[0-9A-Fa-f:.]+\\]|[^\\s:/]*):\\d{1,5}$', description: 'HOST:PORT' });
 
 export const TapwatchConfigSchema = Type.Object(
@@ -14,6 +15,11 @@ export const TapwatchConfigSchema = Type.Object(
       exclude: Type.Optional(Type.Array(Type.String({ description: 'address or CIDR' }), { description: 'addresses inside the device networks that are not devices (the site router)' })),
       inventory: Type.Optional(Type.String({ minLength: 1, description: 'CSV or JSON: ip, id, imsi, imei, group' })),
     }, { additionalProperties: false })),
+    decap: Type.Optional(Type.Object({
+      vxlanPorts: Type.Optional(Type.Array(UdpPort, { minItems: 1, description: 'UDP ports decoded as VXLAN (default [4789])' })),
+      genevePorts: Type.Optional(Type.Array(UdpPort, { minItems: 1, description: 'UDP ports decoded as Geneve (default [6081])' })),
+      maxTunnelDepth: Type.Optional(Type.Integer({ minimum: 1, maximum: 16, description: 'nested tunnels allowed before a frame counts as malformed (default 8)' })),
+    }, { additionalProperties: false, description: 'tunnel decoding: decap and collect read it, so both decode a mirror the same way' })),
     interval: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400, description: 'interval length in seconds (collector; the analyzer checks records against it)' })),
     kafka: Type.Optional(Type.Object({
       brokers: Type.Array(HostPort, { minItems: 1 }),

@@ -114,6 +114,35 @@ it('collect takes interval and device networks from ./tapwatch.yaml, and a flag 
   rmSync(join(dir, 'tapwatch.yaml'));
 }, 60_000);
 
+it('collect decodes as decap does from the same decap: part, and --vxlan-ports overrides it', async () => {
+  const vx = join(dir, 'vxlan.pcap');
+  generateFleetMirror({ out: vx, packets: 1000, devices: 4, seed: 5, mix: 'vxlan=1' });
+  const file = join(dir, 'decap-part.yaml');
+  writeFileSync(file, 'decap: { vxlanPorts: [4790], maxTunnelDepth: 2 }\n');
+  const fromFile = new CliProcess('collect', ['collect', '--config', file, '--pcap', vx, '--out', join(dir, 'vx-a.ndjson')]);
+  expect(await fromFile.exited, fromFile.tail()).toBe(0);
+  // 4789 is not VXLAN by the file: nothing decapsulated, no device seen.
+  expect(readFileSync(join(dir, 'vx-a.ndjson'), 'utf8')).toBe('');
+  const decap = new CliProcess('decap', ['decap', '--json', '--config', file, vx]);
+  expect(await decap.exited, decap.stderr).toBe(0);
+  expect((JSON.parse(decap.stdout) as { encapsulation: { frames_with: { vxlan: number } } }).encapsulation.frames_with.vxlan).toBe(0);
+
+  const overridden = new CliProcess('collect', ['collect', '--config', file, '--vxlan-ports', '4789', '--pcap', vx, '--out', join(dir, 'vx-b.ndjson')]);
+  expect(await overridden.exited, overridden.tail()).toBe(0);
+  expect(readFileSync(join(dir, 'vx-b.ndjson'), 'utf8').trim().split('\n').length).toBeGreaterThan(0);
+  expect(overridden.last('final counters')).toMatchObject({ tunnels: { vxlan: expect.any(Number) } });
+}, 60_000);
+
+it('collect refuses a wrong decap: part like any other, exit 1 with every problem', async () => {
+  const file = join(dir, 'bad-decap.yaml');
+  writeFileSync(file, 'decap: { vxlanPorts: [], maxTunnelDepth: 0 }\ninterval: 0\n');
+  const p = new CliProcess('collect', ['collect', '--config', file, '--pcap', capture, '--out', '-']);
+  expect(await p.exited).toBe(1);
+  expect(p.stderr).toMatch(/^tapwatch collect: \[TWU0003\] .*bad-decap.yaml: 3 problems:\n/);
+  for (const where of ['/decap/vxlanPorts ', '/decap/maxTunnelDepth ', '/interval ']) expect(p.stderr).toContain(where);
+  expect(p.stderr).not.toMatch(/\n\s+at /);
+});
+
 it('tapwatch --version prints the version of package.json', async () => {
   const p = new CliProcess('version', ['--version']);
   expect(await p.exited).toBe(0);

@@ -189,3 +189,43 @@ describe('--top', () => {
     expect(json.innermost_ip.packets).toBe(frames.length);
   });
 });
+
+describe('the config file (decap: part, as collect reads it)', () => {
+  it('its ports and tunnel depth are used, ./tapwatch.yaml too, and each flag overrides its own key only', async () => {
+    const path = capture('config-decap.pcap', [vxlanOn(4790), vxlanOn(4789), greInGre()]);
+    const file = join(dir, 'decap.yaml');
+    writeFileSync(file, 'decap:\n  vxlanPorts: [4789, 4790]\n  maxTunnelDepth: 1\n');
+    const fromFile = await decapJson('--config', file, path);
+    expect(fromFile.encapsulation.frames_with.vxlan).toBe(2);
+    expect(fromFile.malformed).toEqual({ 'decap.tunnel.too_deep': 1 });
+    // --vxlan-ports replaces the file's list; the file's maxTunnelDepth still holds.
+    const portFlag = await decapJson('--config', file, '--vxlan-ports', '4790', path);
+    expect(portFlag.encapsulation.frames_with.vxlan).toBe(1);
+    expect(portFlag.malformed).toEqual({ 'decap.tunnel.too_deep': 1 });
+    const depthFlag = await decapJson('--config', file, '--max-tunnel-depth', '8', path);
+    expect([depthFlag.encapsulation.frames_with.vxlan, depthFlag.malformed]).toEqual([2, {}]);
+    // Without --config, ./tapwatch.yaml is read when it exists.
+    const cwd = mkdtempSync(join(dir, 'cwd-'));
+    writeFileSync(join(cwd, 'tapwatch.yaml'), 'decap: { genevePorts: [6082] }\n');
+    const p = new CliProcess('decap', ['decap', '--json', capture('config-geneve.pcap', [geneveOn(6082)])], { cwd });
+    expect(await p.exited, p.stderr).toBe(0);
+    expect((JSON.parse(p.stdout) as DecapSummaryJson).encapsulation.frames_with.geneve).toBe(1);
+  });
+
+  it('a wrong file is refused before reading: exit 1, [TWU0003], every problem listed, no stack trace', async () => {
+    const path = capture('config-bad.pcap', [greFrame()]);
+    const file = join(dir, 'bad-decap.yaml');
+    writeFileSync(file, 'decap:\n  vxlanPorts: [0, 4789]\n  maxTunnelDepth: 17\n  genevePort: 6081\n');
+    const r = await decap('--config', file, path);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^tapwatch decap: \[TWU0003\] .*bad-decap.yaml: \d+ problems:\n/);
+    for (const where of ['/decap/vxlanPorts/0 ', '/decap/maxTunnelDepth ', 'genevePort']) expect(r.stderr).toContain(where);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    // A port given to both tunnel types is a problem of the file too, not a crash when decoding starts.
+    writeFileSync(file, 'decap: { vxlanPorts: [4789], genevePorts: [4789] }\n');
+    const both = await decap('--config', file, path);
+    expect(both.code).toBe(1);
+    expect(both.stderr).toMatch(/^tapwatch decap: \[TWU0003\] .*1 problem:\n {2}- \/decap\/vxlanPorts\/0 port 4789 is also a Geneve port/);
+  });
+});
