@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import { runDemo, QUARANTINE_GROUP, type DemoReport } from '../demo/embedded.js';
 import { intOption, parseCommand, type CommandSpec } from './args.js';
 import { DeviceNets } from '../collector/device-nets.js';
+import { commandConfig, CONFIG_HELP, CONFIG_OPTION, DECAP_OPTIONS, decapSettings } from './config.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..'); // dist/cli → package root
 const DEMO = join(ROOT, 'fixtures', 'demo');
@@ -28,21 +29,34 @@ const spec: CommandSpec = {
     db: { type: 'string' },
     'quarantine-gateway': { type: 'string' },
     'device-net': { type: 'string', multiple: true },
+    'exclude-address': { type: 'string', multiple: true },
+    ...DECAP_OPTIONS,
     serve: { type: 'boolean' },
     json: { type: 'boolean' },
     'log-level': { type: 'string' },
+    ...CONFIG_OPTION,
   },
   help: {
     capture: 'pcap/pcapng mirror to replay (default fixtures/demo/incident-mirror.pcap)',
-    inventory: 'device registry CSV/JSON, imported into the control API (default fixtures/demo/incident-inventory.csv)',
+    inventory: 'device registry CSV/JSON, imported into the control API (default: with --capture, devices.inventory of the config file; else fixtures/demo/incident-inventory.csv)',
     host: 'control API address (default 127.0.0.1)',
     port: 'control API port (default 0: any free port)',
     db: "control API SQLite file (default ':memory:')",
     'quarantine-gateway': 'redirect gateway of the quarantine group (default 192.0.2.254)',
-    'device-net': 'a device network, CIDR, repeatable (default 10.128.0.0/9, as collect): set it for your own --capture',
+    'device-net': 'a device network, CIDR, repeatable (default: with --capture, devices.networks of the config file; else 10.128.0.0/9, as collect)',
+    'exclude-address': 'an address (or CIDR) in a device network that is not a device, e.g. the site router; repeatable (default: with --capture, devices.exclude of the config file)',
+    'vxlan-ports': 'UDP ports decoded as VXLAN (default: with --capture, decap.vxlanPorts of the config file; else 4789)',
+    'geneve-ports': 'UDP ports decoded as Geneve (default: with --capture, decap.genevePorts of the config file; else 6081)',
+    'max-tunnel-depth': 'nested tunnels allowed before a frame counts as malformed (default: with --capture, decap.maxTunnelDepth of the config file; else 8)',
     serve: 'keep the control API up after the replay, until Ctrl-C, and print a key to try it with',
     json: 'print the report as JSON',
     'log-level': 'pino level of the JSON logs on stderr (default warn)',
+    config: [
+      `${CONFIG_HELP};`,
+      'with --capture (your own mirror) the demo reads devices (networks, exclude, inventory) and decap from it, as',
+      'collect does; the bundled capture keeps its own. Never control.* (the demo\'s control API is a throwaway, not',
+      'your control.db or port), interval, rules or policy (tuned to the bundled incident). The file is checked either way.',
+    ].join(`\n${' '.repeat(33)}`),
   },
 };
 
@@ -50,15 +64,21 @@ export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommand(spec, argv);
   if (!parsed) return 0;
   const v = parsed.values as Record<string, string | string[] | boolean | undefined>;
+  // The file is checked either way; its site settings (devices, decap) are for the operator's own mirror.
+  const cfg = commandConfig(v);
+  const site = v.capture !== undefined ? cfg : {};
+  const nets = new DeviceNets((v['device-net'] as string[] | undefined) ?? site.devices?.networks ?? ['10.128.0.0/9'], (v['exclude-address'] as string[] | undefined) ?? site.devices?.exclude ?? []);
   const log = pino({ name: 'tapwatch-demo', level: (v['log-level'] as string | undefined) ?? 'warn' }, pino.destination(2));
   const demo = await runDemo({
     capture: (v.capture as string | undefined) ?? join(DEMO, 'incident-mirror.pcap'),
-    inventory: (v.inventory as string | undefined) ?? join(DEMO, 'incident-inventory.csv'),
+    inventory: (v.inventory as string | undefined) ?? site.devices?.inventory ?? join(DEMO, 'incident-inventory.csv'),
     host: (v.host as string | undefined) ?? '127.0.0.1',
     port: intOption('port', v.port as string | undefined, 0, 65535) ?? 0,
     db: (v.db as string | undefined) ?? ':memory:',
     quarantineGateway: (v['quarantine-gateway'] as string | undefined) ?? '192.0.2.254',
-    deviceNets: new DeviceNets((v['device-net'] as string[] | undefined) ?? ['10.128.0.0/9']).cidrs.slice(),
+    deviceNets: nets.cidrs.slice(),
+    excludeAddresses: nets.excluded.slice(),
+    decap: decapSettings(v, site),
     log,
   });
   const r = demo.report;

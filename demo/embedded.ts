@@ -21,6 +21,7 @@ import { SoracomClient } from '../control/client.js';
 import type { AuditEntry, Enforcer, Subscriber } from '../control/model.js';
 import { buildControlServer, type ControlServer } from '../control/server.js';
 import type { ReaderStats } from '../gre-decap/readers/frame.js';
+import type { DecapOptions } from '../gre-decap/decap.js';
 import { DEMO_INTERVAL_SECONDS, demoAnalyzerConfig } from './config.js';
 
 export const QUARANTINE_GROUP = 'quarantine';
@@ -37,6 +38,10 @@ export interface DemoOptions {
   quarantineGateway: string;
   /** Device networks (CIDRs); default 10.128.0.0/9, as collect. */
   deviceNets?: string[];
+  /** Addresses or CIDRs inside the device networks that are not devices (the site router). */
+  excludeAddresses?: string[];
+  /** Tunnel decoding (UDP ports, nesting depth); default as collect's. */
+  decap?: DecapOptions;
   /** Default: the shipped policy with the quarantine group set. */
   policy?: Policy;
   enforcer?: Enforcer;
@@ -56,6 +61,8 @@ export interface DemoReport {
   reader: ReaderStats;
   records: number;
   deviceNets: string[];
+  /** Addresses inside them that are not devices. */
+  excludedAddresses: string[];
   /** Frames with IP whose endpoints were both outside the device networks; while none matched, where they came from. */
   notDevice: { frames: number; busiestSourceNets: { net: string; frames: number }[] };
   devices: DeviceSummary[];
@@ -121,7 +128,8 @@ export async function runDemo(o: DemoOptions): Promise<Demo> {
 
     const pipeline = new Pipeline(bus, o.log);
     const collector = new Collector({
-      nets: new DeviceNets(o.deviceNets ?? ['10.128.0.0/9']),
+      nets: new DeviceNets(o.deviceNets ?? ['10.128.0.0/9'], o.excludeAddresses ?? []),
+      decap: o.decap,
       intervalSeconds: DEMO_INTERVAL_SECONDS,
       topK: 10,
       maxDevices: 65536,
@@ -142,6 +150,7 @@ export async function runDemo(o: DemoOptions): Promise<Demo> {
     const report: DemoReport = {
       reader, records, devices: [...devices.values()], tunnels, anomalies, actions, acted, audit, controlUrl,
       deviceNets: o.deviceNets ?? ['10.128.0.0/9'],
+      excludedAddresses: o.excludeAddresses ?? [],
       notDevice: {
         frames: collector.agg.stats.notDevice,
         busiestSourceNets: collector.agg.stats.attributed === 0 ? collector.agg.foreignSources(5) : [],

@@ -1,7 +1,9 @@
 // tapwatch demo, as a user runs it: the bundled capture's one incident is found, explained, acted on
 // through the control API (a real HTTP server on loopback) and audited; the other 23 meters are left alone.
 
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import type { DemoReport } from '../demo/embedded.js';
@@ -86,5 +88,61 @@ it('--serve keeps the control API up after the report with a read-only key: it r
     expect(((await after.json()) as { status: string }).status).toBe('active');
   } finally {
     expect(await serve.stop(), serve.tail()).toBe(0);
+  }
+});
+
+it('with --capture it reads devices and decap from the config file (./tapwatch.yaml too), each flag over its key; the bundled capture keeps its own', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tapwatch-demo-config-'));
+  try {
+    const fleet = join(root, 'fixtures', 'demo', 'fleet-mirror.pcap');
+    copyFileSync(join(root, 'fixtures', 'demo', 'inventory.csv'), join(dir, 'devices.csv'));
+    const file = join(dir, 'site.yaml');
+    // inventory relative to the file's folder; control.* is another service's and must not be taken.
+    writeFileSync(file, 'devices: { networks: [10.128.0.0/16], exclude: [10.128.0.20], inventory: devices.csv }\ndecap: { maxTunnelDepth: 4 }\ncontrol: { port: 1, db: /nonexistent/control.db }\n');
+    const fromFile = demo('--config', file, '--capture', fleet);
+    expect([fromFile.deviceNets, fromFile.excludedAddresses]).toEqual([['10.128.0.0/16'], ['10.128.0.20']]);
+    expect(fromFile.devices.length).toBeGreaterThan(10);
+    expect(fromFile.devices.map((d) => d.ip)).not.toContain('10.128.0.20');
+    // The file's inventory named them: meter ids, not bare addresses.
+    expect(fromFile.devices.filter((d) => d.id.startsWith('meter-')).length).toBeGreaterThan(10);
+    expect(fromFile.controlUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(fromFile.controlUrl).not.toMatch(/:1$/);
+
+    const flags = demo('--config', file, '--capture', fleet, '--device-net', '10.128.0.0/9', '--exclude-address', '10.128.0.25');
+    expect([flags.deviceNets, flags.excludedAddresses]).toEqual([['10.128.0.0/9'], ['10.128.0.25']]);
+    expect(flags.devices.map((d) => d.ip)).toContain('10.128.0.20');
+    expect(flags.devices.map((d) => d.ip)).not.toContain('10.128.0.25');
+
+    // ./tapwatch.yaml is read when present, by the same rule: the bundled capture ignores the site's devices.
+    writeFileSync(join(dir, 'tapwatch.yaml'), 'devices: { networks: [192.0.2.0/24] }\n');
+    const bundled = JSON.parse(execFileSync('node', [cli, 'demo', '--json'], { encoding: 'utf8', cwd: dir })) as DemoReport;
+    expect([bundled.deviceNets, bundled.devices.length]).toEqual([['10.128.0.0/9'], 24]);
+    const own = JSON.parse(execFileSync('node', [cli, 'demo', '--json', '--capture', fleet, '--inventory', join(dir, 'devices.csv')], { encoding: 'utf8', cwd: dir })) as DemoReport;
+    expect(own.deviceNets).toEqual(['192.0.2.0/24']);
+    expect(own.devices.length).toBeGreaterThan(0); // the mirror's far ends in 192.0.2.0/24 are the "devices" now
+    for (const d of own.devices) expect(d.ip).toMatch(/^192\.0\.2\./);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+it('a wrong config file is refused, bundled capture or not: exit 1, [TWU0003], every problem listed, no stack trace', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tapwatch-demo-config-'));
+  try {
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, 'devices: { networks: [10.128.0.0/40], exclude: [] }\ndecap: { maxTunnelDepth: 99 }\nintervall: 60\n');
+    const r = spawnSync('node', [cli, 'demo', '--config', file], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^tapwatch demo: \[TWU0003\] .*bad.yaml: \d+ problems:\n/);
+    for (const where of ['/decap/maxTunnelDepth ', 'intervall']) expect(r.stderr).toContain(where);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    // Device networks are checked once the schema holds: the bad prefix is named too.
+    writeFileSync(file, 'devices: { networks: [10.128.0.0/40] }\n');
+    const nets = spawnSync('node', [cli, 'demo', '--config', file, '--capture', join(root, 'fixtures', 'demo', 'fleet-mirror.pcap')], { encoding: 'utf8' });
+    expect(nets.status).toBe(1);
+    expect(nets.stderr).toMatch(/^tapwatch demo: \[TWU0003\] .*bad.yaml: 1 problem:\n {2}- \/devices\/networks\/0 /);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
