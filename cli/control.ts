@@ -69,7 +69,7 @@ const serveSpec: CommandSpec = {
     'max-connections': 'connections at once (default 1000, or fewer under a low descriptor limit)',
     'audit-retention-days': 'audit rows older than this are deleted, hourly (default 90)',
     'log-level': 'pino level: fatal, error, warn, info (default), debug (logs every request), trace, silent',
-    config: `${CONFIG_HELP}: control.db, control.host, control.port`,
+    config: `${CONFIG_HELP}: control (db, host, port, enforcer, nftTable, nftNetns, upstream.url/keyId, rateLimit, loginRate, maxConnections, auditRetentionDays)`,
   },
 };
 
@@ -81,12 +81,13 @@ const keysSpec: CommandSpec = {
     '{authKeyId, authKey} as JSON: the authKey is shown this once, only its hash is kept. list prints the keys\n' +
     '(never their secrets) as a JSON array. revoke deletes a key: its tokens stop working at once. Roles:\n' +
     'read-only (GET), analyzer (GET and the subscriber actions), operator (everything, keys included).',
-  options: { db: { type: 'string' }, role: { type: 'string' }, name: { type: 'string' }, init: { type: 'boolean' } },
+  options: { db: { type: 'string' }, role: { type: 'string' }, name: { type: 'string' }, init: { type: 'boolean' }, ...CONFIG_OPTION },
   help: {
-    db: `SQLite database (default ${DEFAULT_DB})`,
+    db: `SQLite database (default: control.db of the config file, else ${DEFAULT_DB})`,
     role: `create: ${ROLES.join(' | ')}`,
     name: 'create: a label for people (default none)',
     init: 'create: make the database if it does not exist',
+    config: `${CONFIG_HELP}: control.db`,
   },
 };
 
@@ -98,8 +99,12 @@ const importSpec: CommandSpec = {
     'group, or a JSON array of such objects) as subscribers, creating the groups it names; all or nothing.\n' +
     'Existing subscribers keep their status, speed class and group. Prints the counts as JSON. Against a running\n' +
     'server use POST /v1/devices/import instead, so that its enforcer learns the new devices at once.',
-  options: { db: { type: 'string' }, init: { type: 'boolean' } },
-  help: { db: `SQLite database (default ${DEFAULT_DB})`, init: 'create the database if it does not exist' },
+  options: { db: { type: 'string' }, init: { type: 'boolean' }, ...CONFIG_OPTION },
+  help: {
+    db: `SQLite database (default: control.db of the config file, else ${DEFAULT_DB})`,
+    init: 'create the database if it does not exist',
+    config: `${CONFIG_HELP}: control.db`,
+  },
 };
 
 function usage(): string {
@@ -141,14 +146,23 @@ async function serve(argv: string[]): Promise<number> {
   const v = parsed.values as Record<string, string | undefined>;
   const cfg = commandConfig(v).control ?? {};
   const port = intOption('port', v.port, 0, 65535) ?? cfg.port ?? DEFAULT_CONTROL_PORT;
-  const rate = intOption('rate-limit', v['rate-limit'], 1, 10_000_000);
-  const loginRate = intOption('login-rate', v['login-rate'], 1, 1000);
-  const maxConnections = intOption('max-connections', v['max-connections'], 1, 1_000_000);
-  const retention = intOption('audit-retention-days', v['audit-retention-days'], 1, 36_500);
+  const rate = intOption('rate-limit', v['rate-limit'], 1, 10_000_000) ?? cfg.rateLimit;
+  const loginRate = intOption('login-rate', v['login-rate'], 1, 1000) ?? cfg.loginRate;
+  const maxConnections = intOption('max-connections', v['max-connections'], 1, 1_000_000) ?? cfg.maxConnections;
+  const retention = intOption('audit-retention-days', v['audit-retention-days'], 1, 36_500) ?? cfg.auditRetentionDays;
+  const db = v.db ?? cfg.db ?? DEFAULT_DB;
   const log = pino({ name: 'tapwatch-control', level: v['log-level'] ?? 'info' }, pino.destination(2));
-  const enforcer = await makeEnforcer(v, log);
+  // Each enforcer flag over its key in the file (the upstream authKey: flag or environment only).
+  const enforcer = await makeEnforcer({
+    ...v,
+    enforcer: v.enforcer ?? cfg.enforcer,
+    'nft-table': v['nft-table'] ?? cfg.nftTable,
+    'nft-netns': v['nft-netns'] ?? cfg.nftNetns,
+    'upstream-url': v['upstream-url'] ?? cfg.upstream?.url,
+    'upstream-key-id': v['upstream-key-id'] ?? cfg.upstream?.keyId,
+  }, log);
   const server = await buildControlServer({
-    db: v.db ?? cfg.db ?? DEFAULT_DB,
+    db,
     create: parsed.values.init === true,
     force: parsed.values.force === true,
     enforcer,
@@ -170,7 +184,7 @@ async function serve(argv: string[]): Promise<number> {
     throw err;
   }
   if (!['127.0.0.1', '::1', 'localhost'].includes(host)) log.warn({ host }, 'listening beyond loopback: the API is plain HTTP, put TLS in front of it');
-  log.info({ url, db: v.db ?? DEFAULT_DB, enforcer: enforcer?.name ?? 'none' }, 'control server ready');
+  log.info({ url, db, enforcer: enforcer?.name ?? 'none' }, 'control server ready');
   const stopped = new Promise<string>((resolve) => process.once('SIGTERM', resolve).once('SIGINT', resolve));
   log.info({ signal: await stopped }, 'stopping');
   await server.close();
@@ -191,7 +205,7 @@ async function makeEnforcer(v: Record<string, string | undefined>, log: Logger):
     case 'upstream': {
       const authKey = v['upstream-key'] ?? process.env[UPSTREAM_KEY_ENV];
       if (!v['upstream-url'] || !v['upstream-key-id'] || !authKey) {
-        throw new UsageError(`--enforcer upstream needs --upstream-url, --upstream-key-id and --upstream-key (or ${UPSTREAM_KEY_ENV})`);
+        throw new UsageError(`--enforcer upstream needs --upstream-url, --upstream-key-id (or control.upstream in the config file) and --upstream-key (or ${UPSTREAM_KEY_ENV})`);
       }
       log.info({ upstream: redactUrl(v['upstream-url']) }, 'enforcing through an upstream API');
       return new UpstreamEnforcer({ baseUrl: v['upstream-url'], authKeyId: v['upstream-key-id'], authKey, log });
@@ -206,7 +220,8 @@ async function keys(argv: string[]): Promise<number> {
   if (!parsed) return 0;
   const v = parsed.values as Record<string, string | undefined>;
   const [verb, ...args] = parsed.positionals;
-  const open = () => Store.open(v.db ?? DEFAULT_DB, { create: verb === 'create' && parsed.values.init === true });
+  const db = v.db ?? commandConfig(v).control?.db ?? DEFAULT_DB;
+  const open = () => Store.open(db, { create: verb === 'create' && parsed.values.init === true });
   const print = (x: unknown) => process.stdout.write(JSON.stringify(x) + '\n');
   switch (verb) {
     case 'create': {
@@ -234,9 +249,10 @@ async function importRegistry(argv: string[]): Promise<number> {
   if (parsed.positionals.length !== 1) throw new UsageError('give one registry file (CSV or JSON)');
   const path = parsed.positionals[0];
   const v = parsed.values as Record<string, string | undefined>;
+  const db = v.db ?? commandConfig(v).control?.db ?? DEFAULT_DB;
   const rows = parseInventory(readFileSync(path, 'utf8'), path, { requireImsi: true });
   return withStore(
-    () => Store.open(v.db ?? DEFAULT_DB, { create: parsed.values.init === true }),
+    () => Store.open(db, { create: parsed.values.init === true }),
     (store) => process.stdout.write(JSON.stringify(store.importDevices(rows, { actor: 'local', reason: `tapwatch control import ${path}` })) + '\n'),
   );
 }

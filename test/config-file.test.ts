@@ -143,6 +143,40 @@ it('collect refuses a wrong decap: part like any other, exit 1 with every proble
   expect(p.stderr).not.toMatch(/\n\s+at /);
 });
 
+it('control keys, import and serve take control.* from the file: db (relative to it), enforcer, rate limit; flags override', async () => {
+  const site = mkdtempSync(join(dir, 'control-'));
+  const file = join(site, 'site.yaml');
+  writeFileSync(file, 'control:\n  db: control.db\n  port: 0\n  rateLimit: 1\n  enforcer: upstream\n  upstream: { url: "http://127.0.0.1:9/v1", keyId: keyId-up }\n');
+  // keys create and list work on the file's database, found from another folder.
+  const created = new CliProcess('keys create', ['control', 'keys', 'create', '--init', '--role', 'operator', '--config', file]);
+  expect(await created.exited, created.stderr).toBe(0);
+  const { authKeyId } = JSON.parse(created.stdout) as { authKeyId: string };
+  const listed = new CliProcess('keys list', ['control', 'keys', 'list', '--config', file]);
+  expect(await listed.exited, listed.stderr).toBe(0);
+  expect(JSON.parse(listed.stdout)).toEqual([expect.objectContaining({ authKeyId })]);
+  writeFileSync(join(site, 'registry.csv'), 'ip,id,imsi\n10.128.0.9,meter-9,440100000000009\n');
+  const imported = new CliProcess('import', ['control', 'import', '--config', file, join(site, 'registry.csv')]);
+  expect(await imported.exited, imported.stderr).toBe(0);
+
+  // The file's enforcer is upstream, whose key only the environment or a flag gives: refused as usage.
+  const env = { ...process.env, TAPWATCH_UPSTREAM_KEY: undefined };
+  const noKey = new CliProcess('serve', ['control', 'serve', '--config', file], { env });
+  expect(await noKey.exited).toBe(2);
+  expect(noKey.stderr).toMatch(/^tapwatch control: --enforcer upstream needs .*control\.upstream in the config file/);
+
+  // --enforcer none overrides it; the file's database and rate limit (1/s, bursts of 2) hold.
+  const serve = new CliProcess('serve', ['control', 'serve', '--config', file, '--enforcer', 'none'], { env });
+  try {
+    const ready = await serve.waitForLog('ready', (l) => l.msg === 'control server ready');
+    expect(ready).toMatchObject({ db: join(site, 'control.db'), enforcer: 'none' });
+    const codes: number[] = [];
+    for (let i = 0; i < 4; i++) codes.push((await fetch(`${ready.url as string}/v1/subscribers`)).status);
+    expect(codes).toContain(429);
+  } finally {
+    expect(await serve.stop()).toBe(0);
+  }
+}, 60_000);
+
 it('tapwatch --version prints the version of package.json', async () => {
   const p = new CliProcess('version', ['--version']);
   expect(await p.exited).toBe(0);
