@@ -93,7 +93,7 @@ const spec: CommandSpec = {
     'exclude-address': 'an address (or CIDR) in a device network that is not a device, e.g. the site router; repeatable',
     'replication-factor': KAFKA_TOPIC_HELP['replication-factor'],
     http: HTTP_HELP,
-    config: `${CONFIG_HELP}: devices, interval, decap, kafka, http.collect`,
+    config: `${CONFIG_HELP}: devices, interval, decap, collect (listenHost, filter, maxDevices, maxFlows, maxDestinations,\n${' '.repeat(33)}idleIntervals, maxTimeSkew, top, contacts), kafka, http.collect`,
   },
 };
 
@@ -126,6 +126,7 @@ function collectOptions(v: Record<string, string | string[] | boolean | undefine
   const text = (name: string) => v[name] as string | undefined;
   const int = (name: string, min: number, max: number) => intOption(name, text(name), min, max);
   const cfg = commandConfig(v);
+  const c = cfg.collect ?? {};
   const kafka = kafkaSettings(v, cfg, intOption);
   const out = text('out');
   // --kafka, else the file's brokers unless --out is given.
@@ -144,8 +145,8 @@ function collectOptions(v: Record<string, string | string[] | boolean | undefine
   const source: CollectOptions['source'] = text('pcap') !== undefined
     ? { kind: 'pcap', path: text('pcap')! }
     : text('interface') !== undefined
-      ? { kind: 'interface', iface: text('interface')!, filter: text('filter') }
-      : { kind: 'udp', port: udpPort!, host: text('listen-host') ?? '127.0.0.1' };
+      ? { kind: 'interface', iface: text('interface')!, filter: text('filter') ?? c.filter }
+      : { kind: 'udp', port: udpPort!, host: text('listen-host') ?? c.listenHost ?? '127.0.0.1' };
   return {
     source,
     sourceName: source.kind === 'pcap' ? `pcap:${source.path}` : source.kind === 'interface' ? `interface:${source.iface}` : `udp:${text('listen-udp')}`,
@@ -158,13 +159,13 @@ function collectOptions(v: Record<string, string | string[] | boolean | undefine
     vxlanPorts,
     genevePorts,
     maxTunnelDepth,
-    topK: int('top', 0, 1000) ?? 10,
-    contacts: int('contacts', 0, 1000) ?? 16,
-    maxDevices: int('max-devices', 1, 1 << 24) ?? 65536,
-    maxFlows: int('max-flows', 1, 1 << 26) ?? 1 << 20,
-    maxDestinations: int('max-destinations', 1, 1 << 26) ?? 1 << 20,
-    maxSkewSec: int('max-time-skew', 1, 2_000_000_000) ?? 86_400,
-    idleIntervals: int('idle-intervals', 1, 1 << 20) ?? 10,
+    topK: int('top', 0, 1000) ?? c.top ?? 10,
+    contacts: int('contacts', 0, 1000) ?? c.contacts ?? 16,
+    maxDevices: int('max-devices', 1, 1 << 24) ?? c.maxDevices ?? 65536,
+    maxFlows: int('max-flows', 1, 1 << 26) ?? c.maxFlows ?? 1 << 20,
+    maxDestinations: int('max-destinations', 1, 1 << 26) ?? c.maxDestinations ?? 1 << 20,
+    maxSkewSec: int('max-time-skew', 1, 2_000_000_000) ?? c.maxTimeSkew ?? 86_400,
+    idleIntervals: int('idle-intervals', 1, 1 << 20) ?? c.idleIntervals ?? 10,
     speed: speedOption(text('speed')),
     progress: v.progress as boolean | undefined,
     statsEveryMs: (int('stats-interval', 1, 86_400) ?? 10) * 1000,

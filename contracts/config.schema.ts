@@ -20,6 +20,17 @@ export const TapwatchConfigSchema = Type.Object(
       genevePorts: Type.Optional(Type.Array(UdpPort, { minItems: 1, description: 'UDP ports decoded as Geneve (default [6081])' })),
       maxTunnelDepth: Type.Optional(Type.Integer({ minimum: 1, maximum: 16, description: 'nested tunnels allowed before a frame counts as malformed (default 8)' })),
     }, { additionalProperties: false, description: 'tunnel decoding: decap and collect read it, so both decode a mirror the same way' })),
+    collect: Type.Optional(Type.Object({
+      listenHost: Type.Optional(Type.String({ minLength: 1, description: 'address for --listen-udp (default 127.0.0.1)' })),
+      filter: Type.Optional(Type.String({ minLength: 1, description: 'BPF filter for --interface (default: GRE, and UDP to the VXLAN and Geneve ports)' })),
+      maxDevices: Type.Optional(Type.Integer({ minimum: 1, maximum: 1 << 24, description: 'device table capacity (default 65536)' })),
+      maxFlows: Type.Optional(Type.Integer({ minimum: 1, maximum: 1 << 26, description: 'distinct flows per interval (default 1048576)' })),
+      maxDestinations: Type.Optional(Type.Integer({ minimum: 1, maximum: 1 << 26, description: 'distinct (device, far end, port) per interval (default 1048576)' })),
+      idleIntervals: Type.Optional(Type.Integer({ minimum: 1, maximum: 1 << 20, description: 'intervals without traffic before a device gives its slot back (default 10)' })),
+      maxTimeSkew: Type.Optional(Type.Integer({ minimum: 1, maximum: 2_000_000_000, description: 'seconds a frame may be stamped away from the open interval (default 86400)' })),
+      top: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000, description: 'top destinations per record (default 10)' })),
+      contacts: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000, description: 'contacts per record (default 16)' })),
+    }, { additionalProperties: false, description: 'the collector\'s capture and capacity settings (each has its collect flag)' })),
     interval: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400, description: 'interval length in seconds (collector; the analyzer checks records against it)' })),
     kafka: Type.Optional(Type.Object({
       brokers: Type.Array(HostPort, { minItems: 1 }),

@@ -143,6 +143,26 @@ it('collect refuses a wrong decap: part like any other, exit 1 with every proble
   expect(p.stderr).not.toMatch(/\n\s+at /);
 });
 
+it('collect takes its capacity and record settings from collect: (top, contacts, maxDevices), each flag over its key', async () => {
+  const file = join(dir, 'collect-part.yaml');
+  writeFileSync(file, 'collect: { top: 1, contacts: 0, maxDevices: 2 }\n');
+  type Rec = { destinations: { top: unknown[]; distinct: number }; contacts: unknown[] };
+  const read = (f: string) => readFileSync(f, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Rec);
+  const fromFile = new CliProcess('collect', ['collect', '--config', file, '--pcap', capture, '--out', join(dir, 'c-a.ndjson')]);
+  expect(await fromFile.exited, fromFile.tail()).toBe(0);
+  const a = read(join(dir, 'c-a.ndjson'));
+  expect(Math.max(...a.map((r) => r.destinations.top.length))).toBe(1);
+  expect(a.every((r) => r.contacts.length === 0)).toBe(true);
+  expect(fromFile.last('device table full: new devices beyond --max-devices not counted in this interval')).toMatchObject({ maxDevices: 2 });
+
+  const flags = new CliProcess('collect', ['collect', '--config', file, '--top', '3', '--max-devices', '100', '--pcap', capture, '--out', join(dir, 'c-b.ndjson')]);
+  expect(await flags.exited, flags.tail()).toBe(0);
+  const b = read(join(dir, 'c-b.ndjson'));
+  expect(Math.max(...b.map((r) => r.destinations.top.length))).toBeGreaterThan(1);
+  expect(b.every((r) => r.contacts.length === 0)).toBe(true); // the file's contacts: 0 still holds
+  expect(flags.last('device table full: new devices beyond --max-devices not counted in this interval')).toBeUndefined();
+}, 60_000);
+
 it('control keys, import and serve take control.* from the file: db (relative to it), enforcer, rate limit; flags override', async () => {
   const site = mkdtempSync(join(dir, 'control-'));
   const file = join(site, 'site.yaml');
