@@ -50,7 +50,7 @@ export const TapwatchConfigSchema = Type.Object(
       host: Type.Optional(Type.String({ minLength: 1, description: 'where control serve listens' })),
       port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65_535 })),
       db: Type.Optional(Type.String({ minLength: 1, description: 'the SQLite file of control serve, keys and import' })),
-      enforcer: Type.Optional(Type.Union([Type.Literal('none'), Type.Literal('nft'), Type.Literal('upstream')], { description: 'what control serve enforces through (default none)' })),
+      enforcer: Type.Optional(Type.Enum(['none', 'nft', 'upstream'] as const, { description: 'what control serve enforces through (default none)' })),
       nftTable: Type.Optional(Type.String({ minLength: 1, description: "with enforcer nft: the inet table it owns (default 'tapwatch')" })),
       nftNetns: Type.Optional(Type.String({ minLength: 1, description: 'with enforcer nft: the network namespace nft and ip run in' })),
       upstream: Type.Optional(Type.Object({

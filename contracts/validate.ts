@@ -6,6 +6,7 @@
 
 import type { Static, TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
+import { Settings } from 'typebox/system';
 
 export interface Validator<T> {
   check(value: unknown): value is T;
@@ -29,11 +30,20 @@ export function validator<S extends TSchema>(schema: S): Validator<Static<S>> {
     const c = get();
     if (c.Check(value)) return [];
     const out: string[] = [];
-    for (const e of c.Errors(value) as Iterable<Problem>) {
-      // A union's branches each report their own mismatch before the union does: the union's line says it.
-      if (e.keyword === 'const' && /anyOf\/\d+$/.test((e as { schemaPath?: string }).schemaPath ?? '')) continue;
-      out.push(line(e, value, opts.list));
-      if (out.length >= (opts.max ?? 20)) break;
+    const max = opts.max ?? 20;
+    // TypeBox stops at its own maxErrors (8 by default, a process-wide setting): raised for this call only,
+    // so a file with nine mistakes gets nine lines, and restored so other validators keep their cost.
+    const before = Settings.Get().maxErrors;
+    Settings.Set({ maxErrors: Math.max(before, 2 * max) });
+    try {
+      for (const e of c.Errors(value) as Iterable<Problem>) {
+        // A union's branches each report their own mismatch before the union does: the union's line says it.
+        if (e.keyword === 'const' && /anyOf\/\d+$/.test((e as { schemaPath?: string }).schemaPath ?? '')) continue;
+        out.push(line(e, value, opts.list));
+        if (out.length >= max) break;
+      }
+    } finally {
+      Settings.Set({ maxErrors: before });
     }
     return out;
   };

@@ -25,6 +25,8 @@ devices:
   exclude: [10.128.0.1]
   inventory: inventory.csv
 interval: 30
+decap: { vxlanPorts: [4789, 8472], genevePorts: [6081], maxTunnelDepth: 4 }
+collect: { listenHost: 0.0.0.0, maxDevices: 1000, top: 5 }
 kafka:
   brokers: ["127.0.0.1:9092"]
   partitions: 12
@@ -32,7 +34,7 @@ kafka:
 elasticsearch: { url: "http://127.0.0.1:9200", retentionDays: 7 }
 rules: rules.json
 policy: /etc/tapwatch/policy.json
-control: { url: "http://127.0.0.1:8080/v1", keyId: keyId-abc, db: control.db, port: 8080 }
+control: { url: "http://127.0.0.1:8080/v1", keyId: keyId-abc, db: control.db, port: 8080, enforcer: nft, nftTable: tw, rateLimit: 50, upstream: { url: "https://g.api.soracom.io/v1", keyId: keyId-up } }
 http: { collect: "127.0.0.1:9464", analyze: "127.0.0.1:9465", respond: "[::1]:9466", index: "0.0.0.0:9467" }
 `;
 
@@ -47,6 +49,9 @@ it('a valid file is read, with relative paths made relative to its folder', () =
   expect(c.policy).toBe('/etc/tapwatch/policy.json');
   expect(c.control?.db).toBe(join(dir, 'control.db'));
   expect(c.http?.respond).toBe('[::1]:9466');
+  expect(c.decap).toEqual({ vxlanPorts: [4789, 8472], genevePorts: [6081], maxTunnelDepth: 4 });
+  expect(c.collect).toEqual({ listenHost: '0.0.0.0', maxDevices: 1000, top: 5 });
+  expect(c.control).toMatchObject({ enforcer: 'nft', nftTable: 'tw', rateLimit: 50, upstream: { keyId: 'keyId-up' } });
 });
 
 it('an empty file is an empty configuration', () => {
@@ -63,6 +68,9 @@ intervall: 60
 kafka: { brokers: [localhost], partitions: 0 }
 elasticsearch: { url: "es:9200" }
 http: { collect: "9464" }
+decap: { genevePorts: [6081, 70000] }
+collect: { maxDevices: 0 }
+control: { enforcer: iptables }
 `);
   let err: ConfigError | undefined;
   try {
@@ -73,7 +81,10 @@ http: { collect: "9464" }
   expect(err).toBeInstanceOf(ConfigError);
   expect(err!.code).toBe('TWU0003');
   const text = err!.problems.join('\n');
-  for (const where of ['/interval', 'intervall', '/kafka/brokers/0', '/kafka/partitions', '/elasticsearch/url', '/http/collect']) expect(text).toContain(where);
+  for (const where of ['/interval', 'intervall', '/kafka/brokers/0', '/kafka/partitions', '/elasticsearch/url', '/http/collect', '/decap/genevePorts/1', '/collect/maxDevices', '/control/enforcer']) expect(text).toContain(where);
+  // More than TypeBox's default of 8 errors: all of them, and a wrong choice says which are allowed.
+  expect(err!.problems.length).toBeGreaterThan(8);
+  expect(text).toContain('/control/enforcer must be equal to one of the allowed values: none, nft, upstream');
   expect(err!.message).toMatch(new RegExp(`^${file}: ${err!.problems.length} problems:\n  - `));
 });
 
