@@ -113,7 +113,6 @@ export class Aggregator {
   private readonly sender: Uint8Array;
   private readonly maxDownlinkOnly: number;
   private downlinkOnly = 0;
-  private nextOwner = 0;
   /** Slots evicted by the last reset() (their text, cached elsewhere by slot, is stale). */
   readonly evicted: Int32Array;
   evictedCount = 0;
@@ -153,7 +152,6 @@ export class Aggregator {
       hostNames: opts.maxHostNames ?? 1 << 16,
       maxBursts: opts.maxBursts ?? 1 << 20,
       maxDestinations: opts.maxDestinations,
-      maxDevices: d,
     });
   }
 
@@ -197,8 +195,6 @@ export class Aggregator {
       return;
     }
     if (devices.count !== before) {
-      // A new entry (or a slot given back and handed out again): a new owner for its host names.
-      this.ev.owner[slot] = ++this.nextOwner;
       this.sender[slot] = up ? 1 : 0;
       if (!up) this.downlinkOnly++;
     } else if (up && this.sender[slot] === 0) {

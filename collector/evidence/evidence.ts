@@ -42,8 +42,6 @@ export function isUnusualType(qtype: number): boolean {
 }
 
 export interface EvidenceOptions {
-  /** Device slots (the aggregator's maxDevices). */
-  maxDevices: number;
   /** Distinct (device, query name) per interval; queries for names beyond it count as names_dropped. */
   maxNames: number;
   /** Bytes of name text per interval (the arena). */
@@ -58,11 +56,6 @@ export interface EvidenceOptions {
 export class Evidence {
   readonly dests: DestinationEvidence;
   readonly hosts: HostNames;
-  /**
-   * Per device slot, who holds it: host names are kept under this, never under the slot, because an
-   * evicted device's slot goes to another device, which must not inherit its names (set by the aggregator).
-   */
-  readonly owner: Int32Array;
   /** The interval's query names: (device slot, lower-cased name) → id in first-seen order. */
   readonly names: BytesTable;
   readonly nameQueries: Uint32Array;
@@ -78,7 +71,6 @@ export class Evidence {
   private readonly quoted = new QuotedPacket();
 
   constructor(opts: EvidenceOptions) {
-    this.owner = new Int32Array(opts.maxDevices);
     this.dests = new DestinationEvidence(opts.maxDestinations, opts.maxBursts);
     this.hosts = new HostNames(opts.hostNames);
     this.names = new BytesTable(opts.maxNames, opts.nameArenaBytes);
@@ -138,7 +130,7 @@ export class Evidence {
       const id = this.names.find(slot, name, 0, len, false);
       if (id >= 0) this.nameNxdomain[id]++;
     }
-    for (let i = 0; i < r.answers; i++) this.hosts.set(this.owner[slot], b, r.answerOff[i], r.answerVersion[i], name, 0, len, SOURCE_DNS);
+    for (let i = 0; i < r.answers; i++) this.hosts.set(b, m.ipDstOff, m.ipVersion, r.answerOff[i], r.answerVersion[i], name, 0, len, SOURCE_DNS);
   }
 
   /** A TCP segment from device `slot` (payload starting with 0x16): a ClientHello names the far address. */
@@ -154,7 +146,7 @@ export class Evidence {
       this.tlsReasons[-rc]++;
     } else if (h.sniLen < 0) c[base + F_TLS_NO_SNI]++;
     // A cut hello whose server name was already complete still names the address; an inconsistent one does not.
-    if (h.sniLen > 0 && (rc === 0 || rc === -T_CUT)) this.hosts.set(this.owner[slot], b, m.ipDstOff, m.ipVersion, b, h.sniOff, h.sniLen, SOURCE_SNI);
+    if (h.sniLen > 0 && (rc === 0 || rc === -T_CUT)) this.hosts.set(b, m.ipSrcOff, m.ipVersion, m.ipDstOff, m.ipVersion, b, h.sniOff, h.sniLen, SOURCE_SNI);
   }
 
   /**

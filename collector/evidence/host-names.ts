@@ -1,4 +1,4 @@
-// Names for far addresses, per device, kept across intervals: (device, address) → the question name of
+// Names for far addresses, per device, kept across intervals: (device address, far address) → the question name of
 // a DNS answer the device received with that address in it, or the server name (SNI) of a TLS
 // ClientHello the device sent to it. A record names its destinations from here at record time.
 //
@@ -8,9 +8,12 @@
 // name for the address (the device resolved that address: the fact the beacon behavior rests on; a
 // ClientHello right after the answer would otherwise turn every resolved session into an SNI-only one).
 // A lookup tries the current generation, then the
-// previous: a mapping lives at least one generation's worth of new mappings, and a name still in use
-// keeps coming back with every answer. Name bytes sit in fixed-size slots (NAME_SLOT); a longer name
-// keeps its first NAME_SLOT bytes and its length, and is shown cut.
+// previous, and moves a mapping it finds there into the current one: a mapping lives at least one
+// generation's worth of new mappings, and one still in use (looked up as its records are built) lives
+// on. Name bytes sit in fixed-size slots (NAME_SLOT); a longer name
+// keeps its first NAME_SLOT bytes and its length, and is shown cut. Keyed by the device's address, not
+// its slot in the device table: a device quiet for a few intervals gives its slot back, and its names
+// (an NTP server resolved once at boot and polled for days) must outlive that.
 
 import { BytesTable, KEY_DROPPED } from '../../net/bytes-table.js';
 import { escapeName, latin1 } from './name-text.js';
@@ -20,7 +23,7 @@ export const SOURCE_DNS = 1;
 export const SOURCE_SNI = 2;
 const SOURCE_NAMES = ['', 'dns', 'sni'] as const;
 export const NAME_SLOT = 64;
-const KEY_BYTES = 16;
+const KEY_BYTES = 32;
 
 class Generation {
   readonly keys: BytesTable;
@@ -43,7 +46,7 @@ export class HostNames {
   private cur: Generation;
   private prev: Generation;
   private readonly key = new Uint8Array(KEY_BYTES);
-  private readonly words = new Uint32Array(4);
+  private readonly words = new Uint32Array(8);
 
   constructor(capacityPerGeneration = 1 << 16, hashKey?: Uint32Array) {
     this.cur = new Generation(capacityPerGeneration, hashKey);
@@ -55,22 +58,31 @@ export class HostNames {
     return this.cur.keys.size === 0 && this.prev.keys.size === 0;
   }
 
-  /** Names the address at b[addrOff] (IPv4 when version is 4) for `device`: name[nameOff, nameOff + nameLen), lower-cased. */
-  set(device: number, b: Uint8Array, addrOff: number, version: number, name: Uint8Array, nameOff: number, nameLen: number, source: number): void {
+  /**
+   * Names the far address at b[addrOff] (IP version addrVersion) for the device whose address is at
+   * b[devOff] (devVersion): name[nameOff, nameOff + nameLen), lower-cased.
+   */
+  set(b: Uint8Array, devOff: number, devVersion: number, addrOff: number, addrVersion: number, name: Uint8Array, nameOff: number, nameLen: number, source: number): void {
     if (nameLen === 0) return;
-    // The AddrTable convention (IPv4 as ::ffff:a.b.c.d), so lookups can start from an AddrTable key.
-    writeAddrKey(b, addrOff, version, this.words, 0);
-    const k = this.keyFromWords(this.words, 0);
-    if (source === SOURCE_SNI && this.sourceOf(device, k) === SOURCE_DNS) return;
+    // The AddrTable convention (IPv4 as ::ffff:a.b.c.d), so lookups can start from AddrTable keys.
+    writeAddrKey(b, devOff, devVersion, this.words, 0);
+    writeAddrKey(b, addrOff, addrVersion, this.words, 4);
+    const k = this.keyFromWords(this.words, 0, this.words, 4);
+    if (source === SOURCE_SNI && this.sourceOf(k) === SOURCE_DNS) return;
+    this.store(k, name, nameOff, nameLen, source);
+  }
+
+  /** Writes the mapping of key k into the current generation, emptying the older one when it is full. */
+  private store(k: Uint8Array, name: Uint8Array, nameOff: number, nameLen: number, source: number): void {
     let g = this.cur;
-    let id = g.keys.find(device, k, 0, KEY_BYTES, true);
+    let id = g.keys.find(0, k, 0, KEY_BYTES, true);
     if (id === KEY_DROPPED) {
       this.swaps++;
       g = this.prev;
       g.keys.clear();
       this.prev = this.cur;
       this.cur = g;
-      id = g.keys.find(device, k, 0, KEY_BYTES, true);
+      id = g.keys.find(0, k, 0, KEY_BYTES, true);
       if (id < 0) {
         this.dropped++;
         return;
@@ -79,6 +91,8 @@ export class HostNames {
     const n = nameLen < NAME_SLOT ? nameLen : NAME_SLOT;
     const out = g.name;
     const at = id * NAME_SLOT;
+    // Forward copy: when a promotion's emptied generation hands out the very slot it reads from, each
+    // byte is read before it is written.
     for (let i = 0; i < n; i++) {
       const x = name[nameOff + i];
       out[at + i] = x >= 0x41 && x <= 0x5a ? x | 0x20 : x;
@@ -87,33 +101,39 @@ export class HostNames {
     g.source[id] = source;
   }
 
-  /** At record time: the name of the far address given as an AddrTable key at words[at, at + 4), if known. */
-  lookup(device: number, words: Uint32Array, at: number): { name: string; source: 'dns' | 'sni' } | undefined {
-    const k = this.keyFromWords(words, at);
-    for (const g of [this.cur, this.prev]) {
-      const id = g.keys.find(device, k, 0, KEY_BYTES, false);
-      if (id < 0) continue;
-      const len = g.nameLen[id];
-      const kept = len < NAME_SLOT ? len : NAME_SLOT;
-      const text = escapeName(latin1(g.name, id * NAME_SLOT, kept), 255);
-      return { name: kept < len && !text.endsWith('…') ? `${text}…` : text, source: SOURCE_NAMES[g.source[id]] as 'dns' | 'sni' };
+  /** At record time: the name of the far address for the device, both given as AddrTable keys (4 words), if known. */
+  lookup(dev: Uint32Array, devAt: number, far: Uint32Array, farAt: number): { name: string; source: 'dns' | 'sni' } | undefined {
+    const k = this.keyFromWords(dev, devAt, far, farAt);
+    let g = this.cur;
+    let id = g.keys.find(0, k, 0, KEY_BYTES, false);
+    if (id < 0) {
+      g = this.prev;
+      id = g.keys.find(0, k, 0, KEY_BYTES, false);
+      if (id < 0) return undefined;
     }
-    return undefined;
+    const len = g.nameLen[id];
+    const source = g.source[id];
+    const kept = len < NAME_SLOT ? len : NAME_SLOT;
+    const text = escapeName(latin1(g.name, id * NAME_SLOT, kept), 255);
+    // A name in use moves to the current generation: a session resolved once (ntpd's servers, an MQTT
+    // broker's address kept for days) keeps its name however many answers other devices receive.
+    if (g === this.prev) this.store(k, g.name, id * NAME_SLOT, len, source);
+    return { name: kept < len && !text.endsWith('…') ? `${text}…` : text, source: SOURCE_NAMES[source] as 'dns' | 'sni' };
   }
 
-  /** Where the mapping of key k for `device` came from (SOURCE_*), 0 when there is none. */
-  private sourceOf(device: number, k: Uint8Array): number {
-    let id = this.cur.keys.find(device, k, 0, KEY_BYTES, false);
+  /** Where the mapping of key k came from (SOURCE_*), 0 when there is none. */
+  private sourceOf(k: Uint8Array): number {
+    let id = this.cur.keys.find(0, k, 0, KEY_BYTES, false);
     if (id >= 0) return this.cur.source[id];
-    id = this.prev.keys.find(device, k, 0, KEY_BYTES, false);
+    id = this.prev.keys.find(0, k, 0, KEY_BYTES, false);
     return id >= 0 ? this.prev.source[id] : 0;
   }
 
-  /** The table key of the address words[at, at + 4): its 16 bytes, big-endian. */
-  private keyFromWords(words: Uint32Array, at: number): Uint8Array {
+  /** The table key of (device, far address), each 4 words: their 32 bytes, big-endian. */
+  private keyFromWords(dev: Uint32Array, devAt: number, far: Uint32Array, farAt: number): Uint8Array {
     const k = this.key;
-    for (let i = 0; i < 4; i++) {
-      const w = words[at + i];
+    for (let i = 0; i < 8; i++) {
+      const w = i < 4 ? dev[devAt + i] : far[farAt + i - 4];
       k[4 * i] = w >>> 24;
       k[4 * i + 1] = (w >>> 16) & 255;
       k[4 * i + 2] = (w >>> 8) & 255;

@@ -17,7 +17,8 @@ import type { ReusedArrays } from '../reused-arrays.js';
 import { transportName } from '../transport.js';
 import { X_SYN, X_SYN_ACK, X_RST, X_UDP_STARTS, X_ICMP_UNREACH, X_DNS_QUERIES } from './destinations.js';
 import { FLOW_STRIDE, FL_UP_PACKETS, FL_DOWN_PACKETS } from '../aggregate.js';
-import { registeredDomain, subdomainOf, countChars, entropy } from './domains.js';
+import { registeredDomain } from '../../net/registered-domain.js';
+import { subdomainOf, countChars, entropy } from './domains.js';
 import { escapeName, latin1 } from './name-text.js';
 
 const V_UP_PACKETS = FL_UP_PACKETS;
@@ -60,6 +61,7 @@ export class EvidenceReport {
   private readonly burstVal: Uint32Array;
   private readonly domainOf = new Map<string, string>();
   private readonly key = new Uint32Array(6);
+  private readonly deviceKey = new Uint32Array(4);
   // Per destination id, read once: the key's transport and port, and the far address text when asked.
   private readonly l4Of: Uint8Array;
   private readonly portOf: Uint16Array;
@@ -178,7 +180,7 @@ export class EvidenceReport {
   /** The name of destination d's far address for the device, from DNS answers or SNI, when known. */
   nameOf(slot: number, d: number): { name: string; source: 'dns' | 'sni' } | undefined {
     const hosts = this.agg.ev.hosts;
-    return hosts.empty ? undefined : hosts.lookup(this.agg.ev.owner[slot], this.agg.dests.keyOf(d, this.key), 1);
+    return hosts.empty ? undefined : hosts.lookup(this.agg.devices.keyOf(slot, this.deviceKey), 0, this.agg.dests.keyOf(d, this.key), 1);
   }
 
   /** `,"name":…,"name_source":…` when destination d has a name for the device, else nothing. */

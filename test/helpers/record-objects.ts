@@ -16,7 +16,8 @@ import type { AddressNames, IntervalInfo } from '../../collector/records.js';
 import type { Inventory } from '../../inventory/inventory.js';
 import { RECORD_SCHEMA_ID, trafficStatistics, type Contact, type Destination, type InspectionRecord } from '../../contracts/inspection-record.js';
 import { X_SYN, X_SYN_ACK, X_RST, X_UDP_STARTS, X_ICMP_UNREACH, X_DNS_QUERIES } from '../../collector/evidence/destinations.js';
-import { registeredDomain, subdomainOf, countChars, entropy } from '../../collector/evidence/domains.js';
+import { registeredDomain } from '../../net/registered-domain.js';
+import { subdomainOf, countChars, entropy } from '../../collector/evidence/domains.js';
 import { escapeName, latin1 } from '../../collector/evidence/name-text.js';
 
 const V_UP_PACKETS = FL_UP_PACKETS;
@@ -186,6 +187,7 @@ class ObjectEvidenceReport {
   private readonly bursts: number[][] = [];
   private readonly domainOf = new Map<string, string>();
   private readonly key = new Uint32Array(6);
+  private readonly deviceKey = new Uint32Array(4);
   // Per destination id, read once: the key's transport and port, and the far address text when asked.
   private readonly l4Of: Uint8Array;
   private readonly portOf: Uint16Array;
@@ -263,7 +265,7 @@ class ObjectEvidenceReport {
   /** The name of destination d's far address for the device, from DNS answers or SNI, when known. */
   nameOf(slot: number, d: number): { name: string; source: 'dns' | 'sni' } | undefined {
     const hosts = this.agg.ev.hosts;
-    return hosts.empty ? undefined : hosts.lookup(this.agg.ev.owner[slot], this.agg.dests.keyOf(d, this.key), 1);
+    return hosts.empty ? undefined : hosts.lookup(this.agg.devices.keyOf(slot, this.deviceKey), 0, this.agg.dests.keyOf(d, this.key), 1);
   }
 
   device(slot: number): Evidence {
