@@ -83,14 +83,27 @@ export function judge(row: ManifestRow, events: AnomalyEvent[], recordStarts: nu
   };
 }
 
+const USAGE = 'usage: npm run bench:real -- DIR [--manifest F] [--out DIR] [--rules F] [--json F] [--check]\n';
+
 function main(): number {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: { manifest: { type: 'string' }, out: { type: 'string' }, rules: { type: 'string' }, json: { type: 'string' }, check: { type: 'boolean' } },
-  });
+  let args;
+  try {
+    args = parseArgs({
+      allowPositionals: true,
+      options: { manifest: { type: 'string' }, out: { type: 'string' }, rules: { type: 'string' }, json: { type: 'string' }, check: { type: 'boolean' }, help: { type: 'boolean' } },
+    });
+  } catch (e) {
+    process.stderr.write(`bench:real: ${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = args;
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   const dir = positionals[0];
   if (!dir) {
-    process.stderr.write('usage: npm run bench:real -- DIR [--manifest F] [--out DIR] [--rules F] [--json F] [--check]\n');
+    process.stderr.write(USAGE);
     return 2;
   }
   const manifest = values.manifest ?? join(dir, 'manifest.tsv');
