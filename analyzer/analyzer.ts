@@ -58,6 +58,8 @@ class DeviceState {
   ip: string;
   imsi: string | undefined;
   records = 0;
+  /** Counted among its group's warm devices. */
+  warm = false;
   mix: Float32Array | null = null;
   /** Per evidence behavior, its detector's state. */
   evidence: unknown[];
@@ -174,6 +176,10 @@ class AnalyzerImpl implements Analyzer {
     const g = this.fleet.group(dev.group);
     const v = this.v;
     const warming = !dev.baseline.ready;
+    if (!warming && !dev.warm) {
+      dev.warm = true;
+      g.warmDevices++;
+    }
     recordMetrics(r, v);
     const hasMix = protocolShares(r, this.shares);
     v[M_PROTO_SHIFT] = dev.mix && hasMix ? mixShift(this.shares, dev.mix) : 0;
@@ -300,6 +306,7 @@ class AnalyzerImpl implements Analyzer {
         return i < 0 || (known.first[i] !== KNOWN_SINCE_WARMUP && known.first[i] * 60 >= since);
       },
       commonInGroup: (key) => g.common(key),
+      groupComparable: g.comparable(),
       groupDevices: (key) => g.devicesUsing(key),
     };
     let corroborating: string[] = [];
@@ -472,7 +479,11 @@ class AnalyzerImpl implements Analyzer {
     dev.imsi = s.imsi;
     dev.records = s.records;
     dev.mix = s.mix === null ? null : decodeArray(s.mix, Float32Array, PROTOCOL_SLOTS);
-    if (!this.devices.has(deviceId)) this.fleet.group(s.group).devices++;
+    dev.warm = dev.baseline.ready;
+    const before = this.devices.get(deviceId);
+    const g = this.fleet.group(s.group);
+    if (!before) g.devices++;
+    if (dev.warm && !before?.warm) g.warmDevices++;
     this.devices.set(deviceId, dev);
     return true;
   }
@@ -484,8 +495,12 @@ class AnalyzerImpl implements Analyzer {
   restoreFleet(s: FleetStateJSON): void {
     this.fleet.restore(s);
     // A group's size is the devices this analyzer holds, whichever order devices and fleet were restored in.
-    for (const g of this.fleet.groups.values()) g.devices = 0;
-    for (const d of this.devices.values()) this.fleet.group(d.group).devices++;
+    for (const g of this.fleet.groups.values()) g.devices = g.warmDevices = 0;
+    for (const d of this.devices.values()) {
+      const g = this.fleet.group(d.group);
+      g.devices++;
+      if (d.warm) g.warmDevices++;
+    }
   }
 
   deviceIds(): string[] {

@@ -75,7 +75,7 @@ function evidenceWords(x: Evidence, e: Omit<AnomalyEvent, 'summary'>): string {
       return `first contacts failed to ${count(x.failed_hosts)} distinct hosts new to it ${e.unit} (${count(e.threshold)} make a scan at the configured false-alarm rate; ${count(x.answered_hosts)} answered), about ${x.failed_per_minute} a minute` +
         `${x.ports.length ? `, on ports ${x.ports.join(', ')}` : ''}${x.sample.length ? `; e.g. ${x.sample.slice(0, 3).map((s) => `${s.ip}:${s.port}`).join(', ')}` : ''}`;
     case 'beacon':
-      return `contacts ${far(x.destination)}, an address it never resolved, every ${x.period_seconds} s (jitter ${Math.round(x.jitter * 100)}%, ${x.contacts} contacts over ${Math.round(x.span_seconds / 60)} min, ${x.session === 'persistent' ? 'inside one session' : 'a new connection each time'}); ` +
+      return `contacts ${far(x.destination)}, ${x.destination.name_source === 'dns' ? 'by a name new to it and its group' : 'an address it never resolved'}, every ${x.period_seconds} s (jitter ${Math.round(x.jitter * 100)}%, ${x.contacts} contacts over ${Math.round(x.span_seconds / 60)} min, ${x.session === 'persistent' ? 'inside one session' : 'a new connection each time'}); ` +
         `${x.group_devices <= 1 ? 'no other device of its group uses it' : `${x.group_devices} devices of its group use it`}`;
     case 'dns-tunnel':
       return `${count(x.distinct_names)} distinct names under ${x.domain} ${e.unit} (${count(x.queries)} queries): ${x.signals.join(', ')}; e.g. ${x.examples.join(', ')}${x.resolvers.length ? `; via ${x.resolvers.join(', ')}` : ''}`;

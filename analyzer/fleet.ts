@@ -39,6 +39,8 @@ export interface GroupStateJSON {
 
 export class GroupState {
   devices = 0;
+  /** Devices of the group through their warm-up: the group's view of what is common has matured with them. */
+  warmDevices = 0;
   sketch = new CountMin(SKETCH_WIDTH, SKETCH_DEPTH);
   readonly ring: Float32Array;
   ringNext = 0;
@@ -82,6 +84,15 @@ export class GroupState {
   common(key: number): boolean {
     const d = this.c.destinations;
     return this.sketch.estimate(key) >= Math.max(d.commonMin, d.commonShare * this.devices);
+  }
+
+  /**
+   * What none of the group's devices took up is news once enough of them have been watched through
+   * their warm-up (twice the fewest that make a host common): until then sessions older than the
+   * monitoring hide the names the group uses (a broker resolved last week is reached by address).
+   */
+  comparable(): boolean {
+    return this.warmDevices >= 2 * this.c.destinations.commonMin;
   }
 
   addValue(rule: number, x: number): void {

@@ -2,18 +2,22 @@
 // (activecm/rita: the dispersion of the intervals between connections, as MAD over median), on new
 // connections per contact and on activity bursts inside one persistent session alike. Regularity is
 // not evidence by itself: keep-alives to a device's own cloud are as regular as any C&C (an MQTT
-// ping every 60.000 s). What makes a regular far end suspicious is that the device never resolved it:
-// it has no DNS answer naming the address (an SNI alone is the device's own word; malware carries its
-// C&C address), the device opened the session in view (not one older than the monitoring, whose DNS
-// answer nobody saw), the far end answers, it is on the internet, and the device's group does not use
-// it (a fleet's platform reached by a hard-coded address is the fleet's, not one device's).
+// ping every 60.000 s). What makes a regular far end suspicious is that the device never resolved it
+// (no DNS answer names the address: an SNI alone is the device's own word; malware carries its C&C
+// address), or resolved it by a name that is news (the registered domain new to the device since the
+// window began, or, while the device warms up, unused by a group large enough to say so: an implant
+// that looks its C&C up before each check-in); and that the device opened the session in view (not one
+// older than the monitoring, whose DNS answer nobody saw), the far end answers, it is on the internet,
+// and the device's group does not use it (a fleet's platform reached by a hard-coded address is the
+// fleet's, not one device's).
 //
 // Per device, the last contacts of up to 16 far ends are kept (by name when named, else address and
 // port); contacts are the start times of activity bursts the collector reports (gaps over 1 s).
 
 import type { Contact, InspectionRecord } from '../../contracts/inspection-record.js';
 import type { EvidenceParams } from '../../contracts/rules.schema.js';
-import { hostKey, isPublic, mad, medianSorted, type DetectorContext, type EvidenceDetector, type Verdict } from './detector.js';
+import { hostKey, isPublic, medianSorted, type DetectorContext, type EvidenceDetector, type Verdict } from './detector.js';
+import { isNews } from './new-destinations.js';
 
 type Params = Extract<EvidenceParams, { kind: 'beacon' }>;
 
@@ -32,6 +36,8 @@ interface Tracked {
   answered: boolean;
   starts: number;
   last: number;
+  /** The regularity last measured: [contacts, first, last, period, jitter]; measured again when the contacts change. */
+  fit?: [number, number, number, number, number];
 }
 
 export interface BeaconState {
@@ -74,29 +80,41 @@ export function beaconDetector(p: Params): EvidenceDetector<BeaconState> {
       let best: { x: Tracked; period: number; jitter: number; n: number } | null = null;
       let mostRegular = 0;
       for (const x of s.tracked) {
-        const times = x.times.filter((t) => t > from);
+        // The window only moves forward: contacts before it are gone for good.
+        let old = 0;
+        while (old < x.times.length && x.times[old] <= from) old++;
+        if (old) x.times.splice(0, old);
+        const times = x.times;
         if (times.length < 2) continue;
-        const gaps = times.slice(1).map((t, i) => t - times[i]).sort((a, b) => a - b);
-        const period = medianSorted(gaps);
-        const jitter = period > 0 ? mad(gaps, period) / period : Infinity;
+        // Most far ends gain no contact in a record: their regularity is as it was.
+        if (!x.fit || x.fit[0] !== times.length || x.fit[1] !== times[0] || x.fit[2] !== times[times.length - 1]) {
+          const [period, jitter] = regularity(times);
+          x.fit = [times.length, times[0], times[times.length - 1], period, jitter];
+        }
+        const period = x.fit[3];
+        const jitter = x.fit[4];
         const regular = period >= p.minPeriodSeconds && period <= p.maxPeriodSeconds && jitter <= p.maxJitter;
-        if (!regular) continue;
-        const unresolved = x.name_source !== 'dns';
-        if (!unresolved || x.started !== 1 || !x.answered || ctx.commonInGroup(x.host)) continue;
+        // A beacon that has stopped (no contact for three periods) is not beaconing now: what is left of
+        // an upload's connections in the window must not read as a channel hours later.
+        if (!regular || ctx.t - times[times.length - 1] > 3 * period) continue;
+        if (x.started !== 1 || !x.answered) continue;
+        // A far end the device resolved is its own service unless the name is news (isNews): new to
+        // the device since the window began, or, while it warms up, to a group that can say so.
+        if (x.name_source === 'dns' ? !isNews(x.host, true, ctx, from) : ctx.commonInGroup(x.host)) continue;
         mostRegular = Math.max(mostRegular, times.length);
         if (times.length >= p.minContacts && (!best || times.length > best.n)) best = { x, period, jitter, n: times.length };
       }
       const verdict: Verdict = {
         breach: best !== null,
         strong: false,
-        metric: 'regular contacts with a far end the device never resolved',
+        metric: 'regular contacts with a far end the device never resolved, or resolved by a name new to it and its group',
         observed: best ? best.n : mostRegular,
         threshold: p.minContacts,
         unit: `in the last ${Math.round(p.windowSeconds / 3600)} hours`,
       };
       if (best) {
         const { x } = best;
-        const times = x.times.filter((t) => t > from);
+        const times = x.times;
         verdict.evidence = {
           kind: 'beacon',
           destination: { ip: x.ip, port: x.port, transport: x.transport, ...(x.name ? { name: x.name } : {}), ...(x.name_source ? { name_source: x.name_source } : {}) },
@@ -112,4 +130,18 @@ export function beaconDetector(p: Params): EvidenceDetector<BeaconState> {
       return verdict;
     },
   };
+}
+
+const gaps = new Float64Array(MAX_TIMES);
+const deviations = new Float64Array(MAX_TIMES);
+
+/** Period (median gap) and jitter (MAD of the gaps over the period, RITA's dispersion) of ascending times. */
+function regularity(times: readonly number[]): [number, number] {
+  const n = times.length - 1;
+  for (let i = 0; i < n; i++) gaps[i] = times[i + 1] - times[i];
+  const g = gaps.subarray(0, n).sort();
+  const period = medianSorted(g);
+  if (!(period > 0)) return [period, Infinity];
+  for (let i = 0; i < n; i++) deviations[i] = Math.abs(g[i] - period);
+  return [period, medianSorted(deviations.subarray(0, n).sort()) / period];
 }

@@ -8,6 +8,7 @@ import type { Evidence } from '../../contracts/anomaly-event.js';
 import type { InspectionRecord } from '../../contracts/inspection-record.js';
 import { fnv1a } from '../../net/hash.js';
 import { isUnicastPublic } from '../../net/ip-class.js';
+import { registeredDomain } from '../../net/registered-domain.js';
 
 export interface Verdict {
   breach: boolean;
@@ -32,6 +33,11 @@ export interface DetectorContext {
   newToDevice(key: number, since: number): boolean;
   /** Taken up by enough of the device's group to be the group's. */
   commonInGroup(key: number): boolean;
+  /**
+   * The group has devices enough that a host none of them took up is news (while the device warms up,
+   * the group is what it is compared with; a group of a few devices cannot say what is common).
+   */
+  groupComparable: boolean;
   /** Devices of the group that took the host up (an estimate, never below the truth). */
   groupDevices(key: number): number;
 }
@@ -44,23 +50,32 @@ export interface EvidenceDetector<S> {
   load(json: unknown): S;
 }
 
-/** A host as the device knows it: by name when it has one (so an address change is no news), else by address. */
+/**
+ * A host as the device knows it: by the registered domain of its name when it has one (so an address
+ * change, a regional endpoint or a new edge name of a service it uses is no news), else by address.
+ */
 export function hostKey(name: string | undefined, ip: string): number {
-  return name ? fnv1a(name, fnv1a('n:')) : fnv1a(ip, fnv1a('a:'));
+  if (!name) return fnv1a(ip, ADDRESS_SEED);
+  let k = domainKeys.get(name);
+  if (k === undefined) {
+    // Names are chosen by devices (and by whoever answers their DNS): the memo is bounded, not a leak.
+    if (domainKeys.size >= DOMAIN_MEMO) domainKeys.clear();
+    domainKeys.set(name, (k = fnv1a(registeredDomain(name), NAME_SEED)));
+  }
+  return k;
 }
+const ADDRESS_SEED = fnv1a('a:');
+const NAME_SEED = fnv1a('n:');
+const DOMAIN_MEMO = 1 << 16;
+const domainKeys = new Map<string, number>();
 
 /** Hosts on the internet: a beacon, a flood target, a new destination; not the LAN, multicast or broadcast. */
 export const isPublic = (ip: string): boolean => isUnicastPublic(ip);
 
 /** Median of a sorted array. */
-export function medianSorted(a: readonly number[]): number {
+export function medianSorted(a: ArrayLike<number>): number {
   const n = a.length;
   return n === 0 ? NaN : n % 2 ? a[(n - 1) / 2] : (a[n / 2 - 1] + a[n / 2]) / 2;
-}
-
-/** Median absolute deviation around `m`. */
-export function mad(a: readonly number[], m: number): number {
-  return medianSorted(a.map((x) => Math.abs(x - m)).sort((x, y) => x - y));
 }
 
 /** "in the last hour" / "in the last 20 minutes", for sentences. */

@@ -104,9 +104,27 @@ describe('beacon', () => {
     expect(alarms(run(c, beacon(30, 0.1, 20, {}, { starts: 0 })))).toEqual([]);
   });
 
+  it('a beacon that stops is over: its alarm clears although its contacts are still in the six-hour window', () => {
+    const stopped = [...beacon(30, 0.1, 20), ...Array.from({ length: 40 }, (_, k) => record({ i: 20 + k }))];
+    const events = run(c, stopped).filter((e) => e.behavior === 'beacon');
+    expect(events.map((e) => e.alarm)).toEqual(['in-alarm', 'alarm-cleared']);
+  });
+
   it('a far end that never answers is not a channel; irregular contacts are not a beacon', () => {
     expect(alarms(run(c, beacon(30, 0.1, 20, { answered: false })))).toEqual([]);
     expect(alarms(run(c, beacon(30, 0.9, 20)))).toEqual([]);
+  });
+
+  it('a name first resolved after warm-up and looked up before every check-in (an implant without a resolver cache) is flagged; a new name under a domain the device uses is not', () => {
+    const c10 = config(['beacon'], 10);
+    const checkIns = (name: string) => Array.from({ length: 20 }, (_, k) =>
+      record({ i: 12 + k, contacts: [{ ip: '198.51.100.78', port: 443, name, name_source: 'dns', starts: 2, bursts: [5000, 35000] }] }));
+    const warm = Array.from({ length: 12 }, (_, i) => quiet(i));
+    const events = alarms(run(c10, [...warm, ...checkIns('update.mirrorsync.example')]));
+    expect(events).toHaveLength(1);
+    expect(events[0].evidence).toMatchObject({ kind: 'beacon', session: 'per-contact', destination: { name: 'update.mirrorsync.example', name_source: 'dns' } });
+    expect(events[0].summary).toMatch(/by a name new to it and its group/);
+    expect(alarms(run(c10, [...warm, ...checkIns('eu.api.vendor.example')]))).toEqual([]);
   });
 
   it('a new connection per beacon with only an SNI for a name is flagged too (an SNI is the device\'s own word)', () => {
@@ -201,6 +219,20 @@ describe('exfiltration and new destinations', () => {
     const recs = [...Array.from({ length: 12 }, (_, i) => quiet(i)),
       ...Array.from({ length: 8 }, (_, k) => record({ i: 12 + k, contacts: [{ ip: `203.0.113.${50 + k}`, name: 'api.vendor.example', name_source: 'dns', up_bytes: 2_000_000 }] }))];
     expect(alarms(run(c, recs))).toEqual([]);
+  });
+
+  it('while a device warms up, a named destination is news when enough of its group has warmed up without it, never before', () => {
+    const c = config(['exfiltration'], 10);
+    const peers = (n: number, minutes = 12) => Array.from({ length: minutes }, (_, i) => Array.from({ length: n }, (_, d) => quiet(i, { device: `peer-${d}` }))).flat();
+    const upload = (from: number) => Array.from({ length: 3 }, (_, k) =>
+      record({ i: from + k, device: 'new-1', contacts: [{ ip: '198.51.100.67', port: 443, name: 'up.syncdrop.example', name_source: 'dns', starts: 1, up_bytes: 600_000, up_packets: 500 }] }));
+    const events = alarms(run(c, [...peers(10), ...upload(12)]));
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ behavior: 'exfiltration', basis: 'group', device: { id: 'new-1' } });
+    // Three peers cannot say what their group uses, nor ten still in their own warm-up (sessions older than
+    // the monitoring hide their names): the new device's named destinations are not judged yet.
+    expect(alarms(run(c, [...peers(3), ...upload(12)]))).toEqual([]);
+    expect(alarms(run(c, [...peers(10, 5), ...upload(5)]))).toEqual([]);
   });
 
   it('a new destination without a resolved name, used in two records after warm-up: low, never more', () => {

@@ -28,6 +28,8 @@ export function exfiltrationDetector(p: Params): EvidenceDetector<ExfiltrationSt
       let bytes = 0;
       for (const x of s.records) {
         for (const h of x.hosts) {
+          // A host the group has taken up since (a fleet change seen device by device) is news no more.
+          if (ctx.commonInGroup(h.key)) continue;
           bytes += h.up;
           const sum = byHost.get(h.key);
           if (sum) {

@@ -2,8 +2,9 @@
 // new-destination behavior (their mere appearance) rest on. A host is known by name when the device
 // has one for it, so a known name reached at a new address is no news; the group's adoption counts
 // tell a fleet change (a service every device of the group moves to) from one device's new habit.
-// While the device warms up everything is new to it: only hosts without any name that its group does
-// not use count then.
+// While the device warms up everything is new to it: a host counts then when its group does not use
+// it, and, for a host with a name, only when the group is large enough to say what is common (a lone
+// device's own services, named, would otherwise all be news in its first day).
 
 import type { InspectionRecord } from '../../contracts/inspection-record.js';
 import { hostKey, isPublic, type DetectorContext } from './detector.js';
@@ -39,7 +40,11 @@ export function newHosts(r: InspectionRecord, ctx: DetectorContext, since: numbe
     if (inContacts.has(`${d.ip}/${d.port}/${d.transport}`)) continue;
     add(d.ip, d.port, d.transport, d.name, d.name_source, Math.round(d.bytes * upShare), Math.round(d.bytes * (1 - upShare)));
   }
-  return [...hosts.values()].filter((h) =>
-    ctx.warming ? !h.name && !ctx.commonInGroup(h.key) : ctx.newToDevice(h.key, since) && !ctx.commonInGroup(h.key),
-  );
+  return [...hosts.values()].filter((h) => isNews(h.key, h.name !== undefined, ctx, since));
+}
+
+/** A host (key, named or not) new to the device since `since` and to its group, as newHosts judges it. */
+export function isNews(key: number, named: boolean, ctx: DetectorContext, since: number): boolean {
+  if (ctx.commonInGroup(key)) return false;
+  return ctx.warming ? !named || ctx.groupComparable : ctx.newToDevice(key, since);
 }
