@@ -57,6 +57,14 @@ export interface LiveCaptureOptions {
   ringBytes?: number;
   /** Packets per batch at most (default 1024). */
   batch?: number;
+  /**
+   * While traffic flows, read every this many milliseconds instead of at every wakeup (default 1; 0:
+   * at every wakeup). Idle, the first frame is read at once. Bounds the event loop's turns (and the
+   * ~56 bytes of garbage Node makes on each) to ~1000 a second under load.
+   */
+  coalesceMs?: number;
+  /** 'loop' (default): read on the event loop. 'manual': only when the caller calls dispatch(). */
+  drive?: 'loop' | 'manual';
   /** Promiscuous mode (default true: a mirror port receives frames for other MACs). */
   promisc?: boolean;
   /** A read failed after the open (interface gone, ...): the capture is closed first. Default: thrown from the event loop. */
@@ -95,6 +103,8 @@ export interface LiveCapture {
    * After close() it keeps the last values read (close() reads them once more first).
    */
   readKernelStats(): LiveCaptureStats;
+  /** Reads what is waiting now, synchronously, delivering it to the consumer; returns the frames read. */
+  dispatch(): number;
   /** Stops capturing; idempotent, and safe from inside onFrame (the current frame completes). */
   close(): void;
 }
@@ -221,6 +231,15 @@ class PcapLiveCapture implements LiveCapture {
     private readonly kstats: Float64Array,
   ) {}
 
+  dispatch(): number {
+    if (this.closed) return 0;
+    try {
+      return this.handle.dispatch();
+    } catch (e) {
+      throw new LiveCaptureError('TWC0005', `capture on ${this.iface} stopped: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
   readKernelStats(): LiveCaptureStats {
     if (this.closed) return this.stats;
     this.handle.stats();
@@ -306,8 +325,11 @@ export function openLiveCapture(opts: LiveCaptureOptions, consumer: FrameConsume
       if (live.closed) return; // closed from onFrame: the rest of the batch is not delivered
     }
   };
+  const coalesceMs = opts.coalesceMs ?? 1;
+  checkSize('coalesceMs', coalesceMs, 0, 1000);
   try {
-    h.start(onBatch);
+    if (opts.drive === 'manual') h.dispatch(onBatch); // sets the callback; reads what is there already
+    else h.start(onBatch, coalesceMs);
   } catch (e) {
     h.close();
     throw openError(iface, filter, e);

@@ -10,7 +10,7 @@
 
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 /** Words of metadata per packet in the meta array: offset, caplen, wire length, ts seconds, ts nanoseconds. */
 export const META_FIELDS = 5;
@@ -23,8 +23,12 @@ export interface NativePcapHandle {
   datalinkName(): string;
   /** The ring packets are copied into, the metadata (META_FIELDS words a packet), and stats()'s output: kept referenced natively. */
   setBuffers(ring: Uint8Array, meta: Uint32Array, stats: Float64Array): void;
-  /** Polls the capture's descriptor on the event loop: one callback per batch with the packet count, -1 after an error (lastError()). */
-  start(onBatch: (count: number) => void): void;
+  /**
+   * Reads on the event loop: one callback per batch with the packet count, -1 after an error (lastError()).
+   * The descriptor is polled while idle; after a read that found packets the next read is coalesceMs
+   * later (0: poll only), so a busy capture turns the event loop ~1000/coalesceMs times a second.
+   */
+  start(onBatch: (count: number) => void, coalesceMs: number): void;
   /** Reads what is waiting now, synchronously, through the same callback; returns the packets read. */
   dispatch(onBatch?: (count: number) => void): number;
   /** pcap_stats into the stats array: [ps_recv, ps_drop, ps_ifdrop] (libpcap's unsigned 32-bit counters). */
@@ -49,8 +53,9 @@ export function bindingPath(): string {
   const rel = join('build', 'Release', 'pcap_binding.node');
   const here = import.meta.dirname; // <repo>/collector/sources/pcap-native or <repo>/dist/collector/sources/pcap-native
   const fromSource = join(here, rel);
-  const fromDist = join(here, '..', '..', '..', '..', 'collector', 'sources', 'pcap-native', rel);
-  return existsSync(fromSource) || !existsSync(fromDist) ? fromSource : fromDist;
+  const fromDist = resolve(here, '..', '..', '..', '..', 'collector', 'sources', 'pcap-native', rel);
+  if (existsSync(fromSource)) return fromSource;
+  return /[\\/]dist[\\/]collector[\\/]sources[\\/]pcap-native$/.test(here) ? fromDist : fromSource;
 }
 
 export class PcapBindingMissing extends Error {

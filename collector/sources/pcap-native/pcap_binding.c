@@ -13,7 +13,7 @@
 // Methods (all on a PcapHandle object):
 //   open(device, snaplen, promisc, bufferSize, filter | null) -> LINKTYPE/DLT number
 //   datalinkName() -> string ('EN10MB', ...)
-//   setBuffers(ring, meta, stats) ; start(callback) ; dispatch() -> packets read
+//   setBuffers(ring, meta, stats) ; start(callback, coalesceMs) ; dispatch() -> packets read
 //   stats() -> fills stats[0..2] with ps_recv, ps_drop, ps_ifdrop
 //   inject(bytes, length) -> bytes sent ; close() (idempotent; safe inside the callback)
 //   lastError() -> the error text of a failed batch (the callback then gets -1)
@@ -38,7 +38,10 @@ typedef struct {
   int linktype;
   int nano;
   uv_poll_t poll;
-  int polling;      // uv_poll started and not yet closed
+  uv_timer_t timer;
+  int polling;      // uv handles initialised and not yet closed (poll and timer)
+  int pending_closes;
+  uint32_t coalesce_ms; // after a wakeup that read packets, read again after this long instead of polling
   napi_ref self;    // strong while polling: the handle lives while it captures
   napi_ref ring_ref, meta_ref, stats_ref, cb_ref;
   napi_async_context actx;
@@ -110,8 +113,9 @@ static void drop_ref(napi_env env, napi_ref *r) {
   }
 }
 
-static void on_poll_closed(uv_handle_t *h) {
+static void on_handle_closed(uv_handle_t *h) {
   cap_t *c = (cap_t *)h->data;
+  if (--c->pending_closes > 0) return;
   napi_env env = c->env;
   c->polling = 0;
   drop_ref(env, &c->self); // may let the object (and this struct, in its finalizer) go
@@ -124,7 +128,10 @@ static void do_close(cap_t *c) {
   napi_env env = c->env;
   if (c->polling) {
     uv_poll_stop(&c->poll);
-    uv_close((uv_handle_t *)&c->poll, on_poll_closed);
+    uv_timer_stop(&c->timer);
+    c->pending_closes = 2;
+    uv_close((uv_handle_t *)&c->poll, on_handle_closed);
+    uv_close((uv_handle_t *)&c->timer, on_handle_closed);
   }
   if (c->p != NULL) {
     pcap_close(c->p);
@@ -228,6 +235,30 @@ static int run_dispatch(cap_t *c) {
   return failed ? -1 : total;
 }
 
+// Wakeups: the descriptor is polled while traffic is idle, so the first packet is read at once. A
+// wakeup that read packets switches to a timer: the next read is coalesce_ms later, and reads go on on
+// that timer for as long as they find packets, then polling resumes. Under load the event loop turns
+// about 1000 / coalesce_ms times a second instead of once every few packets: bigger batches, fewer
+// system calls, and less of the garbage Node itself makes on every turn of its loop (the check phase
+// creates an empty object each time: ~56 bytes a turn, whatever the addon does).
+static void on_timer(uv_timer_t *h);
+static void on_poll(uv_poll_t *h, int status, int events);
+
+static void after_read(cap_t *c, int n) {
+  if (c->closed) return;
+  if (n < 0) {
+    call_js(c, -1);
+    return;
+  }
+  if (c->closed || c->coalesce_ms == 0) return;
+  if (n > 0) {
+    uv_poll_stop(&c->poll);
+    uv_timer_start(&c->timer, on_timer, c->coalesce_ms, 0);
+  } else {
+    uv_poll_start(&c->poll, UV_READABLE, on_poll);
+  }
+}
+
 static void on_poll(uv_poll_t *h, int status, int events) {
   (void)events;
   cap_t *c = (cap_t *)h->data;
@@ -237,7 +268,13 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     call_js(c, -1);
     return;
   }
-  if (run_dispatch(c) < 0) call_js(c, -1);
+  after_read(c, run_dispatch(c));
+}
+
+static void on_timer(uv_timer_t *h) {
+  cap_t *c = (cap_t *)h->data;
+  if (c->closed) return;
+  after_read(c, run_dispatch(c));
 }
 
 // ---- methods ------------------------------------------------------------------------------------
@@ -417,8 +454,8 @@ static napi_value set_callback(napi_env env, cap_t *c, napi_value cb) {
 }
 
 static napi_value m_start(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], self;
+  size_t argc = 2;
+  napi_value argv[2], self;
   void *data = NULL;
   CHECK(napi_get_cb_info(env, info, &argc, argv, &self, NULL));
   CHECK(napi_unwrap(env, self, &data));
@@ -426,7 +463,15 @@ static napi_value m_start(napi_env env, napi_callback_info info) {
   if (c->p == NULL || c->closed) return throw_pcap(env, "PCAP_BINDING", "start() on a handle that is not open");
   if (c->ring == NULL) return throw_pcap(env, "PCAP_BINDING", "start() before setBuffers()");
   if (c->polling) return throw_pcap(env, "PCAP_BINDING", "already started");
-  if (argc < 1) return throw_pcap(env, "PCAP_BINDING", "start(callback)");
+  if (argc < 1) return throw_pcap(env, "PCAP_BINDING", "start(callback, coalesceMs)");
+  uint32_t coalesce = 1;
+  if (argc >= 2) {
+    napi_valuetype vt;
+    CHECK(napi_typeof(env, argv[1], &vt));
+    if (vt == napi_number) CHECK(napi_get_value_uint32(env, argv[1], &coalesce));
+  }
+  if (coalesce > 1000) return throw_pcap(env, "PCAP_BINDING", "coalesceMs must be from 0 to 1000");
+  c->coalesce_ms = coalesce;
   set_callback(env, c, argv[0]);
   bool pending = false;
   napi_is_exception_pending(env, &pending);
@@ -438,9 +483,12 @@ static napi_value m_start(napi_env env, napi_callback_info info) {
   int r = uv_poll_init(loop, &c->poll, fd);
   if (r != 0) return throw_pcap(env, "PCAP_ERROR", uv_strerror(r));
   c->poll.data = c;
+  uv_timer_init(loop, &c->timer);
+  c->timer.data = c;
   r = uv_poll_start(&c->poll, UV_READABLE, on_poll);
   if (r != 0) {
     uv_close((uv_handle_t *)&c->poll, NULL);
+    uv_close((uv_handle_t *)&c->timer, NULL);
     return throw_pcap(env, "PCAP_ERROR", uv_strerror(r));
   }
   c->polling = 1;
