@@ -115,7 +115,14 @@ function main(argv: string[]): void {
     },
   };
   const rx0 = rxPackets(iface);
-  const cap: LiveCapture = openLiveCapture({ iface, filter, snaplen, bufferSize }, consumer);
+  const cap: LiveCapture = openLiveCapture({
+    iface, filter, snaplen, bufferSize,
+    onError: (err) => {
+      process.stderr.write(`live-decap: ${err.code}: ${err.message}\n`);
+      process.exitCode = 1;
+      finish('error');
+    },
+  }, consumer);
   process.stderr.write(`live-decap: capturing on ${iface} (link type ${cap.linkType} ${cap.linkTypeName}, filter '${filter}')\n`);
 
   // Frame-count and idle conditions, sampled on a timer: nothing is added to the per-frame path.

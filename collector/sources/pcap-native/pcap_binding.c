@@ -264,7 +264,9 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   cap_t *c = (cap_t *)h->data;
   if (c->closed) return;
   if (status < 0) {
-    snprintf(c->err, sizeof c->err, "poll: %s", uv_strerror(status));
+    // libpcap's own reading usually says more ("The interface disappeared") than the poll's errno.
+    if (run_dispatch(c) >= 0 && !c->closed) snprintf(c->err, sizeof c->err, "poll: %s", uv_strerror(status));
+    if (!c->closed) uv_poll_stop(&c->poll);
     call_js(c, -1);
     return;
   }
