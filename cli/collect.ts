@@ -55,6 +55,7 @@ const spec: CommandSpec = {
     speed: { type: 'string' },
     ...DECAP_OPTIONS,
     'stats-interval': { type: 'string' },
+    'capture-loss-threshold': { type: 'string' },
     'log-level': { type: 'string' },
     progress: { type: 'boolean' },
     'print-schema': { type: 'boolean' },
@@ -86,14 +87,15 @@ const spec: CommandSpec = {
     contacts: 'contacts per record: the far ends with the most activity bursts, with their burst times (default 16)',
     speed: 'with --pcap: replay at N× capture speed (default 0 = as fast as possible)',
     ...DECAP_HELP,
-    'stats-interval': 'seconds between counter log lines (default 10)',
+    'stats-interval': 'seconds between counter log lines (default 10); also the window capture loss is judged over',
+    'capture-loss-threshold': '/healthz is degraded while the kernel dropped more than this percentage of captured packets in the last --stats-interval (default: capture.lossThresholdPercent of the config file, else 1)',
     'log-level': 'pino level: fatal, error, warn, info (default), debug, trace, silent',
     progress: 'progress bar on stderr for --pcap (default: when stderr is a terminal)',
     'print-schema': 'print the InspectionRecord JSON Schema and exit',
     'exclude-address': 'an address (or CIDR) in a device network that is not a device, e.g. the site router; repeatable',
     'replication-factor': KAFKA_TOPIC_HELP['replication-factor'],
     http: HTTP_HELP,
-    config: `${CONFIG_HELP}: devices, interval, decap, collect (listenHost, filter, maxDevices, maxFlows, maxDestinations,\n${' '.repeat(33)}idleIntervals, maxTimeSkew, top, contacts), kafka, http.collect`,
+    config: `${CONFIG_HELP}: devices, interval, decap, collect (listenHost, filter, maxDevices, maxFlows, maxDestinations,\n${' '.repeat(33)}idleIntervals, maxTimeSkew, top, contacts), capture, kafka, http.collect`,
   },
 };
 
@@ -118,6 +120,8 @@ interface CollectOptions {
   speed: number;
   progress: boolean | undefined;
   statsEveryMs: number;
+  /** Fraction (0.01 = 1 %). */
+  lossThreshold: number;
   http?: string;
   logLevel: string;
 }
@@ -169,6 +173,7 @@ function collectOptions(v: Record<string, string | string[] | boolean | undefine
     speed: speedOption(text('speed')),
     progress: v.progress as boolean | undefined,
     statsEveryMs: (int('stats-interval', 1, 86_400) ?? 10) * 1000,
+    lossThreshold: percentOption('capture-loss-threshold', text('capture-loss-threshold')) ?? (cfg.capture?.lossThresholdPercent ?? 1) / 100,
     http: text('http') ?? cfg.http?.collect,
     logLevel: text('log-level') ?? 'info',
   };
@@ -208,7 +213,7 @@ function makeCollector(o: CollectOptions, pipeline: Pipeline, log: Logger): Coll
 
 /** /healthz and /metrics: what the collector, its pipeline and its sink count. */
 function makeStatus(o: CollectOptions, collector: Collector, pipeline: Pipeline, sink: RecordSink, log: Logger): ServiceStatus {
-  const status = new ServiceStatus({ service: 'collect', log, intervalSeconds: o.intervalSeconds });
+  const status = new ServiceStatus({ service: 'collect', log, intervalSeconds: o.intervalSeconds, lossThreshold: o.lossThreshold });
   collectorMetrics(status, {
     source: o.sourceName,
     packets: () => collector.decap.frames,
@@ -334,6 +339,7 @@ async function replay(o: CollectOptions, path: string, collector: Collector, pip
 async function startLive(o: CollectOptions, collector: Collector, pipeline: Pipeline, log: Logger, stop: () => void) {
   const live = await import('../collector/sources/live-source.js');
   let sinkFailed: OutputError | undefined;
+  let sourceFailed: Error | undefined;
   const handle = await live.startLiveSource({
     iface: o.source.kind === 'interface' ? o.source.iface : undefined,
     filter: o.source.kind === 'interface' ? o.source.filter : undefined,
@@ -350,13 +356,28 @@ async function startLive(o: CollectOptions, collector: Collector, pipeline: Pipe
       stop();
       return true;
     },
+    onSourceFailed: (err) => {
+      sourceFailed ??= err;
+      stop();
+      return true;
+    },
+    lossWindowSec: o.statsEveryMs / 1000,
   });
   return {
     ...handle,
     rethrow: () => {
       if (sinkFailed) throw sinkFailed;
+      if (sourceFailed) throw sourceFailed;
     },
   };
+}
+
+/** A percentage from 0 to 100 as a fraction; undefined when not given. */
+function percentOption(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const p = Number(text);
+  if (text.trim() === '' || !Number.isFinite(p) || p < 0 || p > 100) throw new UsageError(`--${name}: a percentage from 0 to 100, got '${text}'`);
+  return p / 100;
 }
 
 function speedOption(text: string | undefined): number {

@@ -32,6 +32,9 @@ export const TapwatchConfigSchema = Type.Object(
       contacts: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000, description: 'contacts per record (default 16)' })),
     }, { additionalProperties: false, description: 'the collector\'s capture and capacity settings (each has its collect flag)' })),
     interval: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400, description: 'interval length in seconds (collector; the analyzer checks records against it)' })),
+    capture: Type.Optional(Type.Object({
+      lossThresholdPercent: Type.Optional(Type.Number({ minimum: 0, maximum: 100, description: 'collect: /healthz is degraded above this share of packets dropped by the kernel in the last loss window (default 1)' })),
+    }, { additionalProperties: false, description: 'live capture (collect --interface, --listen-udp)' })),
     kafka: Type.Optional(Type.Object({
       brokers: Type.Array(HostPort, { minItems: 1 }),
       partitions: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, description: 'partitions of topics a service creates (default 6)' })),

@@ -58,6 +58,15 @@ export function byLabel(label: string, counts: Record<string, number>): [Labels,
   return Object.entries(counts).map(([k, n]) => [{ [label]: k }, n]);
 }
 
+/** What a source says about capture loss (collector/sources/live-source.ts CaptureLoss). */
+export interface CaptureLossReading {
+  dropped: number | null;
+  received: number;
+  ifDropped?: number;
+  windowDropped?: number;
+  windowReceived?: number;
+}
+
 export type ServiceName = 'collect' | 'analyze' | 'respond' | 'index';
 
 export interface ServiceStatusOptions {
@@ -99,15 +108,29 @@ export class ServiceStatus {
     return this;
   }
 
-  /** Capture loss where the source knows it: dropped of (dropped + received). */
-  captureLoss(read: () => { dropped: number | null; received: number }): this {
-    counterFrom(this.registry, 'tapwatch_capture_dropped_packets_total', 'Packets the kernel dropped before tapwatch read them: libpcap drops, or UDP socket receive-buffer drops (0 where the source cannot tell).', [], () => read().dropped ?? 0);
+  /**
+   * Capture loss where the source knows it. Counters: what the kernel dropped (libpcap ps_drop, or the
+   * UDP socket's drops), what libpcap received (ps_recv) and what the interface dropped (ps_ifdrop).
+   * Health: dropped of what was offered over the source's last completed loss window (live capture:
+   * --stats-interval seconds), or since the start where the source has no window.
+   */
+  captureLoss(read: () => CaptureLossReading): this {
+    const r = this.registry;
+    counterFrom(r, 'tapwatch_capture_dropped_packets_total', 'Packets the kernel dropped before tapwatch read them: libpcap ps_drop (capture ring full), or UDP socket receive-buffer drops (0 where the source cannot tell).', [], () => read().dropped ?? 0);
+    counterFrom(r, 'tapwatch_capture_received_packets_total', 'Packets the capture received: libpcap ps_recv (frames that passed the filter, dropped ones included on Linux), or UDP datagrams read.', [], () => read().received);
+    counterFrom(r, 'tapwatch_capture_interface_dropped_packets_total', 'Packets the network interface or its driver dropped (libpcap ps_ifdrop; 0 for UDP).', [], () => read().ifDropped ?? 0);
     const threshold = this.o.lossThreshold ?? 0.01;
     this.server.check(() => {
-      const { dropped, received } = read();
+      const l = read();
+      const windowed = l.windowReceived !== undefined;
+      const dropped = windowed ? l.windowDropped ?? null : l.dropped;
+      const received = windowed ? l.windowReceived! : l.received;
       if (dropped === null || dropped + received === 0) return [];
-      const share = dropped / (dropped + received);
-      return share > threshold ? [`capture loss ${(share * 100).toFixed(2)} % (${dropped} of ${dropped + received} packets), above ${threshold * 100} %`] : [];
+      // libpcap's ps_recv counts the dropped frames too (tested on Linux); UDP's received does not.
+      const offered = l.ifDropped !== undefined ? received : dropped + received;
+      const share = dropped / offered;
+      const span = windowed ? 'in the last window' : 'since the start';
+      return share > threshold ? [`capture loss ${(share * 100).toFixed(2)} % ${span} (${dropped} of ${offered} packets dropped by the kernel), above ${+(threshold * 100).toFixed(4)} %`] : [];
     });
     return this;
   }

@@ -7,7 +7,7 @@
 // Needs root (namespaces, veth, packet sockets) and the build (dist/scripts/*.js): `npm test` does
 // both in CI. Without root the suite FAILS (test/netns.ts throws), it does not skip.
 
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,15 +16,17 @@ import { summarizeCapture } from '../cli/decap.js';
 import { openCapture } from '../gre-decap/readers/capture.js';
 import { Frame } from '../gre-decap/readers/frame.js';
 import type { DecapSummaryJson } from '../gre-decap/summary.js';
-import { capLinkType, defaultMirrorFilter } from '../collector/sources/live-capture.js';
+import { dltToLinkType, defaultMirrorFilter } from '../collector/sources/live-capture.js';
 import { PcapWriter } from '../synth/capture-file.js';
 import { wrapInGre, type GreMirrorOptions } from '../synth/mirror-wrap.js';
 import { ethernet, geneve, gre, ipv4, ipv6, tcp, udp, vxlan, bytes } from '../synth/packets.js';
 import { collectOutput, createNetnsPair, waitForExit, waitForOutput, type NetnsPair } from './helpers/netns.js';
+import { until } from './helpers/until.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const LIVE = join(ROOT, 'dist', 'test', 'harness', 'live-decap.js');
 const INJECT = join(ROOT, 'dist', 'test', 'harness', 'inject-frames.js');
+const CLI = join(ROOT, 'dist', 'cli', 'tapwatch.js');
 const FIXTURES = join(ROOT, 'fixtures', 'real');
 const GRE_IN_GRE = join(FIXTURES, 'zeek__gre-within-gre.pcap');
 const PLAIN = join(FIXTURES, 'nDPI__coap_mqtt.pcap');
@@ -36,7 +38,7 @@ let dir: string;
 
 interface InjectResult { sent: number; bytes: number; skipped: number; unsupported: number; failed: number; first_error: string | null; ms: number }
 interface LiveJson extends DecapSummaryJson {
-  capture: { link_type: number; link_type_name: string; frames: number; bytes: number; truncated: number; kernel_drops: number | null; iface_rx_packets: number | null; filter: string };
+  capture: { link_type: number; link_type_name: string; frames: number; bytes: number; truncated: number; kernel_drops: number | null; kernel_received: number; interface_drops: number; batches: number; iface_rx_packets: number | null; filter: string };
 }
 
 // A failed set-up (not root, no `ip netns`, no build) is rethrown by every test that needs it, so each
@@ -135,13 +137,13 @@ describe('default mirror filter and link types', () => {
     expect(() => defaultMirrorFilter([])).toThrow(/at least one port/);
   });
 
-  it("maps cap's link type names to LINKTYPE_ numbers", () => {
-    expect(capLinkType('ETHERNET')).toBe(1);
-    expect(capLinkType('LINKTYPE_LINUX_SLL')).toBe(113);
-    expect(capLinkType('RAW')).toBe(101);
-    expect(capLinkType('NULL')).toBe(0);
-    expect(capLinkType('Unknown linktype 276')).toBe(276);
-    expect(capLinkType('something else')).toBe(-1);
+  it("maps libpcap's DLT_ values to LINKTYPE_ numbers", () => {
+    expect(dltToLinkType(1)).toBe(1);
+    expect(dltToLinkType(113)).toBe(113);
+    expect(dltToLinkType(12)).toBe(101); // DLT_RAW on Linux
+    expect(dltToLinkType(14)).toBe(101); // DLT_RAW on OpenBSD
+    expect(dltToLinkType(0)).toBe(0);
+    expect(dltToLinkType(276)).toBe(276);
   });
 });
 
@@ -152,7 +154,9 @@ describe('live capture on a veth pair = replay of the same frames', () => {
     const sent = await inject(GRE_IN_GRE);
     expect(sent).toMatchObject({ sent: 628, skipped: 0, unsupported: 0, failed: 0 });
     const live = await endCapture(cap);
-    expect(live.capture).toMatchObject({ link_type: 1, link_type_name: 'ETHERNET', frames: 628, bytes: sent.bytes, truncated: 0, kernel_drops: null });
+    expect(live.capture).toMatchObject({ link_type: 1, link_type_name: 'EN10MB', frames: 628, bytes: sent.bytes, truncated: 0, kernel_drops: 0, kernel_received: 628, interface_drops: 0 });
+    expect(live.capture.batches).toBeGreaterThan(0);
+    expect(live.capture.batches).toBeLessThanOrEqual(628);
     expect(figures(live)).toEqual(figures(summarizeCapture(GRE_IN_GRE)));
   });
 
@@ -235,6 +239,29 @@ describe('live capture on a veth pair = replay of the same frames', () => {
   });
 });
 
+describe('kernel drop counters (pcap_stats)', () => {
+  it('a capture whose JavaScript is blocked with a small kernel buffer reports the frames the kernel dropped', async () => {
+    ready();
+    const N = 3000;
+    const frames = framesOf(PLAIN).slice(0, 1000).map((f) => wrapInGre(f, mirrorOpts()));
+    const pcap = writePcap('burst.pcap', Array.from({ length: N }, (_, i) => frames[i % frames.length]));
+    // 64 KiB of kernel buffer and a 2 KiB snaplen hold a few dozen frames; the first frame blocks the loop for 1.5 s
+    // while the rest arrive (N frames at 5,000 a second take 0.6 s).
+    const cap = await startCapture(['--filter', '', '--buffer-size', '65536', '--snaplen', '2048', '--stall-ms', '1500', '--until-idle-ms', '500']);
+    const sent = await inject(pcap);
+    expect(sent).toMatchObject({ sent: N, skipped: 0, failed: 0 });
+    const live = await endCapture(cap);
+    const c = live.capture;
+    expect(c.iface_rx_packets).toBe(N);
+    expect(c.kernel_drops).toBeGreaterThan(N / 2);
+    // Every frame is either read or counted as dropped; on Linux ps_recv counts both.
+    expect(c.frames + c.kernel_drops!).toBe(N);
+    expect(c.kernel_received).toBe(N);
+    expect(c.interface_drops).toBe(0);
+    process.stdout.write(`kernel drop test: ${JSON.stringify({ frames: c.frames, kernel_drops: c.kernel_drops, kernel_received: c.kernel_received, batches: c.batches })}\n`);
+  });
+});
+
 describe('capture errors', () => {
   it('without CAP_NET_RAW: TWC0003, naming the fix', () => {
     ready();
@@ -251,23 +278,55 @@ describe('capture errors', () => {
     expect(err!.stderr).toMatch(/setcap cap_net_raw,cap_net_admin\+eip/);
   });
 
-  it('without cap/libpcap: TWC0002, naming the fix', () => {
+  it('without the pcap binding built: TWC0002, naming the fix', () => {
     expect(existsSync(LIVE), `${LIVE} is missing: build first`).toBe(true); // needs no namespace
-    const preload = join(dir, 'no-cap.cjs');
-    writeFileSync(preload, `const M = require('node:module');
-const load = M._load;
-M._load = function (request, ...rest) {
-  if (request === 'cap') { const e = new Error("Cannot find module 'cap'"); e.code = 'MODULE_NOT_FOUND'; throw e; }
-  return load.call(this, request, ...rest);
-};
-`);
     let stderr = '';
     try {
-      execFileSync(process.execPath, ['--require', preload, LIVE, '--interface', 'lo'], { encoding: 'utf8', stdio: 'pipe', timeout: 15_000 });
+      execFileSync(process.execPath, [LIVE, '--interface', 'lo'], {
+        encoding: 'utf8', stdio: 'pipe', timeout: 15_000, env: { ...process.env, TAPWATCH_PCAP_BINDING: join(dir, 'not-built', 'pcap_binding.node') },
+      });
     } catch (e) {
       stderr = (e as { stderr: string }).stderr;
     }
     expect(stderr).toMatch(/TWC0002/);
     expect(stderr).toMatch(/libpcap-dev/);
+    expect(stderr).toMatch(/npm ci/);
+  });
+
+  it('a missing interface: one line naming it, no stack trace (tapwatch collect --interface nosuch0)', () => {
+    ready();
+    const r = spawnSync(process.execPath, [CLI, 'collect', '--interface', 'nosuch0', '--out', join(dir, 'nosuch.ndjson'), '--log-level', 'silent'], { encoding: 'utf8', timeout: 15_000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toBe('tapwatch collect: [TWC0005] cannot capture on nosuch0: no such interface (libpcap: No such device exists); `ip link` lists them');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('an interface that disappears while captured: collect stops with one line naming it, exit 1', async () => {
+    ready();
+    net.exec(net.b.ns, 'ip', ['link', 'add', 'twgone0', 'type', 'veth', 'peer', 'name', 'twgone1']);
+    net.exec(net.b.ns, 'ip', ['link', 'set', 'twgone0', 'up']);
+    net.exec(net.b.ns, 'ip', ['link', 'set', 'twgone1', 'up']);
+    const child = net.spawn(net.b.ns, process.execPath, [CLI, 'collect', '--interface', 'twgone0', '--out', join(dir, 'gone.ndjson'), '--log-level', 'fatal']);
+    const out = collectOutput(child);
+    // Started: the capture is open (collect logs nothing at this level, so wait for the handle in /proc).
+    await until('the capture to open', () => {
+      try {
+        return execFileSync('ip', ['netns', 'exec', net.b.ns, 'cat', '/proc/net/packet'], { encoding: 'utf8' }).trim().split('\n').length > 1;
+      } catch {
+        return false;
+      }
+    }, { timeoutMs: 15_000 });
+    net.exec(net.b.ns, 'ip', ['link', 'del', 'twgone0']);
+    expect(await waitForExit(child, 15_000)).toBe(1);
+    expect(out.stderr()).toMatch(/^tapwatch collect: \[TWC0005\] capture on twgone0 stopped: The interface disappeared$/m);
+    expect(out.stderr()).not.toMatch(/\n\s+at /);
+  });
+
+  it('a filter that does not compile: TWC0004 with libpcap\'s reason', () => {
+    ready();
+    const r = spawnSync(process.execPath, [LIVE, '--interface', 'lo', '--filter', 'udp port banana'], { encoding: 'utf8', timeout: 15_000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^live-decap: TWC0004: capture filter 'udp port banana' on lo: filter: .+/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
 });

@@ -25,37 +25,92 @@ export interface LiveSourceOptions {
   collector: Collector;
   pipeline: Pipeline;
   log: Logger;
+  /** Seconds of the window capture loss is judged over (default 10): loss().windowDropped/windowReceived cover the last one completed. */
+  lossWindowSec?: number;
   /** A delivery failed for good (an output that cannot be written): the caller stops. Otherwise it is logged and retried. */
   onSinkFailed?: (err: Error) => boolean;
+  /** The capture failed after it started (interface gone): return true when the caller stops the source itself. */
+  onSourceFailed?: (err: Error) => boolean;
+}
+
+/** Packets lost before tapwatch read them, where the source can tell (dropped null: it cannot). */
+export interface CaptureLoss {
+  /** Since the start: dropped by the kernel (libpcap ps_drop, or the UDP socket's drops). */
+  dropped: number | null;
+  /** Since the start: packets the source received (libpcap ps_recv; datagrams read on UDP). */
+  received: number;
+  /** libpcap ps_ifdrop since the start: dropped by the interface or its driver (live capture only). */
+  ifDropped?: number;
+  /** The same over the last completed loss window (what health judges); absent until one has completed. */
+  windowDropped?: number;
+  windowReceived?: number;
 }
 
 export interface LiveSourceHandle {
   stop(): void;
   /** Resolves after stop(), once the open interval is flushed and the pipeline drained. */
   done: Promise<void>;
-  /** Packets lost before tapwatch read them, where the source can tell (null: it cannot), of how many read. */
-  loss(): { dropped: number | null; received: number };
+  /** Capture loss as last sampled (sampled once per one-second tick, never per packet). */
+  loss(): CaptureLoss;
 }
 
 export async function startLiveSource(o: LiveSourceOptions): Promise<LiveSourceHandle> {
   let closeSource: () => void;
-  let loss: LiveSourceHandle['loss'];
+  /** Reads the source's cumulative loss counters (a system call or a /proc read: once per tick). */
+  let sampleLoss: () => CaptureLoss;
+  let stopFromSource: ((err: Error) => void) | undefined;
   if (o.iface !== undefined) {
     const { openLiveCapture, defaultMirrorFilter } = await import('./live-capture.js');
     const filter = o.filter ?? defaultMirrorFilter(o.vxlanPorts, o.genevePorts);
-    const cap = openLiveCapture({ iface: o.iface, filter }, o.collector);
+    const cap = openLiveCapture({
+      iface: o.iface, filter,
+      onError: (err) => {
+        o.log.error({ err: err.message, code: err.code }, 'live capture failed');
+        stopFromSource?.(err);
+      },
+    }, o.collector);
     o.log.info({ interface: o.iface, filter, linkType: cap.linkType }, 'live capture started');
     closeSource = () => cap.close();
-    loss = () => ({ dropped: cap.stats.kernelDrops, received: cap.stats.frames });
+    sampleLoss = () => {
+      const s = cap.readKernelStats();
+      return { dropped: s.kernelDrops, received: s.kernelReceived, ifDropped: s.interfaceDrops };
+    };
   } else {
     closeSource = await listenUdp(o);
     const port = o.udpPort!;
     const v6 = o.udpHost.includes(':');
     // Every datagram is one frame.
-    loss = () => ({ dropped: udpSocketDrops(port, v6), received: o.collector.decap.frames });
+    sampleLoss = () => ({ dropped: udpSocketDrops(port, v6), received: o.collector.decap.frames });
   }
 
+  // Loss: sampled once a tick; the window's figures are the difference across the last completed window.
+  const windowTicks = Math.max(1, Math.round(o.lossWindowSec ?? 10));
+  let current: CaptureLoss = sampleLoss();
+  let windowStart = current;
+  let ticks = 0;
+  const loss = (): CaptureLoss => current;
+  const sampleTick = (): void => {
+    let next: CaptureLoss;
+    try {
+      next = sampleLoss();
+    } catch (err) {
+      o.log.warn({ err: (err as Error).message }, 'capture statistics unreadable');
+      return;
+    }
+    if (++ticks >= windowTicks) {
+      ticks = 0;
+      next.windowDropped = next.dropped === null || windowStart.dropped === null ? undefined : next.dropped - windowStart.dropped;
+      next.windowReceived = next.received - windowStart.received;
+      windowStart = next;
+    } else {
+      next.windowDropped = current.windowDropped;
+      next.windowReceived = current.windowReceived;
+    }
+    current = next;
+  };
+
   const tick = setInterval(() => {
+    sampleTick();
     o.collector.tick(Math.floor(Date.now() / 1000));
     if (o.pipeline.queue.length > 0) {
       o.pipeline.drain().catch((err) => {
@@ -67,18 +122,27 @@ export async function startLiveSource(o: LiveSourceOptions): Promise<LiveSourceH
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => (resolveDone = r));
   let stopped = false;
-  return {
+  const handle: LiveSourceHandle = {
     done,
     loss,
     stop() {
       if (stopped) return;
       stopped = true;
       clearInterval(tick);
+      try {
+        sampleTick(); // the last figures, before the source closes
+      } catch {
+        // logged by sampleTick
+      }
       closeSource();
       o.collector.finish();
       o.pipeline.drain().catch((err) => o.log.error({ err: (err as Error).message }, 'sink failed at shutdown')).finally(resolveDone);
     },
   };
+  stopFromSource = (err) => {
+    if (!o.onSourceFailed?.(err)) handle.stop();
+  };
+  return handle;
 }
 
 /**

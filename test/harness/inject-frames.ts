@@ -1,4 +1,4 @@
-// Plays a capture onto an interface as raw frames (pcap_sendpacket through cap), optionally wrapped
+// Plays a capture onto an interface as raw frames (pcap_inject through our pcap binding), optionally wrapped
 // the way a mirroring gateway sends its copies (Ethernet / IPv4 / GRE, synth/mirror-wrap.ts), paced
 // so the receiver's capture ring is not overrun. Used by the live-capture tests on a veth pair; works
 // on any Ethernet interface. Needs root or CAP_NET_RAW.

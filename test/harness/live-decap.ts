@@ -36,6 +36,7 @@ const spec: CommandSpec = {
     'geneve-ports': { type: 'string' },
     snaplen: { type: 'string' },
     'buffer-size': { type: 'string' },
+    'stall-ms': { type: 'string' },
   },
   help: {
     interface: 'interface to capture on (required)',
@@ -48,14 +49,19 @@ const spec: CommandSpec = {
     'geneve-ports': 'UDP ports decoded (and captured) as Geneve (default 6081)',
     snaplen: 'bytes kept per frame (default and maximum 65535)',
     'buffer-size': 'libpcap kernel ring in bytes (default 32 MiB)',
+    'stall-ms': 'block the event loop this long once the first frame arrives (to make the kernel ring overflow in tests)',
   },
 };
 
 export interface LiveDecapJson extends DecapSummaryJson {
   capture: {
     iface: string; filter: string; link_type: number; link_type_name: string; frames: number; bytes: number; truncated: number;
-    /** Always null with cap 0.2.1 (no pcap_stats). */
+    /** libpcap's pcap_stats at the end: ps_drop (the socket's ring was full), ps_recv, ps_ifdrop. */
     kernel_drops: number | null;
+    kernel_received: number;
+    interface_drops: number;
+    /** Batches the binding delivered (one JavaScript call each). */
+    batches: number;
     /**
      * Frames the interface received while capturing (its rx_packets counter, from sysfs; null when
      * unreadable). With no filter, rx_packets - frames bounds what libpcap's ring dropped (frames the
@@ -91,6 +97,8 @@ function main(argv: string[]): void {
   const snaplen = intOption('snaplen', v.snaplen, 64, 65535);
   const bufferSize = intOption('buffer-size', v['buffer-size'], 65536, 0x7fffffff);
   const filter = v.filter ?? defaultMirrorFilter(vxlanPorts, genevePorts);
+  const stallMs = intOption('stall-ms', v['stall-ms'], 1, 600_000);
+  let stalled = stallMs === undefined;
 
   const decap = new Decapsulator({ vxlanPorts, genevePorts });
   const meta = new PacketMeta();
@@ -99,10 +107,22 @@ function main(argv: string[]): void {
     onFrame(f: Frame): void {
       decap.decodeFrame(f, meta);
       summary.add(f.buf, meta);
+      if (!stalled) {
+        stalled = true;
+        process.stderr.write(`live-decap: stalling ${stallMs} ms\n`);
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, stallMs);
+      }
     },
   };
   const rx0 = rxPackets(iface);
-  const cap: LiveCapture = openLiveCapture({ iface, filter, snaplen, bufferSize }, consumer);
+  const cap: LiveCapture = openLiveCapture({
+    iface, filter, snaplen, bufferSize,
+    onError: (err) => {
+      process.stderr.write(`live-decap: ${err.code}: ${err.message}\n`);
+      process.exitCode = 1;
+      finish('error');
+    },
+  }, consumer);
   process.stderr.write(`live-decap: capturing on ${iface} (link type ${cap.linkType} ${cap.linkTypeName}, filter '${filter}')\n`);
 
   // Frame-count and idle conditions, sampled on a timer: nothing is added to the per-frame path.
@@ -149,7 +169,7 @@ function main(argv: string[]): void {
       ...summary.toJSON(`live:${iface}`, 'live', decap, reader),
       capture: {
         iface, filter, link_type: cap.linkType, link_type_name: cap.linkTypeName, frames: s.frames, bytes: s.bytes, truncated: s.truncated,
-        kernel_drops: s.kernelDrops,
+        kernel_drops: s.kernelDrops, kernel_received: s.kernelReceived, interface_drops: s.interfaceDrops, batches: s.batches,
         iface_rx_packets: rx0 !== null && rx1 !== null ? rx1 - rx0 : null,
       },
     };
