@@ -4,7 +4,6 @@
 import { closeSync, createReadStream, openSync } from 'node:fs';
 import { once } from 'node:events';
 import { OutputError } from '../contracts/output-error.js';
-import { createInterface } from 'node:readline';
 import { pino } from 'pino';
 import { runService } from './service-runner.js';
 import { AnalyzerService, type AnalyzerServiceOptions } from '../analyzer/service.js';
@@ -13,6 +12,7 @@ import { defaultConfig, loadConfig } from '../analyzer/rules.js';
 import { recordErrors, type InspectionRecord } from '../contracts/inspection-record.js';
 import { commandConfig, CONFIG_HELP, CONFIG_OPTION, KAFKA_TOPIC_HELP, KAFKA_TOPIC_OPTIONS, kafkaSettings } from './config.js';
 import { analyzerMetrics, HTTP_HELP, HTTP_OPTION, ServiceStatus } from '../ops/service-metrics.js';
+import { ndjsonLines } from './ndjson-lines.js';
 import { intOption, parseCommand, UsageError, type CommandSpec } from './args.js';
 
 const spec: CommandSpec = {
@@ -117,7 +117,7 @@ export async function run(argv: string[]): Promise<number> {
   let events = 0;
   let invalid = 0;
   let line = 0;
-  for await (const text of createInterface({ input, crlfDelay: Infinity })) {
+  for await (const text of ndjsonLines(input)) {
     line++;
     if (text.trim() === '') continue;
     let record: InspectionRecord;
