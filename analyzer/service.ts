@@ -100,7 +100,7 @@ export class AnalyzerService {
       { topic: this.events },
       // Compacted: the latest state of each device is all a restore needs.
       { topic: this.state, config: { 'cleanup.policy': 'compact' } },
-    ], { partitions: this.o.partitions ?? 6, replicationFactor: this.o.replicationFactor, attempts: Infinity, signal: this.stopping.signal, onRetry: (err, attempt) => this.o.log.warn({ err: err.message, attempt }, 'kafka not ready; retrying') });
+    ], { partitions: this.o.partitions ?? 6, replicationFactor: this.o.replicationFactor, attempts: Infinity, signal: this.stopping.signal, log: this.o.log });
     await this.consumer.start();
   }
 
@@ -170,7 +170,7 @@ export class AnalyzerService {
     const signal = this.stopping.signal;
     for (let attempt = 1; !signal.aborted; attempt++) {
       try {
-        return await this.restoreState(Math.min(600_000, (this.o.restoreTimeoutMs ?? 60_000) * 2 ** (attempt - 1)));
+        return await this.restoreState(backoffMs(attempt - 1, { baseMs: this.o.restoreTimeoutMs ?? 60_000, maxMs: 600_000 }));
       } catch (err) {
         if (signal.aborted) break;
         this.o.log.warn({ err: (err as Error).message, attempt }, 'restoring device state failed; retrying');

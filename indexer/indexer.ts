@@ -72,7 +72,7 @@ export class Indexer {
       replicationFactor: this.o.replicationFactor,
       attempts: Infinity,
       signal: this.stopping.signal,
-      onRetry: (err, attempt) => this.o.log.warn({ err: err.message, attempt }, 'kafka not ready; retrying'),
+      log: this.o.log,
     });
     await this.consumer.start();
   }

@@ -91,7 +91,7 @@ export class ResponderService {
       replicationFactor: this.o.replicationFactor,
       attempts: Infinity,
       signal,
-      onRetry: (err, attempt) => this.o.log.warn({ err: err.message, attempt }, 'kafka not ready; retrying'),
+      log: this.o.log,
     });
     for (let attempt = 1; ; attempt++) {
       signal.throwIfAborted();
