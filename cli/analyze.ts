@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { pino } from 'pino';
 import { runService } from './service-runner.js';
 import { AnalyzerService, type AnalyzerServiceOptions } from '../analyzer/service.js';
+import { statsLine } from '../kafka/consumer.js';
 import { createAnalyzer } from '../analyzer/analyzer.js';
 import { defaultConfig, loadConfig } from '../analyzer/rules.js';
 import { recordErrors, type InspectionRecord } from '../contracts/inspection-record.js';
@@ -150,7 +151,7 @@ export async function run(argv: string[]): Promise<number> {
 function runOnKafka(options: AnalyzerServiceOptions, statsEveryMs: number, http: string | undefined): Promise<number> {
   const service = new AnalyzerService(options);
   const status = new ServiceStatus({ service: 'analyze', log: options.log, intervalSeconds: () => options.intervalSeconds ?? service.stats.intervalSeconds });
-  status.onKafka(service.kafka, { consumer: service.consumerStats, producers: [service.producer.stats] });
+  status.onKafka(service.kafka, { consumer: service.stats, producers: [service.producer.stats] });
   analyzerMetrics(status, service.stats);
   return runService({
     status: http ? { server: status, address: http } : undefined,
@@ -163,6 +164,6 @@ function runOnKafka(options: AnalyzerServiceOptions, statsEveryMs: number, http:
       status.kafkaReady();
     },
     stop: () => service.stop(),
-    counters: () => ({ ...service.stats, invalid: service.consumerStats.invalid, lag: Object.fromEntries(service.consumerStats.lag), warmingUp: service.warming() }),
+    counters: () => ({ ...statsLine(service.stats), warmingUp: service.warming() }),
   });
 }

@@ -4,6 +4,7 @@ import { Client } from '@elastic/elasticsearch';
 import { pino } from 'pino';
 import { installTemplates } from '../indexer/templates.js';
 import { Indexer } from '../indexer/indexer.js';
+import { statsLine } from '../kafka/consumer.js';
 import { DEFAULT_RETENTION_DAYS, scheduleRetention } from '../indexer/retention.js';
 import { actionRoute, anomalyRoute, inspectionRoute } from '../indexer/routes.js';
 import { backoffMs, sleep, Stopped } from '../net/backoff.js';
@@ -80,7 +81,7 @@ export async function run(argv: string[]): Promise<number> {
   const stopping = new AbortController();
   let retention: ReturnType<typeof scheduleRetention> | undefined;
   const status = new ServiceStatus({ service: 'index', log });
-  status.onKafka(indexer.kafka, { consumer: indexer.consumerStats });
+  status.onKafka(indexer.kafka, { consumer: indexer.stats });
   indexerMetrics(status, indexer.stats);
   return runService({
     log,
@@ -114,12 +115,7 @@ export async function run(argv: string[]): Promise<number> {
       await indexer.stop();
       await client.close();
     },
-    counters: () => ({
-      ...indexer.stats,
-      messages: indexer.consumerStats.messages,
-      malformed: indexer.consumerStats.invalid,
-      retries: indexer.stats.retries + indexer.consumerStats.retries,
-      lag: Object.fromEntries(indexer.consumerStats.lag),
-    }),
+    // Retries of both kinds (bulk requests, batches fetched again) as one; invalid messages as malformed.
+    counters: () => ({ ...statsLine(indexer.stats), malformed: indexer.stats.invalid, retries: indexer.stats.bulkRetries + indexer.stats.retries }),
   });
 }

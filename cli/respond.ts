@@ -10,6 +10,7 @@ import { runService } from './service-runner.js';
 import { redactUrl } from '../control/redact.js';
 import { SyslogNotifier, WebhookNotifier, type Notifier } from '../responder/notify.js';
 import { ResponderService } from '../responder/service.js';
+import { statsLine } from '../kafka/consumer.js';
 import { defaultPolicy, loadPolicy } from '../responder/policy.js';
 import { commandConfig, CONFIG_HELP, CONFIG_OPTION, KAFKA_TOPIC_HELP, KAFKA_TOPIC_OPTIONS, kafkaSettings } from './config.js';
 import { HTTP_HELP, HTTP_OPTION, responderMetrics, ServiceStatus } from '../ops/service-metrics.js';
@@ -85,7 +86,7 @@ export async function run(argv: string[]): Promise<number> {
   const client = new SoracomClient({ baseUrl: controlUrl, authKeyId: keyId, authKey });
   const service = new ResponderService({ brokers: kafka.brokers, partitions: kafka.partitions, replicationFactor: kafka.replicationFactor, policy, client, log, notifiers, groupId: v.group });
   const status = new ServiceStatus({ service: 'respond', log });
-  status.onKafka(service.kafka, { consumer: service.consumerStats, producers: [service.producer.stats] });
+  status.onKafka(service.kafka, { consumer: service.stats, producers: [service.producer.stats] });
   responderMetrics(status, { get anomalies() { return service.responder.stats.anomalies; }, actions: service.stats.actionKinds, get ledgerEvents() { return service.stats.ledgerEvents; } });
   return runService({
     log,
@@ -101,7 +102,7 @@ export async function run(argv: string[]): Promise<number> {
       await service.stop();
       for (const n of notifiers) await n.close?.();
     },
-    counters: () => ({ ...service.stats, messages: service.consumerStats.messages, invalid: service.consumerStats.invalid, ...service.responder.stats }),
+    counters: () => ({ ...statsLine(service.stats), ...service.responder.stats }),
   });
 }
 
