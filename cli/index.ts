@@ -7,6 +7,7 @@ import { statsLine } from '../kafka/consumer.js';
 import { DEFAULT_RETENTION_DAYS, scheduleRetention } from '../indexer/retention.js';
 import { actionRoute, anomalyRoute, inspectionRoute } from '../indexer/routes.js';
 import { backoffMs, sleep, Stopped } from '../net/backoff.js';
+import { OutageLog } from '../net/outage-log.js';
 import { runService, SERVICE_OPTIONS, serviceHelp, serviceSettings } from './service-runner.js';
 import { indexerMetrics, ServiceStatus } from '../ops/service-metrics.js';
 import { intOption, parseCommand, UsageError, type CommandSpec } from './args.js';
@@ -76,13 +77,15 @@ export async function run(argv: string[]): Promise<number> {
     statsEveryMs,
     start: async () => {
       // The node may not be up yet (compose, CI): retry the templates like any other request.
+      const outage = new OutageLog(log, 'elasticsearch', { fields: { step: 'installing the index templates' } });
       for (let attempt = 0; ; attempt++) {
         stopping.signal.throwIfAborted();
         try {
           await installTemplates(client);
+          outage.ok();
           break;
         } catch (err) {
-          log.warn({ err: (err as Error).message, attempt }, 'cannot install index templates yet; retrying');
+          outage.failed(err as Error);
           await sleep(backoffMs(attempt));
         }
       }

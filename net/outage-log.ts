@@ -1,4 +1,4 @@
-// What a retry loop logs while its peer (Kafka, for now) is away: one line when it goes away, with the
+// What a retry loop logs while its peer (Kafka, Elasticsearch) is away: one line when it goes away, with the
 // reason; then at most one reminder every `remindEveryMs` (default a minute) with the number of failed
 // attempts so far; and one line when an attempt succeeds again. A loop that retries every few seconds
 // (net/backoff.ts caps the delay at 5 s) would otherwise write a warning at that rate for as long as the

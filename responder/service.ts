@@ -15,6 +15,7 @@ import { Producer } from '../kafka/producer.js';
 import { readTopic, type TopicReader } from '../kafka/topic-reader.js';
 import { ensureTopics, TOPICS } from '../kafka/topics.js';
 import { backoffMs, sleep, Stopped } from '../net/backoff.js';
+import { OutageLog } from '../net/outage-log.js';
 import { countBy } from '../net/counts.js';
 import type { Policy } from './policy.js';
 import { createResponder, type Responder, type ResponderOptions } from './responder.js';
@@ -90,6 +91,7 @@ export class ResponderService {
       signal,
       log: this.o.log,
     });
+    const outage = new OutageLog(this.o.log, 'kafka', { fields: { step: 'rebuilding the ledger from the actions topic' } });
     for (let attempt = 1; ; attempt++) {
       signal.throwIfAborted();
       try {
@@ -97,10 +99,11 @@ export class ResponderService {
           group: `tapwatch-responder-ledger-${process.pid}-${Date.now()}`,
         });
         await this.ledger.caughtUp;
+        outage.ok();
         break;
       } catch (err) {
         await this.ledger?.stop();
-        this.o.log.warn({ err: (err as Error).message, attempt }, 'rebuilding the ledger from the actions topic failed; retrying');
+        outage.failed(err as Error);
         await sleep(backoffMs(attempt));
       }
     }
