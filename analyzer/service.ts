@@ -11,13 +11,13 @@ import type { Logger } from 'pino';
 import { inspectionRecords, type InspectionRecord } from '../contracts/inspection-record.js';
 import { backoffMs, sleep, Stopped } from '../net/backoff.js';
 import { createKafka, type Kafka } from '../kafka/client.js';
-import { ConsumerLoop, jsonDecoder, type ConsumedBatch } from '../kafka/consumer.js';
+import { ConsumerLoop, consumerStats, jsonDecoder, type ConsumedBatch } from '../kafka/consumer.js';
 import { Producer, type OutMessage } from '../kafka/producer.js';
 import { readTopic } from '../kafka/topic-reader.js';
 import { ensureTopics, TOPICS } from '../kafka/topics.js';
 import { createAnalyzer, type Analyzer, type DeviceStateJSON } from './analyzer.js';
 import type { AnalyzerConfig } from './rules.js';
-import { countBy } from '../ops/service-metrics.js';
+import { countBy } from '../net/counts.js';
 import { CHECKPOINT_VERSION, deviceKey, groupKey, layoutFingerprint, readCheckpoint, type GroupCheckpoint } from './checkpoint.js';
 
 export interface AnalyzerServiceOptions {
@@ -38,22 +38,22 @@ export interface AnalyzerServiceOptions {
   groupCheckpointMs?: number;
 }
 
-export class AnalyzerServiceStats {
-  records = 0;
-  events = 0;
-  checkpoints = 0;
-  restored = 0;
-  restoredGroups = 0;
-  /** Checkpoints that did not fit this configuration or layout: the device (or group) relearns. */
-  discarded = 0;
-  /** The interval length of the last record (records carry it; the analyzer has no default of its own). */
-  intervalSeconds: number | undefined = undefined;
-  /** Events by "behavior/alarm". */
-  readonly eventKinds: Record<string, number> = {};
+/**
+ * The consumer loop's counts and the analyzer's: records, events, checkpoints, devices (restored) and groups
+ * (restoredGroups) restored, and checkpoints discarded because they did not fit this configuration or layout
+ * (the device or group relearns); the interval length of the last record (records carry it; the analyzer has
+ * no default of its own); events by "behavior/alarm".
+ */
+function analyzerServiceStats() {
+  return Object.assign(consumerStats('records', 'events', 'checkpoints', 'restored', 'restoredGroups', 'discarded'), {
+    intervalSeconds: undefined as number | undefined,
+    eventKinds: {} as Record<string, number>,
+  });
 }
+export type AnalyzerServiceStats = ReturnType<typeof analyzerServiceStats>;
 
 export class AnalyzerService {
-  readonly stats = new AnalyzerServiceStats();
+  readonly stats = analyzerServiceStats();
   private readonly analyzer: Analyzer;
   readonly kafka: Kafka;
   readonly producer: Producer;
@@ -82,11 +82,8 @@ export class AnalyzerService {
       decode: jsonDecoder(inspectionRecords.errors),
       handle: (b) => this.onBatch(b),
       onAssign: () => this.restoreWithRetry(),
+      stats: this.stats,
     });
-  }
-
-  get consumerStats() {
-    return this.consumer.stats;
   }
 
   /** Devices of this analyzer's partitions still warming up, and when the last of them is through (record time). */
@@ -100,7 +97,7 @@ export class AnalyzerService {
       { topic: this.events },
       // Compacted: the latest state of each device is all a restore needs.
       { topic: this.state, config: { 'cleanup.policy': 'compact' } },
-    ], { partitions: this.o.partitions ?? 6, replicationFactor: this.o.replicationFactor, attempts: Infinity, signal: this.stopping.signal, onRetry: (err, attempt) => this.o.log.warn({ err: err.message, attempt }, 'kafka not ready; retrying') });
+    ], { partitions: this.o.partitions ?? 6, replicationFactor: this.o.replicationFactor, attempts: Infinity, signal: this.stopping.signal, log: this.o.log });
     await this.consumer.start();
   }
 
@@ -170,7 +167,7 @@ export class AnalyzerService {
     const signal = this.stopping.signal;
     for (let attempt = 1; !signal.aborted; attempt++) {
       try {
-        return await this.restoreState(Math.min(600_000, (this.o.restoreTimeoutMs ?? 60_000) * 2 ** (attempt - 1)));
+        return await this.restoreState(backoffMs(attempt - 1, { baseMs: this.o.restoreTimeoutMs ?? 60_000, maxMs: 600_000 }));
       } catch (err) {
         if (signal.aborted) break;
         this.o.log.warn({ err: (err as Error).message, attempt }, 'restoring device state failed; retrying');

@@ -4,14 +4,13 @@
 import { closeSync, createReadStream, openSync } from 'node:fs';
 import { once } from 'node:events';
 import { OutputError } from '../contracts/output-error.js';
-import { pino } from 'pino';
-import { runService } from './service-runner.js';
+import { runService, SERVICE_OPTIONS, serviceHelp, serviceSettings } from './service-runner.js';
 import { AnalyzerService, type AnalyzerServiceOptions } from '../analyzer/service.js';
+import { statsLine } from '../kafka/consumer.js';
 import { createAnalyzer } from '../analyzer/analyzer.js';
 import { defaultConfig, loadConfig } from '../analyzer/rules.js';
 import { recordErrors, type InspectionRecord } from '../contracts/inspection-record.js';
-import { commandConfig, CONFIG_HELP, CONFIG_OPTION, KAFKA_TOPIC_HELP, KAFKA_TOPIC_OPTIONS, kafkaSettings } from './config.js';
-import { analyzerMetrics, HTTP_HELP, HTTP_OPTION, ServiceStatus } from '../ops/service-metrics.js';
+import { analyzerMetrics, ServiceStatus } from '../ops/service-metrics.js';
 import { ndjsonLines } from './ndjson-lines.js';
 import { intOption, parseCommand, UsageError, type CommandSpec } from './args.js';
 
@@ -28,36 +27,24 @@ const spec: CommandSpec = {
     'The interval comes from the records; with interval in the config file, records of another length are warned about.',
   options: {
     in: { type: 'string' },
-    kafka: { type: 'string' },
-    group: { type: 'string' },
     out: { type: 'string' },
     rules: { type: 'string' },
     topic: { type: 'string' },
     'anomalies-topic': { type: 'string' },
     'state-topic': { type: 'string' },
     'restore-timeout-ms': { type: 'string' },
-    'stats-interval': { type: 'string' },
-    'log-level': { type: 'string' },
-    ...HTTP_OPTION,
-    ...CONFIG_OPTION,
-    ...KAFKA_TOPIC_OPTIONS,
+    ...SERVICE_OPTIONS,
   },
   help: {
     in: "inspection records, NDJSON ('-' for stdin)",
     kafka: 'consume tapwatch.inspection from these brokers instead (host:port,...); runs until SIGTERM',
-    group: 'consumer group with --kafka (default tapwatch-analyzer)',
     out: "anomaly events, NDJSON ('-' for stdout)",
     rules: 'behaviors config (JSON; default analyzer/rules.default.json, documented in analyzer/README.md)',
     topic: 'with --kafka: inspection records topic (default tapwatch.inspection)',
     'anomalies-topic': 'with --kafka: where anomaly events go (default tapwatch.anomalies)',
     'state-topic': 'with --kafka: compacted topic of device checkpoints (default tapwatch.analyzer-state)',
     'restore-timeout-ms': 'with --kafka: how long the first read of the checkpoint topic may take; each retry allows twice as long (default 60000)',
-    'stats-interval': 'with --kafka: seconds between counter log lines (default 10)',
-    'log-level': 'pino level (default info)',
-    http: `with --kafka: ${HTTP_HELP}`,
-    partitions: `with --kafka: ${KAFKA_TOPIC_HELP.partitions}`,
-    'replication-factor': `with --kafka: ${KAFKA_TOPIC_HELP['replication-factor']}`,
-    config: `${CONFIG_HELP}: kafka, rules, interval, http.analyze`,
+    ...serviceHelp({ group: 'tapwatch-analyzer', config: 'kafka, rules, interval, http.analyze', kafkaOnly: true }),
   },
 };
 
@@ -65,11 +52,9 @@ export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommand(spec, argv);
   if (!parsed) return 0;
   const v = parsed.values as Record<string, string | undefined>;
-  const log = pino({ name: 'tapwatch-analyze', level: v['log-level'] ?? 'info' }, pino.destination(2));
-  const cfg = commandConfig(v);
+  const { config: cfg, kafka, log, statsEveryMs, http } = serviceSettings('analyze', v);
   const rules = v.rules ?? cfg.rules;
   const config = rules ? loadConfig(rules) : defaultConfig();
-  const kafka = kafkaSettings(v, cfg, intOption);
   // A file (--in) wins over the config file's brokers; --kafka over both.
   if (v.kafka !== undefined || (v.in === undefined && kafka.brokers)) {
     if (!kafka.brokers) throw new UsageError('--kafka: no brokers');
@@ -85,7 +70,7 @@ export async function run(argv: string[]): Promise<number> {
       config,
       log,
       restoreTimeoutMs: intOption('restore-timeout-ms', v['restore-timeout-ms'], 1, 600_000),
-    }, (intOption('stats-interval', v['stats-interval'], 1, 86_400) ?? 10) * 1000, v.http ?? cfg.http?.analyze);
+    }, statsEveryMs, http);
   }
   if (!v.in || !v.out) throw new UsageError('give --in and --out, or --kafka (or kafka.brokers in the config file)');
   const analyzer = createAnalyzer(config);
@@ -150,7 +135,7 @@ export async function run(argv: string[]): Promise<number> {
 function runOnKafka(options: AnalyzerServiceOptions, statsEveryMs: number, http: string | undefined): Promise<number> {
   const service = new AnalyzerService(options);
   const status = new ServiceStatus({ service: 'analyze', log: options.log, intervalSeconds: () => options.intervalSeconds ?? service.stats.intervalSeconds });
-  status.onKafka(service.kafka, { consumer: service.consumerStats, producers: [service.producer.stats] });
+  status.onKafka(service.kafka, { consumer: service.stats, producers: [service.producer.stats] });
   analyzerMetrics(status, service.stats);
   return runService({
     status: http ? { server: status, address: http } : undefined,
@@ -163,6 +148,6 @@ function runOnKafka(options: AnalyzerServiceOptions, statsEveryMs: number, http:
       status.kafkaReady();
     },
     stop: () => service.stop(),
-    counters: () => ({ ...service.stats, invalid: service.consumerStats.invalid, lag: Object.fromEntries(service.consumerStats.lag), warmingUp: service.warming() }),
+    counters: () => ({ ...statsLine(service.stats), warmingUp: service.warming() }),
   });
 }

@@ -1,15 +1,15 @@
 // tapwatch index: Kafka topics → Elasticsearch, in its own consumer group, with deterministic ids.
 
 import { Client } from '@elastic/elasticsearch';
-import { pino } from 'pino';
 import { installTemplates } from '../indexer/templates.js';
 import { Indexer } from '../indexer/indexer.js';
+import { statsLine } from '../kafka/consumer.js';
 import { DEFAULT_RETENTION_DAYS, scheduleRetention } from '../indexer/retention.js';
 import { actionRoute, anomalyRoute, inspectionRoute } from '../indexer/routes.js';
 import { backoffMs, sleep, Stopped } from '../net/backoff.js';
-import { runService } from './service-runner.js';
-import { commandConfig, CONFIG_HELP, CONFIG_OPTION, KAFKA_TOPIC_HELP, KAFKA_TOPIC_OPTIONS, kafkaSettings } from './config.js';
-import { HTTP_HELP, HTTP_OPTION, indexerMetrics, ServiceStatus } from '../ops/service-metrics.js';
+import { OutageLog } from '../net/outage-log.js';
+import { runService, SERVICE_OPTIONS, serviceHelp, serviceSettings } from './service-runner.js';
+import { indexerMetrics, ServiceStatus } from '../ops/service-metrics.js';
 import { intOption, parseCommand, UsageError, type CommandSpec } from './args.js';
 
 const spec: CommandSpec = {
@@ -22,32 +22,21 @@ const spec: CommandSpec = {
     'backoff. Installs the index templates at start. Deletes daily inspection indices older than --retention-days at\n' +
     'start and every hour: an index whose day and whose creation are both that old, made from the tapwatch template.',
   options: {
-    kafka: { type: 'string' },
     elasticsearch: { type: 'string' },
-    group: { type: 'string' },
     topic: { type: 'string' },
     'anomalies-topic': { type: 'string' },
     'actions-topic': { type: 'string' },
-    'stats-interval': { type: 'string' },
     'retention-days': { type: 'string' },
-    'log-level': { type: 'string' },
-    ...HTTP_OPTION,
-    ...CONFIG_OPTION,
-    ...KAFKA_TOPIC_OPTIONS,
+    ...SERVICE_OPTIONS,
   },
   help: {
     kafka: 'Kafka brokers, host:port,...',
     elasticsearch: 'Elasticsearch URL, e.g. http://127.0.0.1:9200',
-    group: 'consumer group (default tapwatch-indexer)',
     topic: 'inspection topic (default tapwatch.inspection)',
     'anomalies-topic': 'anomaly events topic, indexed into tapwatch-anomalies (default tapwatch.anomalies)',
     'actions-topic': 'action events topic, indexed into tapwatch-actions (default tapwatch.actions)',
-    'stats-interval': 'seconds between counter log lines (default 10)',
     'retention-days': `days of inspection indices to keep (default ${DEFAULT_RETENTION_DAYS}; 0 keeps them all, e.g. where ILM deletes them)`,
-    'log-level': 'pino level (default info)',
-    http: HTTP_HELP,
-    ...KAFKA_TOPIC_HELP,
-    config: `${CONFIG_HELP}: kafka, elasticsearch, http.index`,
+    ...serviceHelp({ group: 'tapwatch-indexer', config: 'kafka, elasticsearch, http.index' }),
   },
 };
 
@@ -55,12 +44,10 @@ export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommand(spec, argv);
   if (!parsed) return 0;
   const v = parsed.values as Record<string, string | undefined>;
-  const cfg = commandConfig(v);
-  const kafka = kafkaSettings(v, cfg, intOption);
+  const { config: cfg, kafka, log, statsEveryMs, http } = serviceSettings('index', v);
   const esUrl = v.elasticsearch ?? cfg.elasticsearch?.url;
   if (!kafka.brokers || !esUrl) throw new UsageError('--kafka and --elasticsearch are required (or kafka.brokers and elasticsearch.url in the config file)');
   const retentionDays = intOption('retention-days', v['retention-days'], 0, 36_500) ?? cfg.elasticsearch?.retentionDays ?? DEFAULT_RETENTION_DAYS;
-  const log = pino({ name: 'tapwatch-index', level: v['log-level'] ?? 'info' }, pino.destination(2));
   // No client-side retries or dead-node bookkeeping: the indexer's own loop retries whole batches.
   const client = new Client({ node: esUrl, requestTimeout: 10_000, maxRetries: 0, resurrectStrategy: 'none' });
   const indexer = new Indexer({
@@ -80,23 +67,25 @@ export async function run(argv: string[]): Promise<number> {
   const stopping = new AbortController();
   let retention: ReturnType<typeof scheduleRetention> | undefined;
   const status = new ServiceStatus({ service: 'index', log });
-  status.onKafka(indexer.kafka, { consumer: indexer.consumerStats });
+  status.onKafka(indexer.kafka, { consumer: indexer.stats });
   indexerMetrics(status, indexer.stats);
   return runService({
     log,
-    status: (v.http ?? cfg.http?.index) ? { server: status, address: (v.http ?? cfg.http?.index)! } : undefined,
+    status: http ? { server: status, address: http } : undefined,
     running: 'indexing',
     details: { kafka: kafka.brokers.join(','), elasticsearch: esUrl, retentionDays },
-    statsEveryMs: (intOption('stats-interval', v['stats-interval'], 1, 86_400) ?? 10) * 1000,
+    statsEveryMs,
     start: async () => {
       // The node may not be up yet (compose, CI): retry the templates like any other request.
+      const outage = new OutageLog(log, 'elasticsearch', { fields: { step: 'installing the index templates' } });
       for (let attempt = 0; ; attempt++) {
         stopping.signal.throwIfAborted();
         try {
           await installTemplates(client);
+          outage.ok();
           break;
         } catch (err) {
-          log.warn({ err: (err as Error).message, attempt }, 'cannot install index templates yet; retrying');
+          outage.failed(err as Error);
           await sleep(backoffMs(attempt));
         }
       }
@@ -114,12 +103,7 @@ export async function run(argv: string[]): Promise<number> {
       await indexer.stop();
       await client.close();
     },
-    counters: () => ({
-      ...indexer.stats,
-      messages: indexer.consumerStats.messages,
-      malformed: indexer.consumerStats.invalid,
-      retries: indexer.stats.retries + indexer.consumerStats.retries,
-      lag: Object.fromEntries(indexer.consumerStats.lag),
-    }),
+    // Retries of both kinds (bulk requests, batches fetched again) as one; invalid messages as malformed.
+    counters: () => ({ ...statsLine(indexer.stats), malformed: indexer.stats.invalid, retries: indexer.stats.bulkRetries + indexer.stats.retries }),
   });
 }

@@ -3,17 +3,16 @@
 // and/or syslog. The effective policy is logged at start, before anything is consumed, so what the
 // responder will do is on record.
 
-import { pino } from 'pino';
 import { DEFAULT_CONTROL_PORT } from '../contracts/control-api.js';
 import { SoracomClient } from '../control/client.js';
-import { runService } from './service-runner.js';
+import { runService, SERVICE_OPTIONS, serviceHelp, serviceSettings } from './service-runner.js';
 import { redactUrl } from '../control/redact.js';
 import { SyslogNotifier, WebhookNotifier, type Notifier } from '../responder/notify.js';
 import { ResponderService } from '../responder/service.js';
+import { statsLine } from '../kafka/consumer.js';
 import { defaultPolicy, loadPolicy } from '../responder/policy.js';
-import { commandConfig, CONFIG_HELP, CONFIG_OPTION, KAFKA_TOPIC_HELP, KAFKA_TOPIC_OPTIONS, kafkaSettings } from './config.js';
-import { HTTP_HELP, HTTP_OPTION, responderMetrics, ServiceStatus } from '../ops/service-metrics.js';
-import { intOption, parseCommand, UsageError, type CommandSpec } from './args.js';
+import { responderMetrics, ServiceStatus } from '../ops/service-metrics.js';
+import { parseCommand, UsageError, type CommandSpec } from './args.js';
 
 const DEFAULT_CONTROL_URL = `http://127.0.0.1:${DEFAULT_CONTROL_PORT}`;
 const WEBHOOK_SECRET_ENV = 'TAPWATCH_NOTIFY_SECRET';
@@ -30,7 +29,6 @@ const spec: CommandSpec = {
     'ledger from that topic at start, so a restart neither repeats nor forgets an action. Offsets are committed only\n' +
     'after the action events are published. Logs its effective policy at start. Runs until SIGTERM.',
   options: {
-    kafka: { type: 'string' },
     'control-url': { type: 'string' },
     'control-key-id': { type: 'string' },
     'control-key': { type: 'string' },
@@ -38,12 +36,7 @@ const spec: CommandSpec = {
     'dry-run': { type: 'boolean' },
     'notify-webhook': { type: 'string' },
     'notify-syslog': { type: 'string' },
-    group: { type: 'string' },
-    'stats-interval': { type: 'string' },
-    'log-level': { type: 'string' },
-    ...HTTP_OPTION,
-    ...CONFIG_OPTION,
-    ...KAFKA_TOPIC_OPTIONS,
+    ...SERVICE_OPTIONS,
   },
   help: {
     kafka: 'Kafka brokers, host:port,...',
@@ -54,12 +47,7 @@ const spec: CommandSpec = {
     'dry-run': 'decide and record, never call the control API to act (overrides the policy)',
     'notify-webhook': `POST notify decisions here, signed with HMAC-SHA256 of the secret in ${WEBHOOK_SECRET_ENV}`,
     'notify-syslog': 'send notify decisions to this syslog receiver over UDP (RFC 5424), e.g. 127.0.0.1:514',
-    group: 'consumer group (default tapwatch-responder)',
-    'stats-interval': 'seconds between counter log lines (default 10)',
-    'log-level': 'pino level (default info)',
-    http: HTTP_HELP,
-    ...KAFKA_TOPIC_HELP,
-    config: `${CONFIG_HELP}: kafka, policy, control.url, control.keyId, http.respond`,
+    ...serviceHelp({ group: 'tapwatch-responder', config: 'kafka, policy, control.url, control.keyId, http.respond' }),
   },
 };
 
@@ -67,32 +55,29 @@ export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommand(spec, argv);
   if (!parsed) return 0;
   const v = parsed.values as Record<string, string | undefined>;
-  const cfg = commandConfig(v);
-  const kafka = kafkaSettings(v, cfg, intOption);
+  const { config: cfg, kafka, log, statsEveryMs, http } = serviceSettings('respond', v);
   const keyId = v['control-key-id'] ?? cfg.control?.keyId;
   const authKey = v['control-key'] ?? process.env.TAPWATCH_CONTROL_KEY;
   if (!kafka.brokers || !keyId) throw new UsageError('--kafka and --control-key-id are required (or kafka.brokers and control.keyId in the config file)');
   if (!authKey) throw new UsageError('give --control-key, or set TAPWATCH_CONTROL_KEY');
-  const every = (intOption('stats-interval', v['stats-interval'], 1, 86_400) ?? 10) * 1000;
   const policyFile = v.policy ?? cfg.policy;
   const policy = policyFile ? loadPolicy(policyFile) : defaultPolicy();
   if (parsed.values['dry-run']) policy.dryRun = true;
   const notifiers = makeNotifiers(v);
   const controlUrl = v['control-url'] ?? cfg.control?.url ?? DEFAULT_CONTROL_URL;
-  const log = pino({ name: 'tapwatch-respond', level: v['log-level'] ?? 'info' }, pino.destination(2));
   // The whole policy as it will be applied (file, defaults and --dry-run), before anything is consumed.
   log.info({ policy, source: policyFile ?? 'default', notify: notifiers.map((n) => n.name), control: redactUrl(controlUrl) }, 'effective response policy');
   const client = new SoracomClient({ baseUrl: controlUrl, authKeyId: keyId, authKey });
   const service = new ResponderService({ brokers: kafka.brokers, partitions: kafka.partitions, replicationFactor: kafka.replicationFactor, policy, client, log, notifiers, groupId: v.group });
   const status = new ServiceStatus({ service: 'respond', log });
-  status.onKafka(service.kafka, { consumer: service.consumerStats, producers: [service.producer.stats] });
+  status.onKafka(service.kafka, { consumer: service.stats, producers: [service.producer.stats] });
   responderMetrics(status, { get anomalies() { return service.responder.stats.anomalies; }, actions: service.stats.actionKinds, get ledgerEvents() { return service.stats.ledgerEvents; } });
   return runService({
     log,
-    status: (v.http ?? cfg.http?.respond) ? { server: status, address: (v.http ?? cfg.http?.respond)! } : undefined,
+    status: http ? { server: status, address: http } : undefined,
     running: 'responding',
     details: { kafka: kafka.brokers.join(','), control: redactUrl(controlUrl), dryRun: policy.dryRun, rules: policy.rules.map((r) => r.name) },
-    statsEveryMs: every,
+    statsEveryMs,
     start: async () => {
       await service.start();
       status.kafkaReady();
@@ -101,7 +86,7 @@ export async function run(argv: string[]): Promise<number> {
       await service.stop();
       for (const n of notifiers) await n.close?.();
     },
-    counters: () => ({ ...service.stats, messages: service.consumerStats.messages, invalid: service.consumerStats.invalid, ...service.responder.stats }),
+    counters: () => ({ ...statsLine(service.stats), ...service.responder.stats }),
   });
 }
 

@@ -3,9 +3,61 @@
 // e.g. waiting for a broker that is not up), log the final counters. Start-up failures are one error
 // line and exit status 1, never a stack trace.
 
-import type { Logger } from 'pino';
+import { pino, type Logger } from 'pino';
+import type { TapwatchConfig } from '../contracts/config.schema.js';
 import { Stopped } from '../net/backoff.js';
-import type { ServiceStatus } from '../ops/service-metrics.js';
+import { HTTP_HELP, HTTP_OPTION, type ServiceName, type ServiceStatus } from '../ops/service-metrics.js';
+import { intOption } from './args.js';
+import { commandConfig, CONFIG_HELP, CONFIG_OPTION, KAFKA_TOPIC_HELP, KAFKA_TOPIC_OPTIONS, kafkaSettings } from './config.js';
+
+/** The options every Kafka service command (analyze --kafka, respond, index) takes besides its own. */
+export const SERVICE_OPTIONS = {
+  kafka: { type: 'string' as const },
+  group: { type: 'string' as const },
+  'stats-interval': { type: 'string' as const },
+  'log-level': { type: 'string' as const },
+  ...HTTP_OPTION,
+  ...CONFIG_OPTION,
+  ...KAFKA_TOPIC_OPTIONS,
+};
+
+/**
+ * Their help lines (but --kafka's, which each command words itself), after the command's own: the consumer
+ * group's default, the config file's keys it reads, and `kafkaOnly` where they apply to its --kafka mode only.
+ */
+export function serviceHelp(o: { group: string; config: string; kafkaOnly?: boolean }): Record<string, string> {
+  const only = o.kafkaOnly ? 'with --kafka: ' : '';
+  return {
+    group: `${only}consumer group (default ${o.group})`,
+    'stats-interval': `${only}seconds between counter log lines (default 10)`,
+    'log-level': 'pino level (default info)',
+    http: `${only}${HTTP_HELP}`,
+    partitions: `${only}${KAFKA_TOPIC_HELP.partitions}`,
+    'replication-factor': `${only}${KAFKA_TOPIC_HELP['replication-factor']}`,
+    config: `${CONFIG_HELP}: ${o.config}`,
+  };
+}
+
+export interface ServiceSettings {
+  config: TapwatchConfig;
+  kafka: ReturnType<typeof kafkaSettings>;
+  log: Logger;
+  statsEveryMs: number;
+  /** Where to serve /healthz and /metrics: --http, else the config file's http.<service>. */
+  http: string | undefined;
+}
+
+/** What SERVICE_OPTIONS say, each over the config file's. */
+export function serviceSettings(service: Exclude<ServiceName, 'collect'>, v: Record<string, string | undefined>): ServiceSettings {
+  const config = commandConfig(v);
+  return {
+    config,
+    kafka: kafkaSettings(v, config, intOption),
+    log: pino({ name: `tapwatch-${service}`, level: v['log-level'] ?? 'info' }, pino.destination(2)),
+    statsEveryMs: (intOption('stats-interval', v['stats-interval'], 1, 86_400) ?? 10) * 1000,
+    http: v.http ?? config.http?.[service],
+  };
+}
 
 export interface ServiceRun {
   log: Logger;

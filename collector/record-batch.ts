@@ -64,6 +64,14 @@ export class JsonWriter {
     this.raw(Number.isFinite(n) ? String(n) : 'null'); // rare: fractions, huge or negative numbers
   }
 
+  /** Consecutive counters: for each k, keys[k] (raw, e.g. ',"udp.pkts":') then from[at + k]. */
+  nums(keys: readonly string[], from: Float64Array, at: number): void {
+    for (let k = 0; k < keys.length; k++) {
+      this.raw(keys[k]);
+      this.num(from[at + k]);
+    }
+  }
+
   bool(v: boolean): void {
     this.raw(v ? 'true' : 'false');
   }

@@ -63,6 +63,18 @@ export class AddressNames {
 
 const ETHERNET_HEADER = 14; // as in contracts/inspection-record.ts trafficStatistics()
 
+// Runs of consecutive counters (collector/device-counters.ts), each written by one JsonWriter.nums: the six
+// packet-size buckets, then tcp, udp and fragmented packets; the TCP flags. The check keeps a new counter
+// from slipping into a run unnoticed.
+const SIZE_AND_L4_KEYS = [
+  ',"pkt.len_min64":', ',"pkt.len_64_128":', ',"pkt.len_128_256":', ',"pkt.len_256_1024":', ',"pkt.len_1024_1500":', ',"pkt.len_grt1500":',
+  ',"tcp.pkts":', ',"udp.pkts":', ',"fragmented.pkts":',
+] as const;
+const TCP_FLAG_KEYS = ['{"syn":', ',"syn_ack":', ',"rst":'] as const;
+if (F_TCP !== F_HIST + 6 || F_UDP !== F_TCP + 1 || F_FRAGMENTED !== F_UDP + 1 || F_SYN_ACK !== F_SYN + 1 || F_RST !== F_SYN + 2) {
+  throw new Error('collector/records.ts: the counters written as runs are no longer consecutive');
+}
+
 /** Arrays reused from interval to interval by one collector's record writer. */
 export class RecordScratch {
   order = new Int32Array(256);
@@ -249,24 +261,7 @@ export function writeRecords(
     w.num(packets > 0 ? Math.floor(ipBytes / packets) : 0);
     w.raw(',"max.pkt.size":');
     w.num(c[base + F_MAX_SIZE]);
-    w.raw(',"pkt.len_min64":');
-    w.num(c[base + F_HIST]);
-    w.raw(',"pkt.len_64_128":');
-    w.num(c[base + F_HIST + 1]);
-    w.raw(',"pkt.len_128_256":');
-    w.num(c[base + F_HIST + 2]);
-    w.raw(',"pkt.len_256_1024":');
-    w.num(c[base + F_HIST + 3]);
-    w.raw(',"pkt.len_1024_1500":');
-    w.num(c[base + F_HIST + 4]);
-    w.raw(',"pkt.len_grt1500":');
-    w.num(c[base + F_HIST + 5]);
-    w.raw(',"tcp.pkts":');
-    w.num(c[base + F_TCP]);
-    w.raw(',"udp.pkts":');
-    w.num(c[base + F_UDP]);
-    w.raw(',"fragmented.pkts":');
-    w.num(c[base + F_FRAGMENTED]);
+    w.nums(SIZE_AND_L4_KEYS, c, base + F_HIST);
     w.raw(',"unique.flows":');
     w.num(flows);
     w.raw('},"uplink":{"bytes":');
@@ -308,12 +303,8 @@ export function writeRecords(
       evidence.writeName(w, slot, d);
       w.byte(0x7d);
     }
-    w.raw(']},"tcp":{"syn":');
-    w.num(c[base + F_SYN]);
-    w.raw(',"syn_ack":');
-    w.num(c[base + F_SYN_ACK]);
-    w.raw(',"rst":');
-    w.num(c[base + F_RST]);
+    w.raw(']},"tcp":');
+    w.nums(TCP_FLAG_KEYS, c, base + F_SYN);
     w.raw('},');
     evidence.writeDevice(w, slot);
     w.byte(0x7d);

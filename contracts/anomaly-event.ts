@@ -7,7 +7,7 @@
 import { Type, type Static } from 'typebox';
 import { DestinationSchema, TRANSPORTS, NAME_SOURCES } from './inspection-record.js';
 import { SEVERITIES } from './severity.js';
-import { validator } from './validate.js';
+import { publishedSchema, validator } from './validate.js';
 
 export const EVENT_SCHEMA_ID = 'tapwatch.anomaly.v2';
 
@@ -161,13 +161,7 @@ export const AnomalyEventSchema = Type.Object(
     evidence: Type.Optional(EvidenceSchema),
     summary: Type.String({ minLength: 1 }),
   },
-  {
-    $schema: 'http://json-schema.org/draft-07/schema#',
-    $id: 'https://tapwatch.dev/schema/anomaly-event.v2.json',
-    title: 'tapwatch AnomalyEvent',
-    description: 'One alarm transition (in-alarm or alarm-cleared) of one behavior on one device.',
-    additionalProperties: false,
-  },
+  publishedSchema('anomaly-event.v2', 'tapwatch AnomalyEvent', 'One alarm transition (in-alarm or alarm-cleared) of one behavior on one device.'),
 );
 export type AnomalyEvent = Static<typeof AnomalyEventSchema>;
 

@@ -5,7 +5,7 @@
 // the TypeScript type is derived from it, and every producer and consumer validates with it.
 
 import { Type, type Static } from 'typebox';
-import { validator } from './validate.js';
+import { publishedSchema, validator } from './validate.js';
 
 export const RECORD_SCHEMA_ID = 'tapwatch.inspection.v2';
 
@@ -199,13 +199,7 @@ export const InspectionRecordSchema = Type.Object(
       { additionalProperties: false },
     ),
   },
-  {
-    $schema: 'http://json-schema.org/draft-07/schema#',
-    $id: 'https://tapwatch.dev/schema/inspection-record.v2.json',
-    title: 'tapwatch InspectionRecord',
-    description: 'What one device sent and received in one interval, as seen in a traffic mirror.',
-    additionalProperties: false,
-  },
+  publishedSchema('inspection-record.v2', 'tapwatch InspectionRecord', 'What one device sent and received in one interval, as seen in a traffic mirror.'),
 );
 export type InspectionRecord = Static<typeof InspectionRecordSchema>;
 

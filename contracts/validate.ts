@@ -8,6 +8,21 @@ import type { Static, TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { Settings } from 'typebox/system';
 
+/**
+ * The options of a contract published as its own JSON Schema document (the inspection record, the anomaly
+ * event): draft-07, its $id under https://tapwatch.dev/schema/ (`name` is e.g. 'anomaly-event.v2'), and no
+ * properties but the ones it names.
+ */
+export function publishedSchema(name: string, title: string, description: string) {
+  return {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    $id: `https://tapwatch.dev/schema/${name}.json`,
+    title,
+    description,
+    additionalProperties: false as const,
+  };
+}
+
 export interface Validator<T> {
   check(value: unknown): value is T;
   /** One line per problem; empty when the value conforms. */

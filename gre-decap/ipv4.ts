@@ -30,15 +30,7 @@ export function decodeIpv4(b: Uint8Array, off: number, end: number, m: PacketMet
 
   const total = (b[off + 2] << 8) | b[off + 3];
   const proto = b[off + 9];
-  if (m.ipCount === 0) {
-    m.outerVersion = 4;
-    m.outerSrcOff = off + 12;
-    m.outerDstOff = off + 16;
-  }
-  m.ipCount++;
-  m.ipVersion = 4;
-  m.ipSrcOff = off + 12;
-  m.ipDstOff = off + 16;
+  m.enterIp(4, off + 12, off + 16);
   m.ipSrc4 = ((b[off + 12] << 24) | (b[off + 13] << 16) | (b[off + 14] << 8) | b[off + 15]) >>> 0;
   m.ipDst4 = ((b[off + 16] << 24) | (b[off + 17] << 16) | (b[off + 18] << 8) | b[off + 19]) >>> 0;
   m.ipTotalLen = total;

@@ -22,15 +22,7 @@ export function decodeIpv6(b: Uint8Array, off: number, end: number, m: PacketMet
   if (end - off < 40) return -R_IPV6_TOO_SHORT;
   if (b[off] >> 4 !== 6) return -R_IPV6_BAD_VERSION;
   const plen = (b[off + 4] << 8) | b[off + 5];
-  if (m.ipCount === 0) {
-    m.outerVersion = 6;
-    m.outerSrcOff = off + 8;
-    m.outerDstOff = off + 24;
-  }
-  m.ipCount++;
-  m.ipVersion = 6;
-  m.ipSrcOff = off + 8;
-  m.ipDstOff = off + 24;
+  m.enterIp(6, off + 8, off + 24);
   m.ipSrc4 = 0;
   m.ipDst4 = 0;
   m.ipTotalLen = plen + 40;

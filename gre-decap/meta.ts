@@ -67,6 +67,19 @@ export class PacketMeta {
   next = 0;
   nextEnd = 0;
 
+  /** An IP header of `version` met, its addresses at these offsets: the innermost so far, and the outer one if it is the first. */
+  enterIp(version: number, srcOff: number, dstOff: number): void {
+    if (this.ipCount === 0) {
+      this.outerVersion = version;
+      this.outerSrcOff = srcOff;
+      this.outerDstOff = dstOff;
+    }
+    this.ipCount++;
+    this.ipVersion = version;
+    this.ipSrcOff = srcOff;
+    this.ipDstOff = dstOff;
+  }
+
   /** Reset what says which other fields are valid (see the validity note above). */
   reset(): void {
     this.reason = 0;

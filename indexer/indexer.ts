@@ -8,7 +8,7 @@ import type { Client } from '@elastic/elasticsearch';
 import type { Logger } from 'pino';
 import { backoffMs, sleep, Stopped } from '../net/backoff.js';
 import { createKafka } from '../kafka/client.js';
-import { ConsumerLoop, type ConsumedBatch } from '../kafka/consumer.js';
+import { ConsumerLoop, consumerStats, type ConsumedBatch } from '../kafka/consumer.js';
 import { ensureTopics } from '../kafka/topics.js';
 
 /** How the messages of one topic become documents. */
@@ -30,12 +30,9 @@ export interface IndexerOptions {
   maxBackoffMs?: number;
 }
 
-export class IndexerStats {
-  indexed = 0;
-  bulkRequests = 0;
-  retries = 0;
-  rejected = 0; // Elasticsearch refused the document (4xx other than 429)
-}
+/** The consumer loop's counts and the indexer's: documents indexed, bulk requests, bulk retries (requests or items tried again), documents rejected (Elasticsearch refused them: 4xx other than 429). */
+const indexerStats = () => consumerStats('indexed', 'bulkRequests', 'bulkRetries', 'rejected');
+export type IndexerStats = ReturnType<typeof indexerStats>;
 
 interface Operation {
   action: Record<string, unknown>;
@@ -43,7 +40,7 @@ interface Operation {
 }
 
 export class Indexer {
-  readonly stats = new IndexerStats();
+  readonly stats = indexerStats();
   private readonly consumer: ConsumerLoop<Operation>;
   readonly kafka;
   private readonly stopping = new AbortController();
@@ -58,11 +55,8 @@ export class Indexer {
       what: 'record for its route',
       decode: (value, topic) => toOperation(o.routes[topic], value),
       handle: (b) => this.indexBatch(b),
+      stats: this.stats,
     });
-  }
-
-  get consumerStats() {
-    return this.consumer.stats;
   }
 
   async start(): Promise<void> {
@@ -72,7 +66,7 @@ export class Indexer {
       replicationFactor: this.o.replicationFactor,
       attempts: Infinity,
       signal: this.stopping.signal,
-      onRetry: (err, attempt) => this.o.log.warn({ err: err.message, attempt }, 'kafka not ready; retrying'),
+      log: this.o.log,
     });
     await this.consumer.start();
   }
@@ -101,7 +95,7 @@ export class Indexer {
         this.stats.bulkRequests++;
         res = await this.o.client.bulk({ operations: pending, refresh: false });
       } catch (err) {
-        this.stats.retries++;
+        this.stats.bulkRetries++;
         this.o.log.warn({ err: (err as Error).message, documents: pending.length / 2 }, 'bulk request failed; retrying');
         return false;
       }
@@ -118,7 +112,7 @@ export class Indexer {
         }
       });
       if (retry.length === 0) return true;
-      this.stats.retries++;
+      this.stats.bulkRetries++;
       pending = retry;
       await sleep(backoffMs(attempt, { baseMs: 200, maxMs: this.o.maxBackoffMs }));
     }

@@ -126,15 +126,27 @@ export interface KafkaOptions {
   log: Logger;
 }
 
+/** Each client's bridge for its one-call admin clients (withAdmin), whose library lines go to debug. */
+const adminLoggers = new WeakMap<Kafka, LibraryLogger>();
+
 /** A client whose library logs go to the service's pino logger (warnings and errors only). */
 export function createKafka(o: KafkaOptions): Kafka {
   const { KafkaJS } = load();
-  return new KafkaJS.Kafka({ kafkaJS: { brokers: [...o.brokers], clientId: o.clientId, logLevel: KafkaJS.logLevel.WARN, logger: pinoBridge(o.log) } });
+  const kafka = new KafkaJS.Kafka({ kafkaJS: { brokers: [...o.brokers], clientId: o.clientId, logLevel: KafkaJS.logLevel.WARN, logger: pinoBridge(o.log) } });
+  adminLoggers.set(kafka, pinoBridge(o.log, 'debug'));
+  return kafka;
 }
 
-/** Runs `fn` with a connected admin client, and disconnects it whatever happens. */
+/**
+ * Runs `fn` with a connected admin client, and disconnects it whatever happens. The client lives for this one
+ * call, and what goes wrong is the call's rejection, which its caller reports (ensureTopics once per outage,
+ * the health probe in /healthz); so librdkafka's own lines about it are logged at debug: at warn, every call
+ * against a broker that is away added its connection errors to the log, every few seconds, each from a new
+ * client (librdkafka's suppression of identical errors works within one client).
+ */
 export async function withAdmin<T>(kafka: Kafka, fn: (admin: Admin) => Promise<T>): Promise<T> {
-  const admin = kafka.admin();
+  const logger = adminLoggers.get(kafka);
+  const admin = kafka.admin(logger ? { kafkaJS: { logger } } : {});
   await admin.connect();
   try {
     return await fn(admin);
@@ -149,12 +161,13 @@ export async function endOffsets(kafka: Kafka, topic: string): Promise<Map<numbe
   return new Map(offsets.map((p) => [p.partition, BigInt(p.high)]));
 }
 
-function pinoBridge(log: Logger): LibraryLogger {
+/** librdkafka's lines into pino: info as debug, debug as trace; warnings and errors as such, or at `problems` (debug). */
+function pinoBridge(log: Logger, problems?: 'debug'): LibraryLogger {
   const child = log.child({ component: 'kafka' });
   const bridge: LibraryLogger = {
     info: (msg, extra) => child.debug(extra ?? {}, msg),
-    warn: (msg, extra) => child.warn(extra ?? {}, msg),
-    error: (msg, extra) => child.error(extra ?? {}, msg),
+    warn: (msg, extra) => child[problems ?? 'warn'](extra ?? {}, msg),
+    error: (msg, extra) => child[problems ?? 'error'](extra ?? {}, msg),
     debug: (msg, extra) => child.trace(extra ?? {}, msg),
     namespace: () => bridge,
     setLogLevel: () => undefined,

@@ -14,6 +14,7 @@
 
 import type { Logger } from 'pino';
 import { backoffMs } from '../net/backoff.js';
+import { counts, type Counts } from '../net/counts.js';
 import { rebalanceCodes, type Consumer as KafkaConsumer, type EachBatchPayload, type Kafka } from './client.js';
 
 export interface Consumed<T> {
@@ -47,27 +48,38 @@ export interface ConsumerLoopOptions<T> {
   maxBatch?: number;
   /** How long a stop may take before the member is dropped regardless (default 10 s). */
   stopTimeoutMs?: number;
+  /** Where the loop counts (the service's stats, made by consumerStats()); default a fresh one. */
+  stats?: ConsumerStats;
 }
 
-export class ConsumerStats {
-  messages = 0;
-  invalid = 0;
-  batches = 0;
-  /** Batches handed back ('retry') and fetched again later. */
-  retries = 0;
-  /** Lag per "topic/partition": messages in the partition after this member's position. */
-  readonly lag = new Map<string, number>();
+/**
+ * What a consumer loop counts: messages (consumed and committed), invalid (skipped), batches, retries
+ * (batches handed back and fetched again later) and lag per "topic/partition" (messages in the partition
+ * after this member's position); with the service's own counts `K` beside them on the same object, which
+ * the service hands to its loop (`stats` option), so one object is its counters log line and its /metrics.
+ */
+export type ConsumerStats<K extends string = never> = Counts<'messages' | 'invalid' | 'batches' | 'retries' | K> & { readonly lag: Map<string, number> };
+
+export function consumerStats<const K extends string = never>(...own: K[]): ConsumerStats<K> {
+  return { ...counts<'messages' | 'invalid' | 'batches' | 'retries' | K>('messages', 'invalid', 'batches', 'retries', ...own), lag: new Map<string, number>() };
+}
+
+/** Fields for a counters log line: every count, and the lag per partition. */
+export function statsLine(stats: ConsumerStats): Record<string, unknown> {
+  return { ...stats, lag: Object.fromEntries(stats.lag) };
 }
 
 export class ConsumerLoop<T> {
-  readonly stats = new ConsumerStats();
+  readonly stats: ConsumerStats;
   private consumer: KafkaConsumer | null = null;
   private settling: Promise<void> = Promise.resolve();
   private failures = 0; // consecutive 'retry' results, for the backoff
   private stopping = false;
   private readonly resumeTimers = new Set<NodeJS.Timeout>();
 
-  constructor(private readonly o: ConsumerLoopOptions<T>) {}
+  constructor(private readonly o: ConsumerLoopOptions<T>) {
+    this.stats = o.stats ?? consumerStats();
+  }
 
   async start(): Promise<void> {
     const o = this.o;

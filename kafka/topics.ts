@@ -6,7 +6,9 @@
 // exists", or partitions without a leader yet) is not a failure: the step is tried again until every
 // topic is there with leaders, and only a broker that stays away is an error.
 
+import type { Logger } from 'pino';
 import { backoffMs, sleep } from '../net/backoff.js';
+import { OutageLog } from '../net/outage-log.js';
 import { withAdmin, type Kafka } from './client.js';
 
 export const TOPICS = {
@@ -31,6 +33,10 @@ export interface EnsureTopicsOptions {
   attempts?: number;
   /** Told about each failed attempt before the next one. */
   onRetry?: (err: Error, attempt: number) => void;
+  /** Where a broker that is away is said: once, then a reminder a minute, then once when it answers (net/outage-log.ts). */
+  log?: Pick<Logger, 'warn' | 'info'>;
+  /** Fields added to those lines. */
+  logFields?: Record<string, unknown>;
   /** Gives up (throwing its reason) when aborted: a service told to stop while its broker is away. */
   signal?: AbortSignal;
 }
@@ -39,6 +45,7 @@ export interface EnsureTopicsOptions {
 export async function ensureTopics(kafka: Kafka, specs: readonly TopicSpec[], o: EnsureTopicsOptions = {}): Promise<string[]> {
   const attempts = o.attempts ?? 20;
   const created: string[] = [];
+  const outage = o.log ? new OutageLog(o.log, 'kafka', { fields: o.logFields }) : null;
   for (let attempt = 1; ; attempt++) {
     o.signal?.throwIfAborted();
     try {
@@ -61,10 +68,12 @@ export async function ensureTopics(kafka: Kafka, specs: readonly TopicSpec[], o:
         const leaderless = meta.filter((t) => t.partitions.length === 0 || t.partitions.some((p) => p.leader < 0)).map((t) => t.name);
         if (leaderless.length) throw new Error(`no leader yet for ${leaderless.join(', ')}`);
       });
+      outage?.ok();
       return created;
     } catch (err) {
       o.signal?.throwIfAborted();
       if (attempt >= attempts) throw err;
+      outage?.failed(err as Error);
       o.onRetry?.(err as Error, attempt);
       await sleep(backoffMs(attempt));
     }

@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { afterEach, expect, it } from 'vitest';
 import type { Kafka } from '../kafka/client.js';
-import { ConsumerStats } from '../kafka/consumer.js';
+import { consumerStats } from '../kafka/consumer.js';
 import { ServiceStatus } from './service-metrics.js';
 
 const log = pino({ level: 'silent' });
@@ -27,7 +27,7 @@ const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 it('healthz reasons: Kafka unreachable until a probe answers, then lag growing over three probes, then ok again', async () => {
   let away: string | null = 'connect ECONNREFUSED';
-  const consumer = new ConsumerStats();
+  const consumer = consumerStats();
   status = new ServiceStatus({ service: 'analyze', log, probeEveryMs: 20, lagSamples: 3 }).onKafka(fakeKafka(() => away), { consumer });
   expect(status.reasons()).toEqual(['kafka unreachable: not connected to Kafka yet']);
   await status.listen('127.0.0.1:0');

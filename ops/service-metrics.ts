@@ -226,10 +226,6 @@ export class ServiceStatus {
 export const HTTP_OPTION = { http: { type: 'string' as const } };
 export const HTTP_HELP = 'serve /healthz and /metrics (Prometheus) on HOST:PORT, e.g. 127.0.0.1:9464 (default off)';
 
-/** Increments a count per key in a plain object (events by kind, actions by kind). */
-export function countBy(counts: Record<string, number>, key: string): void {
-  counts[key] = (counts[key] ?? 0) + 1;
-}
 
 export interface CollectorView {
   source: string;
@@ -279,10 +275,10 @@ export function responderMetrics(s: ServiceStatus, a: { anomalies: number; actio
   counterFrom(r, 'tapwatch_responder_ledger_events_total', 'Action events read into the ledger.', [], () => a.ledgerEvents);
 }
 
-export function indexerMetrics(s: ServiceStatus, a: { indexed: number; bulkRequests: number; retries: number; rejected: number }): void {
+export function indexerMetrics(s: ServiceStatus, a: { indexed: number; bulkRequests: number; bulkRetries: number; rejected: number }): void {
   const r = s.registry;
   counterFrom(r, 'tapwatch_indexer_documents_indexed_total', 'Documents Elasticsearch accepted.', [], () => a.indexed);
   counterFrom(r, 'tapwatch_indexer_bulk_requests_total', 'Bulk requests sent.', [], () => a.bulkRequests);
-  counterFrom(r, 'tapwatch_indexer_retries_total', 'Bulk requests or items tried again.', [], () => a.retries);
+  counterFrom(r, 'tapwatch_indexer_retries_total', 'Bulk requests or items tried again.', [], () => a.bulkRetries);
   counterFrom(r, 'tapwatch_indexer_documents_rejected_total', 'Documents Elasticsearch refused (4xx other than 429).', [], () => a.rejected);
 }

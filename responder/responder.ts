@@ -9,6 +9,7 @@
 // (outcome), what a release does (undo), and the one place an ActionEvent is built (actionEvent).
 
 import type { Logger } from 'pino';
+import { counts } from '../net/counts.js';
 import type { Subscriber } from '../contracts/control-api.js';
 import { ACTION_RESULTS, ACTION_SCHEMA_ID, actionId, anomalyRef, type ActionEvent, type ActionResult, type PreviousState } from '../contracts/action-event.js';
 import type { AnomalyEvent } from '../contracts/anomaly-event.js';
@@ -34,15 +35,15 @@ export interface ResponderOptions {
   enforcer?: string;
 }
 
-export class ResponderStats {
-  anomalies = 0;
-  /** Anomalies already decided (redelivered, or replayed after a restart): nothing done, nothing emitted. */
-  duplicates = 0;
-  /** Actions held back by an open breaker after its one alert. */
-  suppressed = 0;
-  /** ActionEvents emitted, by result. */
-  readonly results = Object.fromEntries(ACTION_RESULTS.map((r) => [r, 0])) as Record<ActionResult, number>;
+/**
+ * Anomalies handled; duplicates: anomalies already decided (redelivered, or replayed after a restart), nothing
+ * done, nothing emitted; suppressed: actions held back by an open breaker after its one alert; ActionEvents
+ * emitted, by result.
+ */
+function responderStats() {
+  return Object.assign(counts('anomalies', 'duplicates', 'suppressed'), { results: counts(...ACTION_RESULTS) });
 }
+export type ResponderStats = ReturnType<typeof responderStats>;
 
 export interface Responder {
   readonly stats: ResponderStats;
@@ -81,7 +82,7 @@ export function createResponder(o: ResponderOptions): Responder {
     actor: o.actor ?? 'tapwatch-responder',
     enforcer: o.enforcer ?? 'control-api',
     ledger: new ActionLedger(),
-    stats: new ResponderStats(),
+    stats: responderStats(),
   };
   const clock = o.now ?? (() => new Date());
   const serial = oneAtATime();

@@ -10,12 +10,13 @@ import type { ControlClient } from '../control/model.js';
 import { actionEventErrors, type ActionEvent } from '../contracts/action-event.js';
 import { eventErrors, type AnomalyEvent } from '../contracts/anomaly-event.js';
 import { createKafka, type Kafka } from '../kafka/client.js';
-import { ConsumerLoop, jsonDecoder, type ConsumedBatch } from '../kafka/consumer.js';
+import { ConsumerLoop, consumerStats, jsonDecoder, type ConsumedBatch } from '../kafka/consumer.js';
 import { Producer } from '../kafka/producer.js';
 import { readTopic, type TopicReader } from '../kafka/topic-reader.js';
 import { ensureTopics, TOPICS } from '../kafka/topics.js';
 import { backoffMs, sleep, Stopped } from '../net/backoff.js';
-import { countBy } from '../ops/service-metrics.js';
+import { OutageLog } from '../net/outage-log.js';
+import { countBy } from '../net/counts.js';
 import type { Policy } from './policy.js';
 import { createResponder, type Responder, type ResponderOptions } from './responder.js';
 
@@ -38,17 +39,17 @@ export interface ResponderServiceOptions {
   notifiers?: ResponderOptions['notifiers'];
 }
 
-export class ResponderServiceStats {
-  published = 0;
-  /** ActionEvents read from the actions topic into the ledger (own ones included). */
-  ledgerEvents = 0;
-  ledgerInvalid = 0;
-  /** Published action events by "action/result". */
-  readonly actionKinds: Record<string, number> = {};
+/**
+ * The consumer loop's counts and the service's: action events published, read from the actions topic into
+ * the ledger (ledgerEvents, own ones included) or skipped there (ledgerInvalid); published ones by "action/result".
+ */
+function responderServiceStats() {
+  return Object.assign(consumerStats('published', 'ledgerEvents', 'ledgerInvalid'), { actionKinds: {} as Record<string, number> });
 }
+export type ResponderServiceStats = ReturnType<typeof responderServiceStats>;
 
 export class ResponderService {
-  readonly stats = new ResponderServiceStats();
+  readonly stats = responderServiceStats();
   readonly responder: Responder;
   readonly kafka: Kafka;
   private readonly anomalies: string;
@@ -77,11 +78,8 @@ export class ResponderService {
       handle: (b) => this.onBatch(b),
       // One anomaly may take API calls retried with backoff: small batches keep the member responsive.
       maxBatch: 50,
+      stats: this.stats,
     });
-  }
-
-  get consumerStats() {
-    return this.consumer.stats;
   }
 
   async start(): Promise<void> {
@@ -91,8 +89,9 @@ export class ResponderService {
       replicationFactor: this.o.replicationFactor,
       attempts: Infinity,
       signal,
-      onRetry: (err, attempt) => this.o.log.warn({ err: err.message, attempt }, 'kafka not ready; retrying'),
+      log: this.o.log,
     });
+    const outage = new OutageLog(this.o.log, 'kafka', { fields: { step: 'rebuilding the ledger from the actions topic' } });
     for (let attempt = 1; ; attempt++) {
       signal.throwIfAborted();
       try {
@@ -100,10 +99,11 @@ export class ResponderService {
           group: `tapwatch-responder-ledger-${process.pid}-${Date.now()}`,
         });
         await this.ledger.caughtUp;
+        outage.ok();
         break;
       } catch (err) {
         await this.ledger?.stop();
-        this.o.log.warn({ err: (err as Error).message, attempt }, 'rebuilding the ledger from the actions topic failed; retrying');
+        outage.failed(err as Error);
         await sleep(backoffMs(attempt));
       }
     }

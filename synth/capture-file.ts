@@ -2,7 +2,7 @@
 // whole-file builders (pcap and pcapng, every variant the readers must accept) for tests.
 
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { put16, put32 } from './put.js';
+import { put16, put32 } from '../net/put.js';
 
 const PCAP_MAGIC_US = 0xa1b2c3d4;
 const PCAP_MAGIC_NS = 0xa1b23c4d;

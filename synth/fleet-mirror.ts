@@ -20,7 +20,7 @@ import {
 import { DIR_UP, ERSPAN3_TIMESTAMP, GRE_SEQ, OUTER_IP, OUTER_L4, buildTemplates } from './fleet-templates.js';
 import { Prng } from '../net/prng.js';
 import { Script, writeAppPrefix, writeScript } from './fleet-traffic.js';
-import { put16, put32 } from './put.js';
+import { put16, put32 } from '../net/put.js';
 
 /** Bump when the bytes for given options change, so cached captures (bench/) are not reused. */
 export const FLEET_MIRROR_FORMAT = 1;

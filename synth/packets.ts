@@ -4,7 +4,7 @@
 // Transport checksums (UDP, TCP, ICMPv6) are left 0; IPv4 header, ICMP and GRE checksums are computed.
 
 import { internetChecksum, patchIpv4Checksum } from './checksum.js';
-import { put16, put32 } from './put.js';
+import { put16, put32 } from '../net/put.js';
 
 function concat(...parts: Uint8Array[]): Uint8Array {
   let n = 0;

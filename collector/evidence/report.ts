@@ -11,6 +11,7 @@ import {
   F_DNS_LABEL_MAX, F_DNS_NAMES_DROPPED, F_TLS_HELLOS, F_TLS_NO_SNI, F_TLS_MALFORMED, F_ICMP_UNREACH, STRIDE,
 } from '../device-counters.js';
 import type { Aggregator } from '../aggregate.js';
+import { DNS_TYPES } from '../../contracts/inspection-record.js';
 import type { AddressNames } from '../records.js';
 import type { JsonWriter } from '../record-batch.js';
 import type { ReusedArrays } from '../reused-arrays.js';
@@ -20,6 +21,12 @@ import { FLOW_STRIDE, FL_UP_PACKETS, FL_DOWN_PACKETS } from '../aggregate.js';
 import { registeredDomain } from '../../net/registered-domain.js';
 import { subdomainOf, countChars, entropy } from './domains.js';
 import { escapeName, latin1 } from './name-text.js';
+
+// Runs of consecutive counters (../device-counters.ts), each written by one JsonWriter.nums: the query types
+// in DNS_TYPES order (F_DNS_TYPES), and the TLS counts.
+const DNS_TYPE_KEYS = DNS_TYPES.map((t, k) => `${k === 0 ? '{' : ','}"${t}":`);
+const TLS_KEYS = ['{"client_hellos":', ',"without_sni":', ',"malformed":'] as const;
+if (F_TLS_NO_SNI !== F_TLS_HELLOS + 1 || F_TLS_MALFORMED !== F_TLS_HELLOS + 2) throw new Error('collector/evidence/report.ts: the TLS counters are no longer consecutive');
 
 const V_UP_PACKETS = FL_UP_PACKETS;
 const V_UP_BYTES = FL_UP_PACKETS + 1;
@@ -219,12 +226,8 @@ export class EvidenceReport {
     }
     w.raw('],"dns":');
     this.writeDns(w, slot, c, base);
-    w.raw(',"tls":{"client_hellos":');
-    w.num(c[base + F_TLS_HELLOS]);
-    w.raw(',"without_sni":');
-    w.num(c[base + F_TLS_NO_SNI]);
-    w.raw(',"malformed":');
-    w.num(c[base + F_TLS_MALFORMED]);
+    w.raw(',"tls":');
+    w.nums(TLS_KEYS, c, base + F_TLS_HELLOS);
     w.byte(0x7d);
   }
 
@@ -362,24 +365,9 @@ export class EvidenceReport {
     w.num(queries);
     w.raw(',"responses":');
     w.num(responses);
-    const t = base + F_DNS_TYPES;
     const types = (): void => {
-      w.raw(',"types":{"a":');
-      w.num(c[t]);
-      w.raw(',"aaaa":');
-      w.num(c[t + 1]);
-      w.raw(',"txt":');
-      w.num(c[t + 2]);
-      w.raw(',"null":');
-      w.num(c[t + 3]);
-      w.raw(',"cname":');
-      w.num(c[t + 4]);
-      w.raw(',"mx":');
-      w.num(c[t + 5]);
-      w.raw(',"any":');
-      w.num(c[t + 6]);
-      w.raw(',"other":');
-      w.num(c[t + 7]);
+      w.raw(',"types":');
+      w.nums(DNS_TYPE_KEYS, c, base + F_DNS_TYPES);
       w.byte(0x7d);
     };
     if (queries === 0 && responses === 0 && malformed === 0) {

@@ -39,10 +39,9 @@ export class KafkaSink implements RecordSink {
       replicationFactor: this.opts.replicationFactor,
       attempts: Infinity,
       signal,
-      onRetry: (err, attempt) => {
-        this.stats.retries++;
-        this.log.warn({ err: err.message, attempt, sink: this.name }, 'kafka not ready; retrying');
-      },
+      log: this.log,
+      logFields: { sink: this.name },
+      onRetry: () => this.stats.retries++,
     });
     if (created.length) this.log.info({ topic: this.opts.topic, partitions: this.opts.partitions }, 'created topic');
   }

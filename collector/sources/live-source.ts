@@ -14,6 +14,7 @@ import { LINKTYPE_RAW } from '../../gre-decap/layers.js';
 import type { Collector } from '../collector.js';
 import { parseIpv6Words } from '../device-nets.js';
 import type { Pipeline } from '../pipeline.js';
+import { put16, put32 } from '../../net/put.js';
 
 export interface LiveSourceOptions {
   iface?: string;
@@ -200,8 +201,7 @@ function writeIpv4Udp(b: Uint8Array, r: RemoteInfo, dstPort: number, len: number
   const parts = r.address.split('.');
   b.fill(0, 0, 28);
   b[0] = 0x45;
-  b[2] = (len + 28) >> 8;
-  b[3] = (len + 28) & 0xff;
+  put16(b, 2, len + 28);
   b[8] = 64;
   b[9] = 17;
   for (let i = 0; i < 4; i++) b[12 + i] = Number(parts[i]);
@@ -212,27 +212,17 @@ function writeIpv4Udp(b: Uint8Array, r: RemoteInfo, dstPort: number, len: number
 function writeIpv6Udp(b: Uint8Array, r: RemoteInfo, dstPort: number, len: number): number {
   b.fill(0, 0, 48);
   b[0] = 0x60;
-  b[4] = (len + 8) >> 8;
-  b[5] = (len + 8) & 0xff;
+  put16(b, 4, len + 8);
   b[6] = 17;
   b[7] = 64;
   const words = parseIpv6Words(r.address.split('%')[0]);
-  for (let i = 0; i < 4; i++) {
-    const at = 8 + 4 * i;
-    b[at] = words[i] >>> 24;
-    b[at + 1] = (words[i] >>> 16) & 0xff;
-    b[at + 2] = (words[i] >>> 8) & 0xff;
-    b[at + 3] = words[i] & 0xff;
-  }
+  for (let i = 0; i < 4; i++) put32(b, 8 + 4 * i, words[i]);
   writeUdp(b, 40, r.port, dstPort, len);
   return 48;
 }
 
 function writeUdp(b: Uint8Array, at: number, src: number, dst: number, len: number): void {
-  b[at] = src >> 8;
-  b[at + 1] = src & 0xff;
-  b[at + 2] = dst >> 8;
-  b[at + 3] = dst & 0xff;
-  b[at + 4] = (len + 8) >> 8;
-  b[at + 5] = (len + 8) & 0xff;
+  put16(b, at, src);
+  put16(b, at + 2, dst);
+  put16(b, at + 4, len + 8);
 }

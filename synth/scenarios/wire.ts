@@ -13,7 +13,7 @@ import { internetChecksum, patchIpv4Checksum } from '../checksum.js';
 import { GRE_MIRROR_OVERHEAD, wrapInGre } from '../mirror-wrap.js';
 import { LINKTYPE_ETHERNET } from '../../gre-decap/layers.js';
 import { Rand } from './random.js';
-import { put16, put32 } from '../put.js';
+import { put16, put32 } from '../../net/put.js';
 
 export const TCP_FIN = 0x01;
 export const TCP_SYN = 0x02;
