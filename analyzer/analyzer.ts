@@ -168,7 +168,7 @@ class AnalyzerImpl implements Analyzer {
       // no metric rule judges it and nothing learns from it. What the traffic is still holds: a tunnel's
       // names or a sweep's failed hosts are there however short the interval (rates in it can only read low).
       const dev = this.device(r, t);
-      this.judgeEvidence(r, dev, this.fleet.group(dev.group), t, minute, !dev.baseline.ready, emit);
+      this.judgeEvidence(r, dev, this.fleet.group(dev.group), t, minute, this.newcomer(dev, t), emit);
       return events ?? NONE;
     }
     const current = this.fleet.advance(minute);
@@ -176,7 +176,8 @@ class AnalyzerImpl implements Analyzer {
     const g = this.fleet.group(dev.group);
     const v = this.v;
     const warming = !dev.baseline.ready;
-    if (!warming && !dev.warm) {
+    const newcomer = this.newcomer(dev, t);
+    if (!newcomer && !dev.warm) {
       dev.warm = true;
       g.warmDevices++;
     }
@@ -188,9 +189,9 @@ class AnalyzerImpl implements Analyzer {
 
     const bucket = this.bucketOf(minute);
     for (const rule of this.rules) this.judgeRule(rule, r, dev, g, current, bucket, minute, emit);
-    this.judgeEvidence(r, dev, g, t, minute, warming, emit);
+    this.judgeEvidence(r, dev, g, t, minute, newcomer, emit);
 
-    this.learn(r, dev, g, current, minute, warming);
+    this.learn(r, dev, g, current, minute, warming, newcomer);
     return events ?? NONE;
   }
 
@@ -294,14 +295,23 @@ class AnalyzerImpl implements Analyzer {
     return roundBaseline(baseline);
   }
 
-  private judgeEvidence(r: InspectionRecord, dev: DeviceState, g: GroupState, t: number, minute: number, warming: boolean, emit: (e: AnomalyEvent) => void): void {
+  /**
+   * Watched for less than warmupSeconds: what the device talks to is still being learned, so nothing is
+   * new to it yet (its group is what it is compared with). Time, not samples: a tracker that reports a
+   * few times an hour knows its hosts after a day, though its baseline takes weeks of samples.
+   */
+  private newcomer(dev: DeviceState, t: number): boolean {
+    return t - dev.first < this.config.warmupSeconds;
+  }
+
+  private judgeEvidence(r: InspectionRecord, dev: DeviceState, g: GroupState, t: number, minute: number, newcomer: boolean, emit: (e: AnomalyEvent) => void): void {
     const known = dev.destinations;
     const ctx: DetectorContext = {
       t,
       seconds: r.interval.seconds,
-      warming,
+      warming: newcomer,
       newToDevice(key, since) {
-        if (warming) return false;
+        if (newcomer) return false;
         const i = known.find(key);
         return i < 0 || (known.first[i] !== KNOWN_SINCE_WARMUP && known.first[i] * 60 >= since);
       },
@@ -317,7 +327,7 @@ class AnalyzerImpl implements Analyzer {
       const severity = verdict.strong ? e.strongSeverity : e.severity;
       const tr = dev.alarms.step(e.index, verdict.breach, e.toAlarm, e.toClear, minute, severityRank(severity));
       if (dev.alarms.active(e.index) && e.behavior.evidence.kind !== 'new-destination') corroborating.push(e.name);
-      if (tr) emit(this.evidenceEvent(r, dev, e, tr, verdict, warming, minute));
+      if (tr) emit(this.evidenceEvent(r, dev, e, tr, verdict, newcomer, minute));
     }
     for (const e of this.evidence) {
       if (e.behavior.evidence.kind !== 'corroborated') continue;
@@ -335,17 +345,17 @@ class AnalyzerImpl implements Analyzer {
           unit: 'now',
           ...(breach ? { evidence: { kind: 'corroborated' as const, behaviors: corroborating } } : {}),
         };
-        emit(this.evidenceEvent(r, dev, e, tr, verdict, warming, minute));
+        emit(this.evidenceEvent(r, dev, e, tr, verdict, newcomer, minute));
       }
     }
   }
 
-  private evidenceEvent(r: InspectionRecord, dev: DeviceState, e: CompiledEvidence, tr: AlarmTransition, verdict: Verdict, warming: boolean, minute: number): AnomalyEvent {
+  private evidenceEvent(r: InspectionRecord, dev: DeviceState, e: CompiledEvidence, tr: AlarmTransition, verdict: Verdict, newcomer: boolean, minute: number): AnomalyEvent {
     const kind = e.behavior.evidence.kind;
     const relative = kind === 'exfiltration' || kind === 'new-destination';
     return this.event(r, dev, e, tr, {
       detector: 'evidence',
-      basis: relative ? (warming ? 'group' : 'device') : 'absolute',
+      basis: relative ? (newcomer ? 'group' : 'device') : 'absolute',
       metric: verdict.metric,
       observed: verdict.observed,
       threshold: verdict.threshold,
@@ -393,14 +403,14 @@ class AnalyzerImpl implements Analyzer {
   }
 
   /** What the record teaches: the destinations the device and its group use, the baseline, the usual mix, the fleet model. */
-  private learn(r: InspectionRecord, dev: DeviceState, g: GroupState, current: boolean, minute: number, warming: boolean): void {
+  private learn(r: InspectionRecord, dev: DeviceState, g: GroupState, current: boolean, minute: number, warming: boolean, newcomer: boolean): void {
     const inAlarm = dev.alarms.anyActive();
     const hosts = new Set<number>();
     for (const d of r.destinations.top) if (isPublic(d.ip)) hosts.add(hostKey(d.name, d.ip));
     for (const c of r.contacts) if (isPublic(c.ip)) hosts.add(hostKey(c.name, c.ip));
     let adoptions = 0;
     for (const key of hosts) {
-      const touched = dev.destinations.touch(key, minute, warming);
+      const touched = dev.destinations.touch(key, minute, newcomer);
       // A device in alarm does not vote for what its group uses.
       if (touched & ADDED && !inAlarm && adoptions < this.config.destinations.maxAdoptionsPerRecord) {
         g.adopt(key);

@@ -27,7 +27,7 @@ export interface DetectorContext {
   /** Start of the record's interval, seconds since the epoch. */
   t: number;
   seconds: number;
-  /** The device's own baseline is still warming up. */
+  /** Watched for less than warmupSeconds: nothing is new to the device yet (its group is what it is compared with). */
   warming: boolean;
   /** The host (a name, else an address) first seen by the device at or after `since` (seconds), or never; false while warming. */
   newToDevice(key: number, since: number): boolean;
