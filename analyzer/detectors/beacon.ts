@@ -4,9 +4,9 @@
 // not evidence by itself: keep-alives to a device's own cloud are as regular as any C&C (an MQTT
 // ping every 60.000 s). What makes a regular far end suspicious is that the device never resolved it
 // (no DNS answer names the address: an SNI alone is the device's own word; malware carries its C&C
-// address), or resolved it by a name that is news (the registered domain new to the device since the
-// window began, or, while the device warms up, unused by a group large enough to say so: an implant
-// that looks its C&C up before each check-in); and that the device opened the session in view (not one
+// address), or looks it up before each new connection by a name that is news (the registered domain
+// new to the device since the window began, or, while the device warms up, unused by a group large
+// enough to say so: an implant without a resolver cache); and that the device opened the session in view (not one
 // older than the monitoring, whose DNS answer nobody saw), the far end answers, it is on the internet,
 // and the device's group does not use it (a fleet's platform reached by a hard-coded address is the
 // fleet's, not one device's).
@@ -98,9 +98,12 @@ export function beaconDetector(p: Params): EvidenceDetector<BeaconState> {
         // an upload's connections in the window must not read as a channel hours later.
         if (!regular || ctx.t - times[times.length - 1] > 3 * period) continue;
         if (x.started !== 1 || !x.answered) continue;
-        // A far end the device resolved is its own service unless the name is news (isNews): new to
-        // the device since the window began, or, while it warms up, to a group that can say so.
-        if (x.name_source === 'dns' ? !isNews(x.host, true, ctx, from) : ctx.commonInGroup(x.host)) continue;
+        // A far end the device resolved is its own service unless it looks the name up for a new
+        // connection at each check-in (an implant without a resolver cache) and the name is news (isNews):
+        // new to the device since the window began, or, while it warms up, to a group that can say so.
+        // A resolved persistent session is any device's cloud keep-alive; its name is news whenever the
+        // session it replaced predates the monitoring (a lock's MQTT broker, known until then by address).
+        if (x.name_source === 'dns' ? persistent(x, times.length) || !isNews(x.host, true, ctx, from) : ctx.commonInGroup(x.host)) continue;
         mostRegular = Math.max(mostRegular, times.length);
         if (times.length >= p.minContacts && (!best || times.length > best.n)) best = { x, period, jitter, n: times.length };
       }
@@ -122,14 +125,18 @@ export function beaconDetector(p: Params): EvidenceDetector<BeaconState> {
           jitter: Math.round(best.jitter * 1000) / 1000,
           contacts: best.n,
           span_seconds: Math.round(times[times.length - 1] - times[0]),
-          // A new connection per contact starts about as often as it bursts; a session, once.
-          session: x.transport === 'tcp' && x.starts * 2 < best.n ? 'persistent' : 'per-contact',
+          session: persistent(x, best.n) ? 'persistent' : 'per-contact',
           group_devices: ctx.groupDevices(x.host),
         };
       }
       return verdict;
     },
   };
+}
+
+/** A new connection per contact starts about as often as it bursts; a session, once. */
+function persistent(x: Tracked, contacts: number): boolean {
+  return x.transport === 'tcp' && x.starts * 2 < contacts;
 }
 
 const gaps = new Float64Array(MAX_TIMES);

@@ -125,6 +125,10 @@ describe('beacon', () => {
     expect(events[0].evidence).toMatchObject({ kind: 'beacon', session: 'per-contact', destination: { name: 'update.mirrorsync.example', name_source: 'dns' } });
     expect(events[0].summary).toMatch(/by a name new to it and its group/);
     expect(alarms(run(c10, [...warm, ...checkIns('eu.api.vendor.example')]))).toEqual([]);
+    // One session resolved once and kept alive (a lock reconnecting to its MQTT broker, whose earlier
+    // session predated the monitoring): a keep-alive, not a look-up per check-in.
+    const session = checkIns('a30hje92j76kem.iot.us-west-2.amazonaws.example').map((r, k) => ({ ...r, contacts: r.contacts.map((c) => ({ ...c, starts: k === 0 ? 1 : 0 })) }));
+    expect(alarms(run(c10, [...warm, ...session]))).toEqual([]);
   });
 
   it('a new connection per beacon with only an SNI for a name is flagged too (an SNI is the device\'s own word)', () => {
