@@ -8,11 +8,11 @@
 //   under attack (whatever benign noise it is going through);
 // - recall where the detectors reach it on this fleet (measured below); the types they do not catch
 //   every time are listed as known gaps, with what was measured, and only held to not getting worse.
-// Measured (2026-12-02, after the collector stopped letting an SNI overwrite the DNS answer that named an
-// address): this fleet (60 devices, seed 3) and 40 devices seed 4: no false alarm at medium or above; bench:detect's
-// defaults, seed 1: 1 false medium (beacon) over 606 device-days, no high. Beacons to a name the device resolves
-// at every check-in are not judged (a real lock hub's cloud reconnects look the same: judging them raised 43
-// false mediums on ../shared/realiot's sifely hub), so about a third of the generated beacons are a known gap.
+// Measured (2026-12-03): this fleet (60 devices for its first day, seed 3) and seeds 4 and 5: no false alarm at
+// medium or above; bench:detect's defaults (357 devices, 3 days, incidents after the fleet's first day), seeds
+// 1-3: every incident of every type, no false alarm. On a fleet's first day uploads to named destinations and
+// beacons through a name looked up at each check-in are not judged (the group cannot yet say which names are its
+// own), so some of them are known gaps here.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -52,16 +52,14 @@ describe('detection benchmark, small (60 devices for a day, 4 incidents of each 
     expect(type('scan').medianTimeToDetect).toBeLessThanOrEqual(1);
   });
 
-  // Known gaps, measured (default rules, 2026-12-02) at this size on seeds 3, 4, 5 and with bench:detect's
-  // defaults (300 devices, 2 days, 6 per type, seed 1): exfiltration recall 0.50 every time (missed on seed 5:
-  // 3.3 MB in 55 min and 37.4 MB in 31 min to new named destinations; beacon fired on the second, exfiltration
-  // not); flood recall 1.0, 0.50, 0.50 and 1.0 (missed on seed 5: UDP floods of 372 and 2,007 packets/s to
-  // random ports, no alarm of any behavior).
-  // Held to not getting worse; raise these when the detectors catch more.
-  it('catches at least half of the beacons, exfiltrations and floods (known gaps)', () => {
-    expect(type('beacon').recall).toBeGreaterThanOrEqual(0.5);
+  // Known gaps on a fleet's first day, measured (default rules, 2026-12-03) at this size on seeds 3, 4, 5:
+  // beacons 3 of 4 each time and exfiltrations 2 of 4 (the named ones: not judged on the first day); floods
+  // 4 of 4, 2 of 4, 2 of 4 (missed on seeds 4 and 5: Mirai's generic UDP flood, random ports, 214 to 2,219
+  // packets/s). Held to not getting worse; raise these when the detectors catch more.
+  it('catches every flood, 3 of 4 beacons and half of the exfiltrations on this first day (known gaps)', () => {
+    expect(type('flood').recall).toBe(1);
+    expect(type('beacon').recall).toBeGreaterThanOrEqual(0.75);
     expect(type('exfiltration').recall).toBeGreaterThanOrEqual(0.5);
-    expect(type('flood').recall).toBeGreaterThanOrEqual(0.5);
   });
 
   it('raises no false alarm at medium or above on this fleet (measured: none)', () => {
