@@ -14,20 +14,14 @@
 //   {"mode","frames","measuredFrames","youngGcs","youngGcsInWarmup","loopMs","framesPerSecond","batches","kernelDrops"}
 // 'control' allocates one small object per frame: it must show collections, or the probe proves nothing.
 
-import { PerformanceObserver, constants, performance } from 'node:perf_hooks';
-import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { performance } from 'node:perf_hooks';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { openCapture } from '../../gre-decap/readers/capture.js';
-import { Decapsulator } from '../../gre-decap/decap.js';
 import { Frame } from '../../gre-decap/readers/frame.js';
-import { PacketMeta } from '../../gre-decap/meta.js';
-import { DecapSummary } from '../../gre-decap/summary.js';
-import { Collector } from '../../collector/collector.js';
-import { DeviceNets } from '../../collector/device-nets.js';
 import { openLiveCapture, LiveCaptureError, type LiveCapture } from '../../collector/sources/live-capture.js';
 import { intOption, parseCommand, UsageError, type CommandSpec } from '../../cli/args.js';
+import { observeScavenges, openWindow, probeSink } from './gc-window.js';
 
 const spec: CommandSpec = {
   name: 'live-gc-probe',
@@ -57,53 +51,7 @@ const spec: CommandSpec = {
   },
 };
 
-type Sink = (f: Frame) => void;
-const kept: unknown[] = new Array(1024).fill(null);
-
-function sinkFor(mode: string): Sink {
-  const decap = new Decapsulator();
-  const m = new PacketMeta();
-  switch (mode) {
-    case 'decap': {
-      const s = new DecapSummary();
-      return (f) => {
-        decap.decodeFrame(f, m);
-        s.add(f.buf, m);
-      };
-    }
-    case 'collect': {
-      const c = new Collector({
-        nets: new DeviceNets(['10.128.0.0/9']), intervalSeconds: 86_400, topK: 10,
-        maxDevices: 65536, maxFlows: 1 << 20, maxDestinations: 1 << 20,
-        clock: 'packet', source: 'probe', onRecords: () => undefined,
-      });
-      return (f) => c.onFrame(f);
-    }
-    case 'none':
-      return () => undefined;
-    case 'control':
-      return (f) => {
-        decap.decodeFrame(f, m);
-        kept[m.dstPort & 1023] = { port: m.dstPort, len: m.ipTotalLen };
-      };
-    default:
-      throw new UsageError(`--mode: decap, collect or control, got '${mode}'`);
-  }
-}
-
 const STAMP_EVERY = 1 << 13;
-const HEADROOM = 128 * 1024;
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as (o: { type: 'minor' | 'major' }) => void;
-const NEW_SPACE = getHeapSpaceStatistics().findIndex((s) => s.space_name === 'new_space');
-let filler: unknown = null;
-
-function openWindow(): void {
-  gc({ type: 'minor' });
-  gc({ type: 'minor' });
-  const free = getHeapSpaceStatistics()[NEW_SPACE].space_available_size;
-  for (let left = free - HEADROOM; left >= 1024; left -= 1024) filler = new Array(122);
-}
 
 function main(argv: string[]): void {
   const parsed = parseCommand(spec, argv);
@@ -116,7 +64,7 @@ function main(argv: string[]): void {
   if (warmup >= total) throw new UsageError('--warmup must be below --frames');
   const maxWait = intOption('max-wait-ms', v['max-wait-ms'], 1, 2_147_483_647) ?? 120_000;
   const mode = v.mode ?? 'decap';
-  const sink = sinkFor(mode);
+  const { sink } = probeSink(mode);
 
   if (v.prewarm) {
     const r = openCapture(v.prewarm);
@@ -125,13 +73,7 @@ function main(argv: string[]): void {
     r.close();
   }
 
-  const scavenges: number[] = [];
-  const obs = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) {
-      if ((e as unknown as { detail: { kind: number } }).detail.kind === constants.NODE_PERFORMANCE_GC_MINOR) scavenges.push(e.startTime);
-    }
-  });
-  obs.observe({ entryTypes: ['gc'] });
+  const scavenges = observeScavenges();
 
   const bounds = new Float64Array(2);
   // PROBE_HEAP=1: a sampling heap profile of the window, garbage included (diagnosis only; it allocates itself).
@@ -144,7 +86,7 @@ function main(argv: string[]): void {
   let cap: LiveCapture | null = null;
   const giveUp = setTimeout(() => {
     cap?.close();
-    obs.disconnect();
+    scavenges.stop();
     process.stderr.write(`live-gc-probe: gave up after ${maxWait} ms with ${n} of ${total} frames\n`);
     process.exitCode = 1;
   }, maxWait);
@@ -188,7 +130,7 @@ function main(argv: string[]): void {
   }
 
   function report(): void {
-    obs.disconnect();
+    scavenges.stop();
     if (heapSession) {
       heapSession.post('HeapProfiler.stopSampling', (err, res) => {
         if (!err) writeFileSync(process.env.PROBE_HEAP_OUT ?? 'live-gc-probe.heapprofile', JSON.stringify((res as { profile: unknown }).profile));
@@ -198,8 +140,8 @@ function main(argv: string[]): void {
     const measured = total! - Math.floor(warmup / STAMP_EVERY) * STAMP_EVERY; // frames from the last window opening on
     process.stdout.write(JSON.stringify({
       mode, drive, frames: n, measuredFrames: measured,
-      youngGcs: scavenges.filter((t) => t >= from && t <= to).length,
-      youngGcsInWarmup: scavenges.filter((t) => t < from).length,
+      youngGcs: scavenges.times.filter((t) => t >= from && t <= to).length,
+      youngGcsInWarmup: scavenges.times.filter((t) => t < from).length,
       loopMs: Math.round(to - from),
       framesPerSecond: Math.round(measured / ((to - from) / 1000)),
       batches: live.stats.batches ?? null,

@@ -1,0 +1,93 @@
+// What both allocation probes (gc-probe.ts over a capture file, live-gc-probe.ts over live capture)
+// measure with: the per-frame work of each mode, a young generation put in a known state before the
+// measured window opens, and the young-generation collections observed.
+
+import { PerformanceObserver, constants } from 'node:perf_hooks';
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { Decapsulator } from '../../gre-decap/decap.js';
+import type { Frame } from '../../gre-decap/readers/frame.js';
+import { PacketMeta } from '../../gre-decap/meta.js';
+import { DecapSummary } from '../../gre-decap/summary.js';
+import { Collector } from '../../collector/collector.js';
+import { DeviceNets } from '../../collector/device-nets.js';
+import { UsageError } from '../../cli/args.js';
+
+export type Sink = (f: Frame) => void;
+
+const kept: unknown[] = new Array(1024).fill(null);
+
+/**
+ * The per-frame work of a mode: 'none', 'decap' (decode + summary), 'collect' (the whole collector path,
+ * interval clock included), or 'control', which allocates one small object per frame: it must show
+ * collections, or the probe proves nothing.
+ */
+export function probeSink(mode: string): { sink: Sink; collector?: Collector } {
+  const decap = new Decapsulator();
+  const m = new PacketMeta();
+  switch (mode) {
+    case 'none':
+      return { sink: () => undefined };
+    case 'decap': {
+      const s = new DecapSummary();
+      return {
+        sink: (f) => {
+          decap.decodeFrame(f, m);
+          s.add(f.buf, m);
+        },
+      };
+    }
+    case 'collect': {
+      // An interval longer than the capture: closing an interval builds records and is meant to
+      // allocate, once a minute.
+      const c = new Collector({
+        nets: new DeviceNets(['10.128.0.0/9']), intervalSeconds: 86_400, topK: 10,
+        maxDevices: 65536, maxFlows: 1 << 20, maxDestinations: 1 << 20,
+        clock: 'packet', source: 'probe', onRecords: () => undefined,
+      });
+      return { sink: (f) => c.onFrame(f), collector: c };
+    }
+    case 'control':
+      return {
+        sink: (f) => {
+          decap.decodeFrame(f, m);
+          kept[m.dstPort & 1023] = { port: m.dstPort, len: m.ipTotalLen };
+        },
+      };
+    default:
+      throw new UsageError(`mode: none, decap, collect or control, got '${mode}'`);
+  }
+}
+
+// The measured window opens on a young generation in a known state: emptied, then filled with garbage
+// to about HEADROOM bytes short of a scavenge. Its count of scavenges then depends only on what the
+// window allocates: zero while that stays under ~100 KiB in all (< 0.1 byte per packet), at least one
+// above. Opened wherever warm-up happened to leave the young generation (anywhere from empty to full,
+// from run to run), the few KiB the window allocates once forced a scavenge in some runs and not in
+// others: 6-11 KiB on Node 24, mostly V8 installing TurboFan code for the decoders and aggregator that
+// it tiers up from Maglev only after the warm-up, and 2-4 KiB on Node 20; plus the first end of file.
+const HEADROOM = 128 * 1024; // asked for; V8 reports 10-50 KiB more as available than it lets us allocate
+setFlagsFromString('--expose-gc'); // the probe's own handle on the collector: no need to start node with it
+const gc = runInNewContext('gc') as (o: { type: 'minor' | 'major' }) => void;
+const NEW_SPACE = getHeapSpaceStatistics().findIndex((s) => s.space_name === 'new_space');
+let filler: unknown = null;
+
+export function openWindow(): void {
+  gc({ type: 'minor' });
+  gc({ type: 'minor' }); // promotes what survived the first
+  const free = getHeapSpaceStatistics()[NEW_SPACE].space_available_size;
+  // 1 KiB each on 64-bit V8 without pointer compression (Node's builds): 32-byte JSArray + 16 + 122 × 8.
+  for (let left = free - HEADROOM; left >= 1024; left -= 1024) filler = new Array(122);
+}
+
+/** Start times of the young-generation collections from now on; stop() ends the observation. */
+export function observeScavenges(): { times: number[]; stop(): void } {
+  const times: number[] = [];
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      if ((e as unknown as { detail: { kind: number } }).detail.kind === constants.NODE_PERFORMANCE_GC_MINOR) times.push(e.startTime);
+    }
+  });
+  obs.observe({ entryTypes: ['gc'] });
+  return { times, stop: () => obs.disconnect() };
+}
