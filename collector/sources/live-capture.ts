@@ -289,6 +289,8 @@ export function openLiveCapture(opts: LiveCaptureOptions, consumer: FrameConsume
   checkSize('ringBytes', ringBytes, snaplen, 1 << 30);
   const batch = opts.batch ?? DEFAULT_BATCH;
   checkSize('batch', batch, 1, 1 << 20);
+  const coalesceMs = opts.coalesceMs ?? 1;
+  checkSize('coalesceMs', coalesceMs, 0, 1000); // before the handle is opened: a refusal leaves nothing open
 
   const ring = Buffer.alloc(ringBytes);
   const meta = new Uint32Array(batch * META_FIELDS);
@@ -325,8 +327,6 @@ export function openLiveCapture(opts: LiveCaptureOptions, consumer: FrameConsume
       if (live.closed) return; // closed from onFrame: the rest of the batch is not delivered
     }
   };
-  const coalesceMs = opts.coalesceMs ?? 1;
-  checkSize('coalesceMs', coalesceMs, 0, 1000);
   try {
     if (opts.drive === 'manual') h.dispatch(onBatch); // sets the callback; reads what is there already
     else h.start(onBatch, coalesceMs);

@@ -56,6 +56,7 @@ typedef struct {
   int in_dispatch;
   int close_requested;
   int closed;
+  napi_async_cleanup_hook_handle cleanup; // registered while polling: env teardown closes us first
   char err[PCAP_ERRBUF_SIZE + 128];
 } cap_t;
 
@@ -113,12 +114,21 @@ static void drop_ref(napi_env env, napi_ref *r) {
   }
 }
 
+static void do_close(cap_t *c);
 static void on_handle_closed(uv_handle_t *h) {
   cap_t *c = (cap_t *)h->data;
   if (--c->pending_closes > 0) return;
   napi_env env = c->env;
+  napi_async_cleanup_hook_handle hook = c->cleanup;
+  c->cleanup = NULL;
   c->polling = 0;
   drop_ref(env, &c->self); // may let the object (and this struct, in its finalizer) go
+  if (hook != NULL) napi_remove_async_cleanup_hook(hook); // last: may run finalize() at teardown
+}
+
+static void on_env_teardown(napi_async_cleanup_hook_handle hook, void *arg) {
+  (void)hook;
+  do_close((cap_t *)arg); // on_handle_closed removes the hook
 }
 
 // Stops polling and closes libpcap. Never inside pcap_dispatch: then it is deferred to its end.
@@ -247,6 +257,10 @@ static void on_poll(uv_poll_t *h, int status, int events);
 static void after_read(cap_t *c, int n) {
   if (c->closed) return;
   if (n < 0) {
+    // A read error is final: stop waking up (a persistent error would otherwise call back in a busy
+    // loop when the callback does not close), then say so once.
+    uv_poll_stop(&c->poll);
+    uv_timer_stop(&c->timer);
     call_js(c, -1);
     return;
   }
@@ -495,6 +509,7 @@ static napi_value m_start(napi_env env, napi_callback_info info) {
   }
   c->polling = 1;
   CHECK(napi_create_reference(env, self, 1, &c->self));
+  CHECK(napi_add_async_cleanup_hook(env, on_env_teardown, c, &c->cleanup));
   return NULL;
 }
 
