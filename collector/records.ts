@@ -63,12 +63,14 @@ export class AddressNames {
 
 /** destinations.hosts: the far hosts with most uplink packets, over all their ports. */
 export const HOSTS_LISTED = 4;
-// Per host number, in the interval's host arrays: packets and bytes each way (HOST_STRIDE numbers).
+// Per host number, in the interval's host arrays: packets and bytes each way (HOST_STRIDE numbers, in the
+// order of HOST_VOLUME_KEYS: written as one run).
 const H_UP_PACKETS = 0;
 const H_DOWN_PACKETS = 1;
 const H_UP_BYTES = 2;
 const H_DOWN_BYTES = 3;
 const HOST_STRIDE = 4;
+const HOST_VOLUME_KEYS = [',"up_packets":', ',"down_packets":', ',"up_bytes":', ',"down_bytes":'] as const;
 
 const ETHERNET_HEADER = 14; // as in contracts/inspection-record.ts trafficStatistics()
 
@@ -353,14 +355,7 @@ export function writeRecords(
       const at = h * HOST_STRIDE;
       w.raw(k > 0 ? ',{"ip":' : '{"ip":');
       w.str(hostIp[h]);
-      w.raw(',"up_packets":');
-      w.num(hostVol[at + H_UP_PACKETS]);
-      w.raw(',"down_packets":');
-      w.num(hostVol[at + H_DOWN_PACKETS]);
-      w.raw(',"up_bytes":');
-      w.num(hostVol[at + H_UP_BYTES]);
-      w.raw(',"down_bytes":');
-      w.num(hostVol[at + H_DOWN_BYTES]);
+      w.nums(HOST_VOLUME_KEYS, hostVol, at);
       w.raw(',"ports":');
       w.num(hostPorts[h]);
       evidence.writeName(w, slot, hostDest[h]);
