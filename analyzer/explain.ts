@@ -80,7 +80,7 @@ function evidenceWords(x: Evidence, e: Omit<AnomalyEvent, 'summary'>): string {
     case 'dns-tunnel':
       return `${count(x.distinct_names)} distinct names under ${x.domain} ${e.unit} (${count(x.queries)} queries): ${x.signals.join(', ')}; e.g. ${x.examples.join(', ')}${x.resolvers.length ? `; via ${x.resolvers.join(', ')}` : ''}`;
     case 'flood':
-      return `${count(x.packets_per_second)} packets per second one-way to ${far(x.target)}, a host new to it (${x.one_way_ratio} sent for each one back)`;
+      return `${count(x.packets_per_second)} packets per second one-way to ${x.ports ? `${x.target.ip}${x.target.name ? ` (${x.target.name})` : ''} on ${count(x.ports)} ports` : far(x.target)}, a host new to it (${x.one_way_ratio} sent for each one back)`;
     case 'destinations':
       return `${formatBytes(x.bytes_up)} up ${e.unit} to destinations new to it and its group: ${x.destinations.slice(0, 3).map((d) => `${far(d)} ${formatBytes(d.bytes_up)} up`).join(', ')}${x.destinations.length > 3 ? `, and ${x.destinations.length - 3} more` : ''}`;
     case 'corroborated':

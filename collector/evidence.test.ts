@@ -223,6 +223,38 @@ describe('contacts', () => {
   });
 });
 
+describe('far hosts over all their ports (destinations.hosts)', () => {
+  const DEV = '10.128.0.9';
+  const VICTIM = '198.51.100.77';
+
+  it("a random-port flood's packets add up on its one host; 4 hosts by packets up, named, only hosts sent to", () => {
+    const frames: Timed[] = [
+      [query(DEV, 'api.example.com'), 0.5],
+      [answer(DEV, 'api.example.com', 'a', ['203.0.113.7']), 0.51],
+    ];
+    // 300 datagrams of 64 bytes to the victim, each to its own port from its own port: 92 bytes of IP each.
+    for (let i = 0; i < 300; i++) frames.push([up(DEV, VICTIM, udp(bytes(64), { src: 1024 + ((i * 7919) % 60000), dst: 1 + ((i * 104729) % 65000) }), 17), 1 + i * 0.1]);
+    // Its own server both ways on two ports; three more hosts sent fewer (two as many as each other, listed by
+    // address, the third cut like the resolver); one that only sent to the device.
+    for (let i = 0; i < 20; i++) {
+      frames.push([data(DEV, '203.0.113.7', i % 2 ? 443 : 8883, 10), 2 + i]);
+      frames.push([down(DEV, '203.0.113.7', tcp(bytes(30), { src: i % 2 ? 443 : 8883, dst: 40000, flags: 0x18 }), 6), 2.1 + i]);
+    }
+    for (const [host, n] of [['203.0.113.22', 2], ['203.0.113.21', 2], ['203.0.113.23', 1]] as const) for (let i = 0; i < n; i++) frames.push([data(DEV, host, 443, 10), 3 + i]);
+    for (let i = 0; i < 50; i++) frames.push([down(DEV, '192.0.2.99', udp(bytes(10), { src: 123, dst: 123 }), 17), 4 + i]);
+    const [r] = byDevice(collectFrames(frames, { topK: 2 }), DEV);
+    expect(r.destinations.distinct).toBe(7);
+    // Each (host, port) of the flood is a packet: the top destinations show none of it.
+    expect(r.destinations.top.map((d) => d.ip)).not.toContain(VICTIM);
+    expect(r.destinations.hosts).toEqual([
+      { ip: VICTIM, up_packets: 300, down_packets: 0, up_bytes: 300 * 92, down_bytes: 0, ports: new Set(Array.from({ length: 300 }, (_, i) => 1 + ((i * 104729) % 65000))).size },
+      { ip: '203.0.113.7', up_packets: 20, down_packets: 20, up_bytes: 20 * 50, down_bytes: 20 * 70, ports: 2, name: 'api.example.com', name_source: 'dns' },
+      { ip: '203.0.113.21', up_packets: 2, down_packets: 0, up_bytes: 100, down_bytes: 0, ports: 1 },
+      { ip: '203.0.113.22', up_packets: 2, down_packets: 0, up_bytes: 100, down_bytes: 0, ports: 1 },
+    ]);
+  });
+});
+
 describe('determinism', () => {
   it('the same frames give the same records, whatever the per-process hash keys', () => {
     const frames: Timed[] = [];

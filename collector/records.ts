@@ -3,7 +3,7 @@
 // order: contracts/inspection-record.ts) straight from the typed arrays into the interval's reusable
 // RecordBatch (./record-batch.ts): no object per record, flow or destination. Flows are grouped by
 // destination and destinations by device with counting sorts, so each device's protocols, top
-// destinations and evidence come from one walk over its own entries.
+// destinations, far hosts and evidence come from one walk over its own entries.
 
 import { AddrTable } from '../net/addr-table.js';
 import { formatAddrKey } from '../net/ip-format.js';
@@ -61,6 +61,17 @@ export class AddressNames {
   }
 }
 
+/** destinations.hosts: the far hosts with most uplink packets, over all their ports. */
+export const HOSTS_LISTED = 4;
+// Per host number, in the interval's host arrays: packets and bytes each way (HOST_STRIDE numbers, in the
+// order of HOST_VOLUME_KEYS: written as one run).
+const H_UP_PACKETS = 0;
+const H_DOWN_PACKETS = 1;
+const H_UP_BYTES = 2;
+const H_DOWN_BYTES = 3;
+const HOST_STRIDE = 4;
+const HOST_VOLUME_KEYS = [',"up_packets":', ',"down_packets":', ',"up_bytes":', ',"down_bytes":'] as const;
+
 const ETHERNET_HEADER = 14; // as in contracts/inspection-record.ts trafficStatistics()
 
 // Runs of consecutive counters (collector/device-counters.ts), each written by one JsonWriter.nums: the six
@@ -84,7 +95,10 @@ export class RecordScratch {
   readonly protoSeen = new Uint8Array(PROTO_COUNT);
   readonly protos: number[] = [];
   top = new Int32Array(16);
-  readonly farAddrs = new Set<string>();
+  /** The device's far hosts (address text → host number), with per host number its address, and the first of its far ends. */
+  readonly farHosts = new Map<string, number>();
+  readonly hostIp: string[] = [];
+  readonly hostTop = new Int32Array(HOSTS_LISTED);
   readonly farPorts = new Set<number>();
   readonly flowKey = new Uint32Array(2);
   readonly destKey = new Uint32Array(6);
@@ -161,7 +175,20 @@ export function writeRecords(
   const tally = s.protoTally;
   const seen = s.protoSeen;
   const protos = s.protos;
-  const farAddrs = s.farAddrs;
+  const farHosts = s.farHosts;
+  const hostIp = s.hostIp;
+  const hostTop = s.hostTop;
+  // Per host number of the device being written (at most one per destination): volume, far ends, first far end.
+  const nd = agg.dests.size;
+  const hostVol = s.arrays.float64(6, nd * HOST_STRIDE);
+  const hostPorts = s.arrays.int32(7, nd);
+  const hostDest = s.arrays.int32(8, nd);
+  const hostBefore = (a: number, b: number): number => {
+    const pa = hostVol[a * HOST_STRIDE + H_UP_PACKETS];
+    const pb = hostVol[b * HOST_STRIDE + H_UP_PACKETS];
+    if (pa !== pb) return pb - pa;
+    return hostIp[a] < hostIp[b] ? -1 : hostIp[a] > hostIp[b] ? 1 : 0;
+  };
   const farPorts = s.farPorts;
   const top = s.top;
   const destBefore = (a: number, b: number): number => {
@@ -188,11 +215,11 @@ export function writeRecords(
     const packets = upPackets + downPackets;
     const ipBytes = c[base + F_UP_BYTES] + c[base + F_DOWN_BYTES];
 
-    // One walk over the device's destinations and their flows: protocols, flows, distinct far ends, top destinations.
+    // One walk over the device's destinations and their flows: protocols, flows, far hosts and ports, top destinations.
     let flows = 0;
     let topLen = 0;
     protos.length = 0;
-    farAddrs.clear();
+    farHosts.clear();
     farPorts.clear();
     for (let j = evidence.destFrom(slot), to = evidence.destTo(slot); j < to; j++) {
       const d = evidence.destAt(j);
@@ -213,11 +240,30 @@ export function writeRecords(
       }
       // A destination that only an ICMP error was about has no packets and is not listed.
       if (evidence.packets(d) === 0) continue;
-      farAddrs.add(evidence.ip(d));
+      const far = evidence.ip(d);
+      let h = farHosts.get(far);
+      if (h === undefined) {
+        h = farHosts.size;
+        farHosts.set(far, h);
+        hostIp[h] = far;
+        hostDest[h] = d;
+        hostPorts[h] = 0;
+        hostVol.fill(0, h * HOST_STRIDE, (h + 1) * HOST_STRIDE);
+      }
+      const at = h * HOST_STRIDE;
+      hostVol[at + H_UP_PACKETS] += evidence.upPackets(d);
+      hostVol[at + H_DOWN_PACKETS] += evidence.downPackets(d);
+      hostVol[at + H_UP_BYTES] += evidence.upBytes(d);
+      hostVol[at + H_DOWN_BYTES] += evidence.downBytes(d);
+      hostPorts[h]++;
       if (l4 === L_TCP || l4 === L_UDP) farPorts.add((l4 << 16) | port);
       topLen = insertTop(top, 0, topLen, d, topK, destBefore);
     }
     protos.sort(s.byProto);
+    let hostLen = 0;
+    for (let h = 0, nh = farHosts.size; h < nh; h++) {
+      if (hostVol[h * HOST_STRIDE + H_UP_PACKETS] > 0) hostLen = insertTop(hostTop, 0, hostLen, h, HOSTS_LISTED, hostBefore);
+    }
 
     w.raw(head);
     w.str(ids[i]);
@@ -288,7 +334,7 @@ export function writeRecords(
       seen[p] = 0;
     }
     w.raw('],"destinations":{"distinct":');
-    w.num(farAddrs.size);
+    w.num(farHosts.size);
     w.raw(',"distinct_ports":');
     w.num(farPorts.size);
     w.raw(',"top":[');
@@ -301,6 +347,18 @@ export function writeRecords(
       w.raw(',"bytes":');
       w.num(evidence.bytes(d));
       evidence.writeName(w, slot, d);
+      w.byte(0x7d);
+    }
+    w.raw('],"hosts":[');
+    for (let k = 0; k < hostLen; k++) {
+      const h = hostTop[k];
+      const at = h * HOST_STRIDE;
+      w.raw(k > 0 ? ',{"ip":' : '{"ip":');
+      w.str(hostIp[h]);
+      w.nums(HOST_VOLUME_KEYS, hostVol, at);
+      w.raw(',"ports":');
+      w.num(hostPorts[h]);
+      evidence.writeName(w, slot, hostDest[h]);
       w.byte(0x7d);
     }
     w.raw(']},"tcp":');

@@ -79,6 +79,7 @@ export const EvidenceSchema = Type.Union([
       packets_per_second: Type.Number({ minimum: 0 }),
       one_way_ratio: Type.Number({ minimum: 0, description: 'packets to the target per packet from it' }),
       new_to_device: Type.Boolean(),
+      ports: Type.Optional(Type.Integer({ minimum: 2, description: "distinct (transport, port) far ends of the target host the packets went to, when more than one (a random-port flood); target's port is then its busiest" })),
     },
     { additionalProperties: false },
   ),

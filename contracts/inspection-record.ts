@@ -61,6 +61,24 @@ export const DestinationSchema = Type.Object(
 export type Destination = Static<typeof DestinationSchema>;
 
 /**
+ * One far host of the device, over all its ports and transports: what a flood to random ports of one
+ * victim adds up to, when each of its (host, transport, port) far ends carries a packet or two.
+ */
+export const HostSchema = Type.Object(
+  {
+    ip: Type.String(),
+    up_packets: Count,
+    down_packets: Count,
+    up_bytes: Count,
+    down_bytes: Count,
+    ports: Type.Integer({ minimum: 1, description: 'distinct (transport, port) far ends of the host the device exchanged packets with' }),
+    ...named,
+  },
+  { additionalProperties: false },
+);
+export type Host = Static<typeof HostSchema>;
+
+/**
  * One far end's contacts in the interval, for the regularity of contacts across intervals (beacons):
  * when its activity bursts began (a burst: packets to or from it with gaps under a second), connection
  * starts, and volume both ways. Persistent sessions show as bursts without starts.
@@ -150,6 +168,12 @@ export const InspectionRecordSchema = Type.Object(
         distinct: Type.Integer({ minimum: 0, description: 'distinct far-end addresses' }),
         distinct_ports: Type.Integer({ minimum: 0, description: 'distinct far-end (transport, port) pairs' }),
         top: Type.Array(DestinationSchema, { description: 'far ends by bytes (ties: packets, then address), at most top-K' }),
+        hosts: Type.Optional(
+          Type.Array(HostSchema, {
+            maxItems: 4,
+            description: 'far hosts over all their ports by uplink packets (ties: address), at most 4, only hosts sent at least one packet; absent in records of collectors before it',
+          }),
+        ),
       },
       { additionalProperties: false },
     ),

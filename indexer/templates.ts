@@ -13,7 +13,7 @@ export const INSPECTION_INDEX_PREFIX = 'tapwatch-inspection-';
 export const ANOMALIES_INDEX = 'tapwatch-anomalies';
 export const ACTIONS_INDEX = 'tapwatch-actions';
 /** Raise with every mapping change: ES keeps it with the template, so an installation can tell which one it has. */
-const TEMPLATE_VERSION = 5;
+const TEMPLATE_VERSION = 6;
 
 const keyword = { type: 'keyword' } as const;
 const long = { type: 'long' } as const;
@@ -93,6 +93,8 @@ export const INDEX_TEMPLATES = {
         distinct: long,
         distinct_ports: long,
         top: { type: 'nested', properties: { ip, port: long, transport: keyword, packets: long, bytes: long, ...named } },
+        // nested like top: "packets up to host x" must read x's packets, not every host's of a record that has x.
+        hosts: { type: 'nested', properties: { ip, up_packets: long, down_packets: long, up_bytes: long, down_bytes: long, ports: long, ...named } },
       },
     },
     tcp: counters(record.tcp),

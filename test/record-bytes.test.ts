@@ -198,6 +198,12 @@ describe('record bytes: the same NDJSON as the object builder', () => {
       expect(recs.some((x) => [...x.contacts, ...x.destinations.top, ...x.connections.failed_sample].some((c: { name?: string }) => c.name))).toBe(true);
       expect(recs.some((x) => x.connections.failed_sample.length > 0)).toBe(true);
       expect(recs.some((x) => x.tls.client_hellos > 0)).toBe(true);
+      // Far hosts over their ports: named ones, several ports, cut at 4, and ties in packets up (broken by address).
+      type H = { name?: string; ports: number; up_packets: number };
+      const hosts: H[][] = recs.map((x) => x.destinations.hosts);
+      expect(hosts.some((hs) => hs.some((h) => h.name && h.ports > 1))).toBe(true);
+      expect(recs.some((x) => x.destinations.hosts.length === 4 && x.destinations.distinct > 4)).toBe(true);
+      expect(hosts.some((hs) => hs.some((h, k) => k > 0 && h.up_packets === hs[k - 1].up_packets))).toBe(true);
     }
   });
 });

@@ -205,6 +205,41 @@ describe('flood', () => {
     const recs = [...Array.from({ length: 70 }, (_, i) => flood(i, 5, '198.51.100.9')), ...Array.from({ length: 5 }, (_, k) => flood(70 + k, 400, '198.51.100.9'))];
     expect(alarms(run(config(['flood'], 60), recs))).toEqual([]);
   });
+
+  // Mirai's "udp" flood: a random destination port per packet, so each (host, port) far end has a packet or
+  // two and only the per-host totals of destinations.hosts show the rate. 60,000 packets a minute to 60 ports
+  // of one host; the contacts list 16 of its ports with 20 packets each.
+  const randomPorts = (i: number, hosts: boolean) => {
+    const ip = '198.51.100.77';
+    const contacts = Array.from({ length: 16 }, (_, k) => ({ ip, port: 1024 + k * 977, transport: 'udp' as const, starts: 1, up_packets: 20 + (k === 3 ? 5 : 0), up_bytes: 20 * 512, down_packets: 0, down_bytes: 0 }));
+    return record({
+      i, up: { bytes: 60_000 * 512, packets: 60_000 }, down: { bytes: 100, packets: 1 }, contacts,
+      ...(hosts ? { hosts: [{ ip, up_packets: 60_000, down_packets: 0, up_bytes: 60_000 * 512, down_bytes: 0, ports: 60 }] } : {}),
+    });
+  };
+
+  it('a random-port flood to one host: its packets over all ports count, high, naming the number of ports', () => {
+    const events = alarms(run(c, [randomPorts(0, true)]));
+    expect(events[0]).toMatchObject({ behavior: 'flood', severity: 'high', observed: 1000 });
+    // The target's port is its busiest contact's.
+    expect(events[0].evidence).toMatchObject({ kind: 'flood', target: { ip: '198.51.100.77', port: 1024 + 3 * 977, transport: 'udp' }, ports: 60, new_to_device: true });
+    expect(events[0].summary).toContain('packets per second one-way to 198.51.100.77 on 60 ports');
+    // Without the per-host totals (a record of a collector before them), the contacts show a few packets a second.
+    expect(alarms(run(c, [randomPorts(0, false)]))).toEqual([]);
+  });
+
+  it('many ports of its own server, both ways, at the same rate: no flood', () => {
+    const server = '203.0.113.10';
+    const busy = (i: number) => record({
+      i, up: { bytes: 60_000 * 200, packets: 60_000 }, down: { bytes: 60_000 * 200, packets: 60_000 },
+      contacts: [{ ip: server, name: 'api.vendor.example', name_source: 'dns', port: 443, up_packets: 40, down_packets: 40 }],
+      hosts: [{ ip: server, name: 'api.vendor.example', name_source: 'dns', up_packets: 60_000, down_packets: 60_000, up_bytes: 60_000 * 200, down_bytes: 60_000 * 200, ports: 60 }],
+    });
+    const recs = [...Array.from({ length: 70 }, (_, i) => quiet(i)), ...Array.from({ length: 5 }, (_, k) => busy(70 + k))];
+    expect(alarms(run(config(['flood'], 60), recs))).toEqual([]);
+    // Two-way alone is enough, even to a host new to the device.
+    expect(alarms(run(c, [busy(0)]))).toEqual([]);
+  });
 });
 
 describe('exfiltration and new destinations', () => {

@@ -2,7 +2,9 @@
 // does on command (Mirai's UDP, SYN and ACK floods: thousands of packets a second to one victim,
 // answered by little or nothing). A host the device already talks to is not judged here: a video
 // stream to its own server is one-way and steady, and the device's baseline (packets_out_excess)
-// covers its usual destinations. Per far host, over every port (floods often pick random ports).
+// covers its usual destinations. Per far host, over every port (floods often pick random ports): from the
+// record's destinations.hosts, which sums each host over all its ports, when it has them; a random-port
+// flood puts a packet or two on each (host, port), so contacts and top destinations alone miss it.
 
 import type { InspectionRecord } from '../../contracts/inspection-record.js';
 import type { EvidenceParams } from '../../contracts/rules.schema.js';
@@ -17,6 +19,8 @@ interface Host {
   name?: string;
   up: number;
   down: number;
+  /** Distinct (transport, port) far ends of the host, when the record's destinations.hosts gave them. */
+  ports?: number;
 }
 
 export function floodDetector(p: Params): EvidenceDetector<null> {
@@ -25,14 +29,38 @@ export function floodDetector(p: Params): EvidenceDetector<null> {
     save: () => null,
     load: () => null,
     observe(_s: null, r: InspectionRecord, ctx: DetectorContext): Verdict {
-      // Up and down per host from the contacts; hosts only in the top destinations count their packets
-      // as one-way when the device's traffic as a whole is.
+      // Up and down per host over all its ports from destinations.hosts (the hosts most sent to); other
+      // hosts from the contacts; hosts only in the top destinations count their packets as one-way when the
+      // device's traffic as a whole is. A listed host's port is that of its busiest contact or top entry.
       const hosts = new Map<string, Host>();
+      const totals = new Set<string>();
+      for (const x of r.destinations.hosts ?? []) {
+        hosts.set(x.ip, { ip: x.ip, port: 0, transport: 'other', name: x.name, up: x.up_packets, down: x.down_packets, ports: x.ports });
+        totals.add(x.ip);
+      }
+      const busiest = new Map<string, number>();
       for (const c of r.contacts) {
-        const h = hosts.get(c.ip) ?? { ip: c.ip, port: c.port, transport: c.transport, name: c.name, up: 0, down: 0 };
+        let h = hosts.get(c.ip);
+        if (h && totals.has(c.ip)) {
+          if (c.up_packets + c.down_packets > (busiest.get(c.ip) ?? -1)) {
+            busiest.set(c.ip, c.up_packets + c.down_packets);
+            h.port = c.port;
+            h.transport = c.transport;
+          }
+          continue;
+        }
+        h ??= { ip: c.ip, port: c.port, transport: c.transport, name: c.name, up: 0, down: 0 };
         h.up += c.up_packets;
         h.down += c.down_packets;
         hosts.set(c.ip, h);
+      }
+      for (const d of r.destinations.top) {
+        const h = hosts.get(d.ip);
+        if (h && totals.has(d.ip) && !busiest.has(d.ip)) {
+          h.port = d.port;
+          h.transport = d.transport;
+          busiest.set(d.ip, d.packets);
+        }
       }
       const deviceOneWay = r.uplink.packets >= p.oneWayRatio * Math.max(1, r.downlink.packets);
       if (deviceOneWay) {
@@ -75,6 +103,7 @@ export function floodDetector(p: Params): EvidenceDetector<null> {
           packets_per_second: verdict.observed,
           one_way_ratio: Math.round(best.ratio * 10) / 10,
           new_to_device: true,
+          ...(h.ports !== undefined && h.ports > 1 ? { ports: h.ports } : {}),
         };
       }
       return verdict;

@@ -171,6 +171,23 @@ export class EvidenceReport {
     return this.vol(d, V_UP_BYTES) + this.vol(d, V_DOWN_BYTES);
   }
 
+  /** Destination d's packets and bytes each way. */
+  upPackets(d: number): number {
+    return this.vol(d, V_UP_PACKETS);
+  }
+
+  downPackets(d: number): number {
+    return this.vol(d, V_DOWN_PACKETS);
+  }
+
+  upBytes(d: number): number {
+    return this.vol(d, V_UP_BYTES);
+  }
+
+  downBytes(d: number): number {
+    return this.vol(d, V_DOWN_BYTES);
+  }
+
   l4(d: number): number {
     return this.l4Of[d];
   }

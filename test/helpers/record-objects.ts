@@ -14,7 +14,7 @@ import { transportName } from '../../collector/transport.js';
 import { PROTO_NAMES, protoOf } from '../../collector/protocols.js';
 import type { AddressNames, IntervalInfo } from '../../collector/records.js';
 import type { Inventory } from '../../inventory/inventory.js';
-import { RECORD_SCHEMA_ID, trafficStatistics, type Contact, type Destination, type InspectionRecord } from '../../contracts/inspection-record.js';
+import { RECORD_SCHEMA_ID, trafficStatistics, type Contact, type Destination, type Host, type InspectionRecord } from '../../contracts/inspection-record.js';
 import { X_SYN, X_SYN_ACK, X_RST, X_UDP_STARTS, X_ICMP_UNREACH, X_DNS_QUERIES } from '../../collector/evidence/destinations.js';
 import { registeredDomain } from '../../net/registered-domain.js';
 import { subdomainOf, countChars, entropy } from '../../collector/evidence/domains.js';
@@ -92,6 +92,8 @@ export function snapshot(
     const dests: (Destination & { id: number })[] = [];
     const farAddrs = new Set<string>();
     const farPorts = new Set<number>();
+    // Far hosts over all their ports and transports; the name of a host is that of its first far end.
+    const hosts = new Map<string, { host: Host; pairs: Set<string>; first: number }>();
     // A destination that only an ICMP error was about has no packets and is not listed.
     for (const d of evidence.destinationsOf(slot)) {
       const packets = evidence.packets(d);
@@ -102,8 +104,26 @@ export function snapshot(
       farAddrs.add(farIp);
       if (l4 === L_TCP || l4 === L_UDP) farPorts.add((l4 << 16) | port);
       dests.push({ id: d, ip: farIp, port, transport: transportName(l4), packets, bytes: evidence.bytes(d) });
+      let h = hosts.get(farIp);
+      if (!h) hosts.set(farIp, (h = { host: { ip: farIp, up_packets: 0, down_packets: 0, up_bytes: 0, down_bytes: 0, ports: 0 }, pairs: new Set(), first: d }));
+      const v = evidence.volumeOf(d);
+      h.host.up_packets += v.upPackets;
+      h.host.down_packets += v.downPackets;
+      h.host.up_bytes += v.upBytes;
+      h.host.down_bytes += v.downBytes;
+      h.pairs.add(`${transportName(l4)}/${port}`);
     }
     dests.sort((a, b) => b.bytes - a.bytes || b.packets - a.packets || (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : a.port - b.port));
+
+    const topHosts = [...hosts.values()]
+      .filter((h) => h.host.up_packets > 0)
+      .sort((a, b) => b.host.up_packets - a.host.up_packets || (a.host.ip < b.host.ip ? -1 : a.host.ip > b.host.ip ? 1 : 0))
+      .slice(0, 4)
+      .map((h): Host => {
+        const n = evidence.nameOf(slot, h.first);
+        const host = { ...h.host, ports: h.pairs.size };
+        return n ? { ...host, name: n.name, name_source: n.source } : host;
+      });
 
     const t = agg.tunType[slot];
     const tunnel: InspectionRecord['tunnel'] = { type: TUNNEL_NAMES[t] };
@@ -152,6 +172,7 @@ export function snapshot(
             ? { ip: x.ip, port: x.port, transport: x.transport, packets: x.packets, bytes: x.bytes, name: n.name, name_source: n.source }
             : { ip: x.ip, port: x.port, transport: x.transport, packets: x.packets, bytes: x.bytes };
         }),
+        hosts: topHosts,
       },
       tcp: { syn: c[base + F_SYN], syn_ack: c[base + F_SYN_ACK], rst: c[base + F_RST] },
       ...evidence.device(slot),
@@ -247,6 +268,11 @@ class ObjectEvidenceReport {
 
   bytes(d: number): number {
     return this.vol(d, V_UP_BYTES) + this.vol(d, V_DOWN_BYTES);
+  }
+
+  /** Destination d's packets and bytes each way. */
+  volumeOf(d: number): { upPackets: number; downPackets: number; upBytes: number; downBytes: number } {
+    return { upPackets: this.vol(d, V_UP_PACKETS), downPackets: this.vol(d, V_DOWN_PACKETS), upBytes: this.vol(d, V_UP_BYTES), downBytes: this.vol(d, V_DOWN_BYTES) };
   }
 
   l4(d: number): number {

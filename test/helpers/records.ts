@@ -1,7 +1,7 @@
 // Hand-made inspection records for unit tests: a quiet interval by default, with the parts a test is
 // about given in a few words (contacts, failed hosts, DNS domains), so a test reads as its scenario.
 
-import { RECORD_SCHEMA_ID, type Contact, type DnsDomain, type InspectionRecord } from '../../contracts/inspection-record.js';
+import { RECORD_SCHEMA_ID, type Contact, type DnsDomain, type Host, type InspectionRecord } from '../../contracts/inspection-record.js';
 
 export function quietEvidence(dnsQueries = 0): Pick<InspectionRecord, 'connections' | 'contacts' | 'dns' | 'tls'> {
   return {
@@ -27,6 +27,8 @@ export interface RecordOptions {
   up?: { bytes: number; packets: number };
   down?: { bytes: number; packets: number };
   contacts?: Partial<Contact>[];
+  /** destinations.hosts (the record has none without it, as records of collectors before it). */
+  hosts?: Partial<Host>[];
   failed?: { ip: string; port?: number; name?: string }[];
   /** Failed hosts beyond the sample (as a sweep's record has). */
   failedBeyond?: number;
@@ -38,6 +40,11 @@ export interface RecordOptions {
 /** A contact: defaults are an answered TCP session on 443 with one burst at the start of the interval. */
 export function contact(c: Partial<Contact>): Contact {
   return { ip: '203.0.113.10', port: 443, transport: 'tcp', starts: 1, answered: true, bursts: [0], bursts_dropped: 0, up_packets: 5, up_bytes: 600, down_packets: 5, down_bytes: 800, ...c };
+}
+
+/** A far host over all its ports: defaults are a two-way exchange on one port. */
+export function host(h: Partial<Host>): Host {
+  return { ip: '203.0.113.10', up_packets: 5, down_packets: 5, up_bytes: 600, down_bytes: 800, ports: 1, ...h };
 }
 
 export function domain(d: Partial<DnsDomain>): DnsDomain {
@@ -75,6 +82,7 @@ export function record(o: RecordOptions): InspectionRecord {
       distinct: contacts.length,
       distinct_ports: new Set(contacts.map((c) => c.port)).size,
       top: contacts.map((c) => ({ ip: c.ip, port: c.port, transport: c.transport, packets: c.up_packets + c.down_packets, bytes: c.up_bytes + c.down_bytes, ...(c.name ? { name: c.name } : {}), ...(c.name_source ? { name_source: c.name_source } : {}) })),
+      ...(o.hosts ? { hosts: o.hosts.map(host) } : {}),
     },
     tcp: { syn: 0, syn_ack: 0, rst: 0 },
     ...ev,
