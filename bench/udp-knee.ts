@@ -61,6 +61,8 @@ export interface KneeStep {
   /** Collector CPU (user + system) over the step, 100 = one core. */
   cpuPct: number;
   rssMB: number;
+  /** The machine's 1-minute load average at the end of the step (the machine is shared). */
+  load1: number;
 }
 
 export interface KneeReport {
@@ -285,6 +287,7 @@ export async function runKnee(o: KneeOptions): Promise<KneeReport> {
         devices: after.get(DEVICES) ?? 0,
         cpuPct: Math.round((100 * (use1.cpuS - use0.cpuS)) / wallS),
         rssMB: Math.round(use1.rssMB),
+        load1: Number(loadavg().split(' ')[0]),
       };
       steps.push(step);
       log(`udp-knee: ${row(step)}`);
@@ -326,11 +329,11 @@ function statBytes(capture: string, datagrams: number): number {
   return Math.round((size - 24 - datagrams * (16 + 14 + 20 + 8)) / datagrams);
 }
 
-const HEAD = ['offered pps', 'sent pps', 'sent', 'counted', 'kernel drops', 'loss %', 'records/s', 'devices', 'collector CPU %', 'RSS MB'];
+const HEAD = ['offered pps', 'sent pps', 'sent', 'counted', 'kernel drops', 'loss %', 'records/s', 'devices', 'collector CPU %', 'RSS MB', 'load 1m'];
 
 function cells(s: KneeStep): string[] {
   const n = (x: number) => x.toLocaleString('en-US');
-  return [n(s.offeredPps), n(s.achievedPps), n(s.sent), n(s.counted), n(s.kernelDrops), s.lossPct.toFixed(s.lossPct < 1 ? 3 : 1), n(s.recordsPerS), n(s.devices), String(s.cpuPct), String(s.rssMB)];
+  return [n(s.offeredPps), n(s.achievedPps), n(s.sent), n(s.counted), n(s.kernelDrops), s.lossPct.toFixed(s.lossPct < 1 ? 3 : 1), n(s.recordsPerS), n(s.devices), String(s.cpuPct), String(s.rssMB), s.load1.toFixed(2)];
 }
 
 function row(s: KneeStep): string {
