@@ -61,6 +61,10 @@ export interface KneeStep {
   /** Collector CPU (user + system) over the step, 100 = one core. */
   cpuPct: number;
   rssMB: number;
+  /** The sender process's CPU over the step (it shares the 2 cores: loopback delivery is charged to it). */
+  senderCpuPct: number;
+  /** CPU everything else on the machine used over the step (/proc/stat busy less collector and sender): a neighbour's share. */
+  otherCpuPct: number;
   /** The machine's 1-minute load average at the end of the step (the machine is shared). */
   load1: number;
 }
@@ -89,6 +93,12 @@ function readNumber(path: string): number | null {
   } catch {
     return null;
   }
+}
+
+/** Busy CPU seconds of the whole machine since boot (/proc/stat: all but idle and iowait). */
+function machineBusyS(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  return (f.reduce((a, b) => a + b, 0) - f[3] - (f[4] ?? 0) - (f[8] ?? 0) - (f[9] ?? 0)) / 100; // less idle, iowait, guest (already in user)
 }
 
 /** utime + stime of a process in seconds (clock ticks of 100 Hz, as on Linux everywhere) and its RSS in MB. */
@@ -253,6 +263,8 @@ export async function runKnee(o: KneeOptions): Promise<KneeReport> {
       const before = await scrape(http);
       const drops0 = udpSocketDrops(port, false) ?? 0;
       const use0 = procUsage(collector.pid!);
+      const snd0 = procUsage(sender.pid!);
+      const busy0 = machineBusyS();
       const t0 = performance.now();
       sender.send({ rate, ms: o.seconds * 1000 });
       const sent = (await reply<{ result: SendResult }>()).result;
@@ -270,6 +282,8 @@ export async function runKnee(o: KneeOptions): Promise<KneeReport> {
       }
       const wallS = (performance.now() - t0) / 1000;
       const use1 = procUsage(collector.pid!);
+      const snd1 = procUsage(sender.pid!);
+      const busy1 = machineBusyS();
       const d = (name: string) => (after.get(name) ?? 0) - (before.get(name) ?? 0);
       const counted = d(PACKETS);
       const step: KneeStep = {
@@ -287,6 +301,8 @@ export async function runKnee(o: KneeOptions): Promise<KneeReport> {
         devices: after.get(DEVICES) ?? 0,
         cpuPct: Math.round((100 * (use1.cpuS - use0.cpuS)) / wallS),
         rssMB: Math.round(use1.rssMB),
+        senderCpuPct: Math.round((100 * (snd1.cpuS - snd0.cpuS)) / wallS),
+        otherCpuPct: Math.max(0, Math.round((100 * (busy1 - busy0 - (use1.cpuS - use0.cpuS) - (snd1.cpuS - snd0.cpuS))) / wallS)),
         load1: Number(loadavg().split(' ')[0]),
       };
       steps.push(step);
@@ -329,11 +345,11 @@ function statBytes(capture: string, datagrams: number): number {
   return Math.round((size - 24 - datagrams * (16 + 14 + 20 + 8)) / datagrams);
 }
 
-const HEAD = ['offered pps', 'sent pps', 'sent', 'counted', 'kernel drops', 'loss %', 'records/s', 'devices', 'collector CPU %', 'RSS MB', 'load 1m'];
+const HEAD = ['offered pps', 'sent pps', 'sent', 'counted', 'kernel drops', 'loss %', 'records/s', 'devices', 'collector CPU %', 'RSS MB', 'sender CPU %', 'rest of machine CPU %', 'load 1m'];
 
 function cells(s: KneeStep): string[] {
   const n = (x: number) => x.toLocaleString('en-US');
-  return [n(s.offeredPps), n(s.achievedPps), n(s.sent), n(s.counted), n(s.kernelDrops), s.lossPct.toFixed(s.lossPct < 1 ? 3 : 1), n(s.recordsPerS), n(s.devices), String(s.cpuPct), String(s.rssMB), s.load1.toFixed(2)];
+  return [n(s.offeredPps), n(s.achievedPps), n(s.sent), n(s.counted), n(s.kernelDrops), s.lossPct.toFixed(s.lossPct < 1 ? 3 : 1), n(s.recordsPerS), n(s.devices), String(s.cpuPct), String(s.rssMB), String(s.senderCpuPct), String(s.otherCpuPct), s.load1.toFixed(2)];
 }
 
 function row(s: KneeStep): string {
