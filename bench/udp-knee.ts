@@ -65,6 +65,8 @@ export interface KneeStep {
   senderCpuPct: number;
   /** CPU everything else on the machine used over the step (/proc/stat busy less collector and sender): a neighbour's share. */
   otherCpuPct: number;
+  /** The rest of the machine used more than CONTENDED_PCT: the step's loss is not the collector's alone. */
+  contended: boolean;
   /** The machine's 1-minute load average at the end of the step (the machine is shared). */
   load1: number;
 }
@@ -162,6 +164,9 @@ async function scrape(http: string): Promise<Metrics> {
   if (!res.ok) throw new Error(`/metrics: HTTP ${res.status}`);
   return parseMetrics(await res.text());
 }
+
+/** Rest-of-machine CPU % above which a step is marked contended (a quarter of one of the 2 cores). */
+export const CONTENDED_PCT = 25;
 
 const PACKETS = 'tapwatch_collector_packets_total';
 const RECORDS = 'tapwatch_collector_records_emitted_total';
@@ -303,8 +308,10 @@ export async function runKnee(o: KneeOptions): Promise<KneeReport> {
         rssMB: Math.round(use1.rssMB),
         senderCpuPct: Math.round((100 * (snd1.cpuS - snd0.cpuS)) / wallS),
         otherCpuPct: Math.max(0, Math.round((100 * (busy1 - busy0 - (use1.cpuS - use0.cpuS) - (snd1.cpuS - snd0.cpuS))) / wallS)),
+        contended: false,
         load1: Number(loadavg().split(' ')[0]),
       };
+      step.contended = step.otherCpuPct > CONTENDED_PCT;
       steps.push(step);
       log(`udp-knee: ${row(step)}`);
       if (step.lossPct > stopLoss * 100) {
@@ -349,7 +356,7 @@ const HEAD = ['offered pps', 'sent pps', 'sent', 'counted', 'kernel drops', 'los
 
 function cells(s: KneeStep): string[] {
   const n = (x: number) => x.toLocaleString('en-US');
-  return [n(s.offeredPps), n(s.achievedPps), n(s.sent), n(s.counted), n(s.kernelDrops), s.lossPct.toFixed(s.lossPct < 1 ? 3 : 1), n(s.recordsPerS), n(s.devices), String(s.cpuPct), String(s.rssMB), String(s.senderCpuPct), String(s.otherCpuPct), s.load1.toFixed(2)];
+  return [`${n(s.offeredPps)}${s.contended ? ' *' : ''}`, n(s.achievedPps), n(s.sent), n(s.counted), n(s.kernelDrops), s.lossPct.toFixed(s.lossPct < 1 ? 3 : 1), n(s.recordsPerS), n(s.devices), String(s.cpuPct), String(s.rssMB), String(s.senderCpuPct), String(s.otherCpuPct), s.load1.toFixed(2)];
 }
 
 function row(s: KneeStep): string {
@@ -397,6 +404,7 @@ async function main(): Promise<number> {
     '',
     kneeTable(r.steps),
     '',
+    ...(r.steps.some((s) => s.contended) ? [`* the rest of the machine used more than ${CONTENDED_PCT} % of a core during the step: its loss is not the collector's alone`, ''] : []),
     `knee (highest step with loss < 0.1 %): ${r.kneePps === null ? 'none' : `${r.kneePps.toLocaleString('en-US')} packets/s`}${r.stoppedEarly ? ' (stopped early)' : ''}`,
   ];
   process.stdout.write(`${out.join('\n')}\n`);
