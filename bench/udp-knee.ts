@@ -61,7 +61,7 @@ export interface KneeStep {
   /** Collector CPU (user + system) over the step, 100 = one core. */
   cpuPct: number;
   rssMB: number;
-  /** The sender process's CPU over the step (it shares the 2 cores: loopback delivery is charged to it). */
+  /** The sender process's CPU over the step (it shares the cores with the collector). */
   senderCpuPct: number;
   /** CPU everything else on the machine used over the step (/proc/stat busy less collector and sender): a neighbour's share. */
   otherCpuPct: number;
