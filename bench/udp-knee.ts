@@ -274,12 +274,15 @@ export async function runKnee(o: KneeOptions): Promise<KneeReport> {
       sender.send({ rate, ms: o.seconds * 1000 });
       const sent = (await reply<{ result: SendResult }>()).result;
       const delivered = sent.sent - sent.errors;
-      // Let the collector read what is still in its socket buffer: until counted + dropped covers what was sent, or it stops moving.
+      // Let the collector read what is still in its socket buffer: until counted + dropped covers what was sent, or it has
+      // not moved for 3 looks (0.6 s: longer than an interval close stalls it), at most 5 s.
       let after = await scrape(http);
       let drops1 = udpSocketDrops(port, false) ?? 0;
-      for (let i = 0, last = -1; i < 25; i++) {
+      for (let i = 0, last = -1, still = 0; i < 25; i++) {
         const seen = (after.get(PACKETS) ?? 0) - (before.get(PACKETS) ?? 0) + drops1 - drops0;
-        if (seen >= delivered || seen === last) break;
+        if (seen >= delivered) break;
+        still = seen === last ? still + 1 : 0;
+        if (still >= 3) break;
         last = seen;
         await sleep(200);
         after = await scrape(http);
