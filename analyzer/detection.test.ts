@@ -27,6 +27,8 @@ import { generateScenario } from '../synth/scenarios/generate.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tapwatch-detection-'));
 let s: RunScore;
+/** Incidents on a device within 10 minutes of its joining the fleet (the generator puts a scan, tunnel or flood there). */
+let onJoiners: string[] = [];
 
 beforeAll(() => {
   const { labels } = generateScenario({ out: dir, devices: 60, days: 1, seed: 3, incidentsPerType: 4 });
@@ -36,6 +38,11 @@ beforeAll(() => {
     for (const r of batch) for (const e of analyzer.process(r)) events.push(e);
   });
   s = scoreRun(labels, events);
+  const joined = new Map(labels.benign.filter((b) => b.kind === 'device-join').map((b) => [b.device_id, Date.parse(b.start)]));
+  onJoiners = labels.incidents.filter((i) => {
+    const at = joined.get(i.device_id);
+    return at !== undefined && Date.parse(i.start) - at <= 10 * 60_000;
+  }).map((i) => i.id);
 }, 120_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -45,6 +52,12 @@ describe('detection benchmark, small (60 devices for a day, 4 incidents of each 
   it('never raises a high alarm on a benign device or time', () => {
     expect(s.high.samples.map((e) => e.summary)).toEqual([]);
     expect(s.high.count).toBe(0);
+  });
+
+  it('flags a device compromised within 10 minutes of joining (no first-day blindness for absolute evidence)', () => {
+    expect(onJoiners.length).toBeGreaterThan(0);
+    const missed = new Set(s.types.flatMap((t) => t.missed));
+    expect(onJoiners.filter((id) => missed.has(id))).toEqual([]);
   });
 
   it('catches every scan and DNS tunnel; scans at once', () => {
