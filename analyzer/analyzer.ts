@@ -58,8 +58,6 @@ class DeviceState {
   ip: string;
   imsi: string | undefined;
   records = 0;
-  /** Counted among its group's warm devices. */
-  warm = false;
   mix: Float32Array | null = null;
   /** Per evidence behavior, its detector's state. */
   evidence: unknown[];
@@ -177,10 +175,6 @@ class AnalyzerImpl implements Analyzer {
     const v = this.v;
     const warming = !dev.baseline.ready;
     const newcomer = this.newcomer(dev, t);
-    if (!newcomer && !dev.warm) {
-      dev.warm = true;
-      g.warmDevices++;
-    }
     recordMetrics(r, v);
     const hasMix = protocolShares(r, this.shares);
     v[M_PROTO_SHIFT] = dev.mix && hasMix ? mixShift(this.shares, dev.mix) : 0;
@@ -207,7 +201,7 @@ class AnalyzerImpl implements Analyzer {
         new AlarmStates(this.names.length), this.evidence.map((e) => e.detector?.init() ?? null), r.device.ip,
       );
       this.devices.set(id, dev);
-      this.fleet.group(group).devices++;
+      this.fleet.group(group).join(t);
     }
     dev.ip = r.device.ip;
     dev.imsi = r.device.imsi ?? dev.imsi;
@@ -316,7 +310,7 @@ class AnalyzerImpl implements Analyzer {
         return i < 0 || (known.first[i] !== KNOWN_SINCE_WARMUP && known.first[i] * 60 >= since);
       },
       commonInGroup: (key) => g.common(key),
-      groupComparable: g.comparable(),
+      groupComparable: g.comparable(t),
       groupDevices: (key) => g.devicesUsing(key),
     };
     let corroborating: string[] = [];
@@ -489,11 +483,7 @@ class AnalyzerImpl implements Analyzer {
     dev.imsi = s.imsi;
     dev.records = s.records;
     dev.mix = s.mix === null ? null : decodeArray(s.mix, Float32Array, PROTOCOL_SLOTS);
-    dev.warm = dev.baseline.ready;
-    const before = this.devices.get(deviceId);
-    const g = this.fleet.group(s.group);
-    if (!before) g.devices++;
-    if (dev.warm && !before?.warm) g.warmDevices++;
+    if (!this.devices.has(deviceId)) this.fleet.group(s.group).join(s.first);
     this.devices.set(deviceId, dev);
     return true;
   }
@@ -505,12 +495,8 @@ class AnalyzerImpl implements Analyzer {
   restoreFleet(s: FleetStateJSON): void {
     this.fleet.restore(s);
     // A group's size is the devices this analyzer holds, whichever order devices and fleet were restored in.
-    for (const g of this.fleet.groups.values()) g.devices = g.warmDevices = 0;
-    for (const d of this.devices.values()) {
-      const g = this.fleet.group(d.group);
-      g.devices++;
-      if (d.warm) g.warmDevices++;
-    }
+    for (const g of this.fleet.groups.values()) g.forgetDevices();
+    for (const d of this.devices.values()) this.fleet.group(d.group).join(d.first);
   }
 
   deviceIds(): string[] {

@@ -39,8 +39,8 @@ export interface GroupStateJSON {
 
 export class GroupState {
   devices = 0;
-  /** Devices of the group through their warm-up: the group's view of what is common has matured with them. */
-  warmDevices = 0;
+  /** First-seen times (seconds) of the group's earliest devices, ascending, at most 2 × commonMin of them. */
+  private earliest: number[] = [];
   sketch = new CountMin(SKETCH_WIDTH, SKETCH_DEPTH);
   readonly ring: Float32Array;
   ringNext = 0;
@@ -86,13 +86,32 @@ export class GroupState {
     return this.sketch.estimate(key) >= Math.max(d.commonMin, d.commonShare * this.devices);
   }
 
+  /** A device of the group, first seen at `first` (seconds). */
+  join(first: number): void {
+    this.devices++;
+    const k = 2 * this.c.destinations.commonMin;
+    const e = this.earliest;
+    if (e.length === k && first >= e[k - 1]) return;
+    let i = e.length;
+    while (i > 0 && e[i - 1] > first) i--;
+    e.splice(i, 0, first);
+    if (e.length > k) e.pop();
+  }
+
+  /** No devices: what restoring devices and fleet in either order starts from before each device joins again. */
+  forgetDevices(): void {
+    this.devices = 0;
+    this.earliest = [];
+  }
+
   /**
-   * What none of the group's devices took up is news once enough of them have been watched through
-   * their warm-up (twice the fewest that make a host common): until then sessions older than the
+   * What none of the group's devices took up is news once enough of them (twice the fewest that make a
+   * host common) have been watched for warmupSeconds at `t`: until then sessions older than the
    * monitoring hide the names the group uses (a broker resolved last week is reached by address).
    */
-  comparable(): boolean {
-    return this.warmDevices >= 2 * this.c.destinations.commonMin;
+  comparable(t: number): boolean {
+    const k = 2 * this.c.destinations.commonMin;
+    return this.earliest.length === k && t - this.earliest[k - 1] >= this.c.warmupSeconds;
   }
 
   addValue(rule: number, x: number): void {
