@@ -64,11 +64,8 @@ export class AddressNames {
 /** destinations.hosts: the far hosts with most uplink packets, over all their ports. */
 export const HOSTS_LISTED = 4;
 // Per host number, in the interval's host arrays: packets and bytes each way (HOST_STRIDE numbers, in the
-// order of HOST_VOLUME_KEYS: written as one run).
+// order EvidenceReport.addVolume adds them and HOST_VOLUME_KEYS writes them, as one run).
 const H_UP_PACKETS = 0;
-const H_DOWN_PACKETS = 1;
-const H_UP_BYTES = 2;
-const H_DOWN_BYTES = 3;
 const HOST_STRIDE = 4;
 const HOST_VOLUME_KEYS = [',"up_packets":', ',"down_packets":', ',"up_bytes":', ',"down_bytes":'] as const;
 
@@ -250,11 +247,7 @@ export function writeRecords(
         hostPorts[h] = 0;
         hostVol.fill(0, h * HOST_STRIDE, (h + 1) * HOST_STRIDE);
       }
-      const at = h * HOST_STRIDE;
-      hostVol[at + H_UP_PACKETS] += evidence.upPackets(d);
-      hostVol[at + H_DOWN_PACKETS] += evidence.downPackets(d);
-      hostVol[at + H_UP_BYTES] += evidence.upBytes(d);
-      hostVol[at + H_DOWN_BYTES] += evidence.downBytes(d);
+      evidence.addVolume(d, hostVol, h * HOST_STRIDE);
       hostPorts[h]++;
       if (l4 === L_TCP || l4 === L_UDP) farPorts.add((l4 << 16) | port);
       topLen = insertTop(top, 0, topLen, d, topK, destBefore);

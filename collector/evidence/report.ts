@@ -171,21 +171,12 @@ export class EvidenceReport {
     return this.vol(d, V_UP_BYTES) + this.vol(d, V_DOWN_BYTES);
   }
 
-  /** Destination d's packets and bytes each way. */
-  upPackets(d: number): number {
-    return this.vol(d, V_UP_PACKETS);
-  }
-
-  downPackets(d: number): number {
-    return this.vol(d, V_DOWN_PACKETS);
-  }
-
-  upBytes(d: number): number {
-    return this.vol(d, V_UP_BYTES);
-  }
-
-  downBytes(d: number): number {
-    return this.vol(d, V_DOWN_BYTES);
+  /** Adds destination d's packets up, packets down, bytes up and bytes down to out[at, at + 4). */
+  addVolume(d: number, out: Float64Array, at: number): void {
+    out[at] += this.vol(d, V_UP_PACKETS);
+    out[at + 1] += this.vol(d, V_DOWN_PACKETS);
+    out[at + 2] += this.vol(d, V_UP_BYTES);
+    out[at + 3] += this.vol(d, V_DOWN_BYTES);
   }
 
   l4(d: number): number {
