@@ -9,7 +9,6 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -18,6 +17,8 @@ import { pathToFileURL } from 'node:url';
 import { udpSocketDrops } from '../collector/sources/live-source.js';
 import { FLEET_MIRROR_FORMAT, generateFleetMirror } from '../synth/fleet-mirror.js';
 import type { SendResult } from './udp-sender.js';
+import { freePort } from '../scripts/service-utils.js';
+import { metricSums } from '../test/helpers/prometheus.js';
 
 /** The repository root, whether this runs from bench/ (vitest) or dist/bench/ (npm run bench:udp). */
 const ROOT = import.meta.dirname.endsWith(join('dist', 'bench')) ? join(import.meta.dirname, '..', '..') : join(import.meta.dirname, '..');
@@ -121,15 +122,6 @@ async function freeUdpPort(): Promise<number> {
   return port;
 }
 
-async function freeTcpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().once('error', reject).listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 /** The fleet's traffic as VXLAN mirror frames: generated once into the temp directory, reused after. */
 export function kneeCapture(packets: number, devices: number, seed: number): string {
   const path = join(tmpdir(), `tapwatch-udpknee-v${FLEET_MIRROR_FORMAT}-s${seed}-d${devices}-n${packets}.pcap`);
@@ -147,22 +139,10 @@ export function kneeCapture(packets: number, devices: number, seed: number): str
 
 type Metrics = Map<string, number>;
 
-/** Prometheus text: the sum of each metric's samples, by name (labels dropped). */
-export function parseMetrics(text: string): Metrics {
-  const m: Metrics = new Map();
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const sp = line.lastIndexOf(' ');
-    const name = line.slice(0, sp).replace(/\{.*$/, '');
-    m.set(name, (m.get(name) ?? 0) + Number(line.slice(sp + 1)));
-  }
-  return m;
-}
-
 async function scrape(http: string): Promise<Metrics> {
   const res = await fetch(`http://${http}/metrics`, { signal: AbortSignal.timeout(5000) });
   if (!res.ok) throw new Error(`/metrics: HTTP ${res.status}`);
-  return parseMetrics(await res.text());
+  return metricSums(await res.text());
 }
 
 /** Rest-of-machine CPU % above which a step is marked contended (a quarter of one of the 2 cores). */
@@ -206,7 +186,7 @@ export async function runKnee(o: KneeOptions): Promise<KneeReport> {
   const loadavgBefore = loadavg();
   const capture = kneeCapture(o.packets, o.devices, o.seed);
   const port = await freeUdpPort();
-  const hport = await freeTcpPort();
+  const hport = await freePort(0);
   const http = `127.0.0.1:${hport}`;
   const args = ['collect', '--listen-udp', String(port), '--device-net', '10.128.0.0/9', '--interval', String(o.interval), '--out', '/dev/null', '--http', http];
   const command = `tapwatch ${args.join(' ').replace(String(port), 'PORT').replace(http, '127.0.0.1:HPORT')}`;

@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { until } from './helpers/until.js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { metricValue } from './helpers/prometheus.js';
 import { collectOutput, createNetnsPair, waitForExit, waitForOutput, type NetnsPair } from './helpers/netns.js';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -111,12 +112,6 @@ function httpAddress(stderr: string): string {
 function fetchIn(n: NetnsPair, url: string): { status: number; body: string } {
   const js = `fetch(${JSON.stringify(url)}).then(async (r) => process.stdout.write(JSON.stringify({ status: r.status, body: await r.text() })))`;
   return JSON.parse(n.exec(n.b.ns, process.execPath, ['-e', js], { timeoutMs: 10_000 }));
-}
-
-/** One unlabelled-but-for-service sample from Prometheus text, e.g. metricValue(text, 'tapwatch_capture_dropped_packets_total'). */
-function metricValue(text: string, name: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
-  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
 it('a collector that falls behind: libpcap drops in /metrics, and /healthz degraded naming the capture loss', async () => {

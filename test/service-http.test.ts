@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { bytes, ethernet, ipv4, udp, vxlan } from '../synth/packets.js';
 import { CliProcess } from './helpers/cli-process.js';
+import { metricValue } from './helpers/prometheus.js';
 import { until } from './helpers/until.js';
 
 let dir: string;
@@ -30,12 +31,6 @@ async function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
-}
-
-/** One sample's value from Prometheus text, e.g. value(text, 'tapwatch_collector_packets_total{source="udp:1"}'). */
-function metricValue(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(series + ' ') || (series.endsWith('}') && l.startsWith(series.slice(0, -1)) && l.includes('} ')));
-  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
 it('collect --listen-udp --http: /metrics counts packets and bytes by source; /healthz goes degraded after three idle intervals', async () => {

@@ -110,7 +110,7 @@ export function beaconDetector(p: Params): EvidenceDetector<BeaconState> {
       const verdict: Verdict = {
         breach: best !== null,
         strong: false,
-        metric: 'regular contacts with a far end the device never resolved, or resolved by a name new to it and its group',
+        metric: 'regular contacts with a far end the device never resolved, or looks up before each connection by a name new to it and its group',
         observed: best ? best.n : mostRegular,
         threshold: p.minContacts,
         unit: `in the last ${Math.round(p.windowSeconds / 3600)} hours`,
