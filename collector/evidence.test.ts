@@ -240,6 +240,7 @@ describe('far hosts over all their ports (destinations.hosts)', () => {
       frames.push([data(DEV, '203.0.113.7', i % 2 ? 443 : 8883, 10), 2 + i]);
       frames.push([down(DEV, '203.0.113.7', tcp(bytes(30), { src: i % 2 ? 443 : 8883, dst: 40000, flags: 0x18 }), 6), 2.1 + i]);
     }
+    frames.push([data(DEV, '203.0.113.7', 443, 10), 22.5]); // one more on 443: its busiest far end
     for (const [host, n] of [['203.0.113.22', 2], ['203.0.113.21', 2], ['203.0.113.23', 1]] as const) for (let i = 0; i < n; i++) frames.push([data(DEV, host, 443, 10), 3 + i]);
     for (let i = 0; i < 50; i++) frames.push([down(DEV, '192.0.2.99', udp(bytes(10), { src: 123, dst: 123 }), 17), 4 + i]);
     const [r] = byDevice(collectFrames(frames, { topK: 2 }), DEV);
@@ -247,10 +248,11 @@ describe('far hosts over all their ports (destinations.hosts)', () => {
     // Each (host, port) of the flood is a packet: the top destinations show none of it.
     expect(r.destinations.top.map((d) => d.ip)).not.toContain(VICTIM);
     expect(r.destinations.hosts).toEqual([
-      { ip: VICTIM, up_packets: 300, down_packets: 0, up_bytes: 300 * 92, down_bytes: 0, ports: new Set(Array.from({ length: 300 }, (_, i) => 1 + ((i * 104729) % 65000))).size },
-      { ip: '203.0.113.7', up_packets: 20, down_packets: 20, up_bytes: 20 * 50, down_bytes: 20 * 70, ports: 2, name: 'api.example.com', name_source: 'dns' },
-      { ip: '203.0.113.21', up_packets: 2, down_packets: 0, up_bytes: 100, down_bytes: 0, ports: 1 },
-      { ip: '203.0.113.22', up_packets: 2, down_packets: 0, up_bytes: 100, down_bytes: 0, ports: 1 },
+      // Shown by its busiest far end: the victim's are all alike, so the first seen (i = 0: port 1).
+      { ip: VICTIM, port: 1, transport: 'udp', up_packets: 300, down_packets: 0, up_bytes: 300 * 92, down_bytes: 0, ports: new Set(Array.from({ length: 300 }, (_, i) => 1 + ((i * 104729) % 65000))).size },
+      { ip: '203.0.113.7', port: 443, transport: 'tcp', up_packets: 21, down_packets: 20, up_bytes: 21 * 50, down_bytes: 20 * 70, ports: 2, name: 'api.example.com', name_source: 'dns' },
+      { ip: '203.0.113.21', port: 443, transport: 'tcp', up_packets: 2, down_packets: 0, up_bytes: 100, down_bytes: 0, ports: 1 },
+      { ip: '203.0.113.22', port: 443, transport: 'tcp', up_packets: 2, down_packets: 0, up_bytes: 100, down_bytes: 0, ports: 1 },
     ]);
   });
 });

@@ -92,7 +92,7 @@ export class RecordScratch {
   readonly protoSeen = new Uint8Array(PROTO_COUNT);
   readonly protos: number[] = [];
   top = new Int32Array(16);
-  /** The device's far hosts (address text → host number), with per host number its address, and the first of its far ends. */
+  /** The device's far hosts (address text → host number), with per host number its address, and its busiest far end. */
   readonly farHosts = new Map<string, number>();
   readonly hostIp: string[] = [];
   readonly hostTop = new Int32Array(HOSTS_LISTED);
@@ -175,7 +175,7 @@ export function writeRecords(
   const farHosts = s.farHosts;
   const hostIp = s.hostIp;
   const hostTop = s.hostTop;
-  // Per host number of the device being written (at most one per destination): volume, far ends, first far end.
+  // Per host number of the device being written (at most one per destination): volume, far ends, busiest far end.
   const nd = agg.dests.size;
   const hostVol = s.arrays.float64(6, nd * HOST_STRIDE);
   const hostPorts = s.arrays.int32(7, nd);
@@ -246,7 +246,7 @@ export function writeRecords(
         hostDest[h] = d;
         hostPorts[h] = 0;
         hostVol.fill(0, h * HOST_STRIDE, (h + 1) * HOST_STRIDE);
-      }
+      } else if (evidence.packets(d) > evidence.packets(hostDest[h])) hostDest[h] = d;
       evidence.addVolume(d, hostVol, h * HOST_STRIDE);
       hostPorts[h]++;
       if (l4 === L_TCP || l4 === L_UDP) farPorts.add((l4 << 16) | port);
@@ -346,8 +346,8 @@ export function writeRecords(
     for (let k = 0; k < hostLen; k++) {
       const h = hostTop[k];
       const at = h * HOST_STRIDE;
-      w.raw(k > 0 ? ',{"ip":' : '{"ip":');
-      w.str(hostIp[h]);
+      w.raw(k > 0 ? ',{' : '{');
+      evidence.writeEnd(w, hostDest[h]);
       w.nums(HOST_VOLUME_KEYS, hostVol, at);
       w.raw(',"ports":');
       w.num(hostPorts[h]);

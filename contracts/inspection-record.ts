@@ -67,6 +67,8 @@ export type Destination = Static<typeof DestinationSchema>;
 export const HostSchema = Type.Object(
   {
     ip: Type.String(),
+    port: Type.Integer({ minimum: 0, maximum: 65535, description: 'port of its busiest far end (most packets; ties: first seen)' }),
+    transport: Type.Enum(TRANSPORTS, { description: 'transport of its busiest far end' }),
     up_packets: Count,
     down_packets: Count,
     up_bytes: Count,

@@ -94,7 +94,7 @@ export const INDEX_TEMPLATES = {
         distinct_ports: long,
         top: { type: 'nested', properties: { ip, port: long, transport: keyword, packets: long, bytes: long, ...named } },
         // nested like top: "packets up to host x" must read x's packets, not every host's of a record that has x.
-        hosts: { type: 'nested', properties: { ip, up_packets: long, down_packets: long, up_bytes: long, down_bytes: long, ports: long, ...named } },
+        hosts: { type: 'nested', properties: { ip, port: long, transport: keyword, up_packets: long, down_packets: long, up_bytes: long, down_bytes: long, ports: long, ...named } },
       },
     },
     tcp: counters(record.tcp),

@@ -214,14 +214,14 @@ describe('flood', () => {
     const contacts = Array.from({ length: 16 }, (_, k) => ({ ip, port: 1024 + k * 977, transport: 'udp' as const, starts: 1, up_packets: 20 + (k === 3 ? 5 : 0), up_bytes: 20 * 512, down_packets: 0, down_bytes: 0 }));
     return record({
       i, up: { bytes: 60_000 * 512, packets: 60_000 }, down: { bytes: 100, packets: 1 }, contacts,
-      ...(hosts ? { hosts: [{ ip, up_packets: 60_000, down_packets: 0, up_bytes: 60_000 * 512, down_bytes: 0, ports: 60 }] } : {}),
+      ...(hosts ? { hosts: [{ ip, port: 1024 + 3 * 977, transport: 'udp' as const, up_packets: 60_000, down_packets: 0, up_bytes: 60_000 * 512, down_bytes: 0, ports: 60 }] } : {}),
     });
   };
 
   it('a random-port flood to one host: its packets over all ports count, high, naming the number of ports', () => {
     const events = alarms(run(c, [randomPorts(0, true)]));
     expect(events[0]).toMatchObject({ behavior: 'flood', severity: 'high', observed: 1000 });
-    // The target's port is its busiest contact's.
+    // The target is shown by the host's busiest far end, as the record gives it.
     expect(events[0].evidence).toMatchObject({ kind: 'flood', target: { ip: '198.51.100.77', port: 1024 + 3 * 977, transport: 'udp' }, ports: 60, new_to_device: true });
     expect(events[0].summary).toContain('packets per second one-way to 198.51.100.77 on 60 ports');
     // Without the per-host totals (a record of a collector before them), the contacts show a few packets a second.

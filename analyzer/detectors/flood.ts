@@ -29,38 +29,20 @@ export function floodDetector(p: Params): EvidenceDetector<null> {
     save: () => null,
     load: () => null,
     observe(_s: null, r: InspectionRecord, ctx: DetectorContext): Verdict {
-      // Up and down per host over all its ports from destinations.hosts (the hosts most sent to); other
-      // hosts from the contacts; hosts only in the top destinations count their packets as one-way when the
-      // device's traffic as a whole is. A listed host's port is that of its busiest contact or top entry.
+      // Up and down per host over all its ports from destinations.hosts (the hosts most sent to, each shown
+      // by its busiest far end); other hosts from the contacts; hosts only in the top destinations count their
+      // packets as one-way when the device's traffic as a whole is.
       const hosts = new Map<string, Host>();
-      const totals = new Set<string>();
       for (const x of r.destinations.hosts ?? []) {
-        hosts.set(x.ip, { ip: x.ip, port: 0, transport: 'other', name: x.name, up: x.up_packets, down: x.down_packets, ports: x.ports });
-        totals.add(x.ip);
+        hosts.set(x.ip, { ip: x.ip, port: x.port, transport: x.transport, name: x.name, up: x.up_packets, down: x.down_packets, ports: x.ports });
       }
-      const busiest = new Map<string, number>();
+      const totals = new Set(hosts.keys());
       for (const c of r.contacts) {
-        let h = hosts.get(c.ip);
-        if (h && totals.has(c.ip)) {
-          if (c.up_packets + c.down_packets > (busiest.get(c.ip) ?? -1)) {
-            busiest.set(c.ip, c.up_packets + c.down_packets);
-            h.port = c.port;
-            h.transport = c.transport;
-          }
-          continue;
-        }
-        h ??= { ip: c.ip, port: c.port, transport: c.transport, name: c.name, up: 0, down: 0 };
+        if (totals.has(c.ip)) continue;
+        const h = hosts.get(c.ip) ?? { ip: c.ip, port: c.port, transport: c.transport, name: c.name, up: 0, down: 0 };
         h.up += c.up_packets;
         h.down += c.down_packets;
         hosts.set(c.ip, h);
-      }
-      for (const d of r.destinations.top) {
-        const h = hosts.get(d.ip);
-        if (h && totals.has(d.ip) && !busiest.has(d.ip)) {
-          h.port = d.port;
-          h.transport = d.transport;
-          busiest.set(d.ip, d.packets);
-        }
       }
       const deviceOneWay = r.uplink.packets >= p.oneWayRatio * Math.max(1, r.downlink.packets);
       if (deviceOneWay) {

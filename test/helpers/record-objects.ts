@@ -92,8 +92,8 @@ export function snapshot(
     const dests: (Destination & { id: number })[] = [];
     const farAddrs = new Set<string>();
     const farPorts = new Set<number>();
-    // Far hosts over all their ports and transports; the name of a host is that of its first far end.
-    const hosts = new Map<string, { host: Host; pairs: Set<string>; first: number }>();
+    // Far hosts over all their ports and transports, shown by their busiest far end (most packets; ties: first seen).
+    const hosts = new Map<string, { host: Host; pairs: Set<string>; busiest: number; busiestPackets: number }>();
     // A destination that only an ICMP error was about has no packets and is not listed.
     for (const d of evidence.destinationsOf(slot)) {
       const packets = evidence.packets(d);
@@ -105,7 +105,13 @@ export function snapshot(
       if (l4 === L_TCP || l4 === L_UDP) farPorts.add((l4 << 16) | port);
       dests.push({ id: d, ip: farIp, port, transport: transportName(l4), packets, bytes: evidence.bytes(d) });
       let h = hosts.get(farIp);
-      if (!h) hosts.set(farIp, (h = { host: { ip: farIp, up_packets: 0, down_packets: 0, up_bytes: 0, down_bytes: 0, ports: 0 }, pairs: new Set(), first: d }));
+      if (!h) hosts.set(farIp, (h = { host: { ip: farIp, port, transport: transportName(l4), up_packets: 0, down_packets: 0, up_bytes: 0, down_bytes: 0, ports: 0 }, pairs: new Set(), busiest: d, busiestPackets: packets }));
+      else if (packets > h.busiestPackets) {
+        h.busiest = d;
+        h.busiestPackets = packets;
+        h.host.port = port;
+        h.host.transport = transportName(l4);
+      }
       const v = evidence.volumeOf(d);
       h.host.up_packets += v.upPackets;
       h.host.down_packets += v.downPackets;
@@ -120,7 +126,7 @@ export function snapshot(
       .sort((a, b) => b.host.up_packets - a.host.up_packets || (a.host.ip < b.host.ip ? -1 : a.host.ip > b.host.ip ? 1 : 0))
       .slice(0, 4)
       .map((h): Host => {
-        const n = evidence.nameOf(slot, h.first);
+        const n = evidence.nameOf(slot, h.busiest);
         const host = { ...h.host, ports: h.pairs.size };
         return n ? { ...host, name: n.name, name_source: n.source } : host;
       });

@@ -42,9 +42,9 @@ export function contact(c: Partial<Contact>): Contact {
   return { ip: '203.0.113.10', port: 443, transport: 'tcp', starts: 1, answered: true, bursts: [0], bursts_dropped: 0, up_packets: 5, up_bytes: 600, down_packets: 5, down_bytes: 800, ...c };
 }
 
-/** A far host over all its ports: defaults are a two-way exchange on one port. */
+/** A far host over all its ports: defaults are a two-way exchange on one port (443/tcp). */
 export function host(h: Partial<Host>): Host {
-  return { ip: '203.0.113.10', up_packets: 5, down_packets: 5, up_bytes: 600, down_bytes: 800, ports: 1, ...h };
+  return { ip: '203.0.113.10', port: 443, transport: 'tcp', up_packets: 5, down_packets: 5, up_bytes: 600, down_bytes: 800, ports: 1, ...h };
 }
 
 export function domain(d: Partial<DnsDomain>): DnsDomain {
