@@ -13,13 +13,13 @@ import { createAnalyzer } from '../analyzer/analyzer.js';
 import { defaultConfig } from '../analyzer/rules.js';
 import type { AnomalyEvent } from '../contracts/anomaly-event.js';
 import type { InspectionRecord } from '../contracts/inspection-record.js';
-import { createKafka, endOffsets, withAdmin } from '../kafka/client.js';
+import { createKafka, endOffsets } from '../kafka/client.js';
 import { Producer } from '../kafka/producer.js';
 import { ensureTopics } from '../kafka/topics.js';
 import { scenarioRecords } from '../bench/detect-pipeline.js';
 import { scoreRun } from '../bench/detect-score.js';
 import { CliProcess } from './helpers/cli-process.js';
-import { consumeAll } from './helpers/kafka-consume.js';
+import { committedOffsets, consumeAll } from './helpers/kafka-consume.js';
 import { until } from './helpers/until.js';
 
 const analyzers: CliProcess[] = [];
@@ -68,8 +68,8 @@ it('an analyzer killed mid-run: the other restores exactly the devices it held, 
   };
   const lagZero = async () => {
     const ends = await endOffsets(kafka, topics.inspection);
-    const [group] = await withAdmin(kafka, (a) => a.fetchOffsets({ groupId: run, topics: [topics.inspection] }));
-    return group.partitions.every((p) => BigInt(Math.max(0, Number(p.offset))) === (ends.get(p.partition) ?? 0n));
+    const committed = await committedOffsets(kafka, run, topics.inspection);
+    return [...committed].every(([p, offset]) => offset === (ends.get(p) ?? 0n));
   };
 
   const a = startAnalyzer(brokers, ...topicArgs);

@@ -8,11 +8,12 @@
 
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createKafka, endOffsets, withAdmin, type Kafka } from '../kafka/client.js';
+import { createKafka, endOffsets, type Kafka } from '../kafka/client.js';
 import { ConsumerLoop } from '../kafka/consumer.js';
 import { Producer } from '../kafka/producer.js';
 import { ensureTopics } from '../kafka/topics.js';
 import { startKafka, waitForKafka, type KafkaBroker } from '../scripts/kafka-broker.js';
+import { committedOffsets } from './helpers/kafka-consume.js';
 import { until } from './helpers/until.js';
 
 const silent = pino({ level: 'silent' });
@@ -50,8 +51,7 @@ async function consume(brokers: string, topic: string, groupId: string): Promise
   try {
     const ends = await endOffsets(kafka, topic);
     await until(`group ${groupId} to commit up to the end of ${topic}`, async () => {
-      const [c] = await withAdmin(kafka, (a) => a.fetchOffsets({ groupId, topics: [topic] }));
-      const committed = new Map((c?.partitions ?? []).map((p) => [p.partition, BigInt(Math.max(0, Number(p.offset)))]));
+      const committed = await committedOffsets(kafka, groupId, topic);
       return [...ends].every(([p, end]) => end === 0n || committed.get(p) === end);
     });
   } finally {
