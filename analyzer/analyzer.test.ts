@@ -147,6 +147,21 @@ describe('analyzer', () => {
       expect(alternates([...before, ...expected])).toBe(true);
     });
 
+    it('gives a group the events and state its own records give it, whatever other groups send around them', () => {
+      // Cameras run a minute behind meters here: a fleet-wide clock would take their records for late ones.
+      const minute = (r: InspectionRecord) => Date.parse(r.interval.start) / 60_000;
+      const shifted = [...records].sort((x, y) => 2 * minute(x) + (x.device.group === 'meters' ? 0 : 3) - (2 * minute(y) + (y.device.group === 'meters' ? 0 : 3)));
+      const together = createAnalyzer(c);
+      const events = run(together, shifted);
+      for (const group of ['meters', 'cameras']) {
+        const alone = createAnalyzer(c);
+        const own = run(alone, records.filter((r) => r.device.group === group));
+        expect(events.filter((e) => e.device.group === group), group).toEqual(own);
+        expect(together.snapshotFleet().groups[group], group).toEqual(alone.snapshotFleet().groups[group]);
+      }
+      expect(events.length).toBeGreaterThan(0);
+    });
+
     it('continues exactly after toJSON / restoreAnalyzer, through a JSON string', () => {
       const a = createAnalyzer(c);
       run(a, records.slice(0, cut));

@@ -27,7 +27,7 @@ import { FLEET_FEATURES, learnMix, METRIC_COUNT, METRICS, mixShift, M_FLEET, M_P
 import { Fleet, GroupState, type FleetStateJSON } from './fleet.js';
 import { breaches, compileRules, validateConfig, type AnalyzerConfig, type CompiledEvidence, type CompiledRule } from './rules.js';
 
-export const STATE_SCHEMA_ID = 'tapwatch.analyzer-state.v2';
+export const STATE_SCHEMA_ID = 'tapwatch.analyzer-state.v3';
 const DEFAULT_GROUP = 'default';
 
 export interface DeviceStateJSON {
@@ -169,9 +169,9 @@ class AnalyzerImpl implements Analyzer {
       this.judgeEvidence(r, dev, this.fleet.group(dev.group), t, minute, this.newcomer(dev, t), emit);
       return events ?? NONE;
     }
-    const current = this.fleet.advance(minute);
     const dev = this.device(r, t);
     const g = this.fleet.group(dev.group);
+    const current = g.advance(minute);
     const v = this.v;
     const warming = !dev.baseline.ready;
     const newcomer = this.newcomer(dev, t);

@@ -15,7 +15,7 @@ import type { FleetStateJSON } from './fleet.js';
 
 export const CHECKPOINT_VERSION = 1;
 
-export type GroupCheckpoint = { openMinute: number | null; state: FleetStateJSON['groups'][string] };
+export type GroupCheckpoint = FleetStateJSON['groups'][string];
 
 export type Checkpoint =
   | { v: typeof CHECKPOINT_VERSION; fingerprint: string; kind: 'device'; id: string; state: DeviceStateJSON }

@@ -4,10 +4,12 @@
 // blamed on every device), which destinations the group has taken up, and the isolation forest
 // over the group's recent feature vectors.
 //
-// Records arrive interleaved across devices; an interval is closed when the first record of a
-// later one arrives, and the group statistics a record is judged by are those of the last closed
-// interval. In a consumer group each analyzer sees its partitions' devices: a sample of every
-// group, so shares and percentiles stay meaningful.
+// Records arrive interleaved across devices; a group's interval is closed when the first record of a
+// later one arrives for that group, and the group statistics a record is judged by are those of the
+// group's last closed interval. Each group keeps its own clock, so what a group concludes depends on
+// its own records only: groups can be analysed apart (`analyze --in` spreads them over worker threads)
+// with the same events. In a consumer group each analyzer sees its partitions' devices: a sample of
+// every group, so shares and percentiles stay meaningful.
 
 import { quantileSorted } from 'simple-statistics';
 import { decodeArray, encodeArray } from './codec.js';
@@ -20,6 +22,7 @@ const SKETCH_WIDTH = 8192;
 const SKETCH_DEPTH = 4;
 
 export interface GroupStateJSON {
+  openMinute: number | null;
   devices: number;
   sketch: CountMinState;
   ring: string;
@@ -38,6 +41,8 @@ export interface GroupStateJSON {
 }
 
 export class GroupState {
+  /** The group's open interval (minutes since the epoch); null before its first complete record. */
+  openMinute: number | null = null;
   devices = 0;
   /** First-seen times (seconds) of the group's earliest devices, ascending, at most 2 × commonMin of them. */
   private earliest: number[] = [];
@@ -137,8 +142,24 @@ export class GroupState {
     if (this.ringLen < this.c.fleet.trainingVectors) this.ringLen++;
   }
 
+  /**
+   * Moves the group's clock to the interval starting at `minute`; returns true when the record belongs
+   * to the open interval (a late record is judged but not counted into the group's statistics). After a
+   * silence the minute just before is closed empty too: a group that sent nothing then has no
+   * statistics to judge by, rather than ones from before the silence.
+   */
+  advance(minute: number): boolean {
+    if (this.openMinute === null) this.openMinute = minute;
+    if (minute > this.openMinute) {
+      this.close(this.openMinute);
+      if (minute - 1 > this.openMinute) this.close(minute - 1);
+      this.openMinute = minute;
+    }
+    return minute === this.openMinute;
+  }
+
   /** Ends the group's open minute: its percentiles and breach shares become the closed ones; the forest is retrained when due. */
-  close(seed: number, minute: number): void {
+  private close(minute: number): void {
     const f = this.c.fleet;
     for (const rule of this.rules) {
       const i = rule.slot;
@@ -161,7 +182,7 @@ export class GroupState {
       this.forest = IsolationForest.train(this.ring, this.ringLen, this.dims, {
         trees: f.trees,
         sampleSize: f.sampleSize,
-        seed: mix32(seed ^ fnv1a(this.name) ^ Math.imul(this.trainings + 1, 0x9e3779b1)),
+        seed: mix32(f.seed ^ fnv1a(this.name) ^ Math.imul(this.trainings + 1, 0x9e3779b1)),
       });
       this.trainings++;
       this.trainedAt = minute;
@@ -170,6 +191,7 @@ export class GroupState {
 
   toJSON(): GroupStateJSON {
     return {
+      openMinute: this.openMinute,
       devices: this.devices,
       sketch: this.sketch.toJSON(),
       ring: encodeArray(this.ring.subarray(0, this.ringLen * this.dims)),
@@ -192,6 +214,7 @@ export class GroupState {
     const g = new GroupState(name, dims, c, rules);
     const r = rules.length;
     if (s.openCount.length !== r) throw new Error(`checkpoint: group ${name} was saved with ${s.openCount.length} behaviors, the configuration has ${r}`);
+    g.openMinute = s.openMinute;
     g.devices = s.devices;
     g.sketch = CountMin.fromJSON(s.sketch);
     g.ring.set(decodeArray(s.ring, Float32Array, s.ringLen * dims));
@@ -212,12 +235,10 @@ export class GroupState {
 }
 
 export interface FleetStateJSON {
-  openMinute: number | null;
   groups: Record<string, GroupStateJSON>;
 }
 
 export class Fleet {
-  openMinute: number | null = null;
   readonly groups = new Map<string, GroupState>();
 
   constructor(readonly dims: number, private readonly c: AnalyzerConfig, private readonly rules: CompiledRule[]) {}
@@ -228,28 +249,13 @@ export class Fleet {
     return g;
   }
 
-  /**
-   * Moves the fleet's clock to the interval starting at `minute`; returns true when the record
-   * belongs to the open interval (a late record is judged but not counted into the group's statistics).
-   */
-  advance(minute: number): boolean {
-    if (this.openMinute === null) this.openMinute = minute;
-    if (minute > this.openMinute) {
-      // Groups are closed in name order: training draws from a seeded generator, and the result must not depend on Map insertion order.
-      for (const name of [...this.groups.keys()].sort()) this.groups.get(name)!.close(this.c.fleet.seed, this.openMinute);
-      this.openMinute = minute;
-    }
-    return minute === this.openMinute;
-  }
-
   toJSON(): FleetStateJSON {
     const groups: Record<string, GroupStateJSON> = {};
     for (const [name, g] of this.groups) groups[name] = g.toJSON();
-    return { openMinute: this.openMinute, groups };
+    return { groups };
   }
 
   restore(s: FleetStateJSON): void {
-    this.openMinute = s.openMinute;
     this.groups.clear();
     for (const [name, g] of Object.entries(s.groups)) this.groups.set(name, GroupState.fromJSON(name, this.dims, this.c, this.rules, g));
   }

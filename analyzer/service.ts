@@ -159,7 +159,7 @@ export class AnalyzerService {
   private groupCheckpoints(): OutMessage[] {
     this.groupsWrittenAt = Date.now();
     const fleet = this.analyzer.snapshotFleet();
-    return Object.entries(fleet.groups).map(([name, state]) => this.envelope('group', name, { openMinute: fleet.openMinute, state }));
+    return Object.entries(fleet.groups).map(([name, state]) => this.envelope('group', name, state));
   }
 
   /** A restore that fails (a broker away, the topic not readable in time) is logged and tried again, until the service stops. */
@@ -220,9 +220,7 @@ export class AnalyzerService {
     const adopted = [...groups].filter(([name]) => !learned.has(name));
     const fleet = this.analyzer.snapshotFleet();
     if (adopted.length) {
-      for (const [name, g] of adopted) fleet.groups[name] = g.state;
-      fleet.openMinute ??= Math.max(...adopted.map(([, g]) => g.openMinute ?? -Infinity));
-      if (!Number.isFinite(fleet.openMinute)) fleet.openMinute = null;
+      for (const [name, g] of adopted) fleet.groups[name] = g;
       this.analyzer.restoreFleet(fleet);
     }
     const discards = [...discarded.values()].reduce((a, d) => a + d.count, 0) + refused;
