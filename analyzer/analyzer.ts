@@ -28,7 +28,8 @@ import { Fleet, GroupState, type FleetStateJSON } from './fleet.js';
 import { breaches, compileRules, validateConfig, type AnalyzerConfig, type CompiledEvidence, type CompiledRule } from './rules.js';
 
 export const STATE_SCHEMA_ID = 'tapwatch.analyzer-state.v3';
-const DEFAULT_GROUP = 'default';
+/** The group of a record that names none. */
+export const DEFAULT_GROUP = 'default';
 
 export interface DeviceStateJSON {
   layout: string;

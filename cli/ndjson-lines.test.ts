@@ -4,7 +4,7 @@ import { ndjsonLines } from './ndjson-lines.js';
 
 async function lines(chunks: (string | Buffer)[]): Promise<string[]> {
   const out: string[] = [];
-  for await (const l of ndjsonLines(Readable.from(chunks.map((c) => Buffer.from(c))))) out.push(l);
+  for await (const ls of ndjsonLines(Readable.from(chunks.map((c) => Buffer.from(c))))) out.push(...ls.map((l) => l.toString('utf8')));
   return out;
 }
 

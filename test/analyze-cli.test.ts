@@ -1,5 +1,6 @@
 // tapwatch analyze (offline CLI) gives exactly the events of the in-process analyzer on the collector's
-// records of a small labelled capture with incidents, and counts and skips lines that are not records.
+// records of a small labelled capture with incidents, in the same order, on one worker thread or several
+// (each taking whole groups), and counts and skips lines that are not records.
 
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,23 +11,27 @@ import { createAnalyzer } from '../analyzer/analyzer.js';
 import { defaultConfig } from '../analyzer/rules.js';
 import { scenarioRecords } from '../bench/detect-pipeline.js';
 
-it('same events as the analyzer in-process; malformed lines counted and skipped', () => {
+it('same events as the analyzer in-process, on any number of worker threads; malformed lines counted and skipped', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tapwatch-analyze-'));
   try {
     const { records } = scenarioRecords({ out: join(dir, 'scenario'), devices: 30, days: 0.5, incidentsPerType: 2, seed: 5 });
     const lines = records.map((r) => JSON.stringify(r));
     lines.splice(10, 0, '{"truncated', 'not json at all');
     writeFileSync(join(dir, 'records.ndjson'), lines.join('\n') + '\n');
-    const cli = join(import.meta.dirname, '..', 'dist', 'cli', 'tapwatch.js');
-    const run = spawnSync('node', [cli, 'analyze', '--in', join(dir, 'records.ndjson'), '--out', join(dir, 'events.ndjson')], { encoding: 'utf8' });
-    expect(run.status).toBe(0);
-    const done = run.stderr.split('\n').filter((l) => l.includes('"done"')).map((l) => JSON.parse(l))[0];
-    expect(done).toMatchObject({ records: records.length, invalid: 2 });
-    const got = readFileSync(join(dir, 'events.ndjson'), 'utf8').trim().split('\n').filter(Boolean);
+    expect(new Set(records.map((r) => r.device.group)).size).toBeGreaterThanOrEqual(3);
     const analyzer = createAnalyzer(defaultConfig());
     const want = records.flatMap((r) => analyzer.process(r)).map((e) => JSON.stringify(e));
     expect(want.length).toBeGreaterThan(5);
-    expect(got).toEqual(want);
+    const cli = join(import.meta.dirname, '..', 'dist', 'cli', 'tapwatch.js');
+    for (const workers of ['1', '3']) {
+      const out = join(dir, `events-${workers}.ndjson`);
+      const run = spawnSync('node', [cli, 'analyze', '--in', join(dir, 'records.ndjson'), '--out', out, '--workers', workers], { encoding: 'utf8' });
+      expect(run.status, run.stderr).toBe(0);
+      const logs = run.stderr.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      expect(logs.find((l) => l.msg === 'done'), workers).toMatchObject({ records: records.length, invalid: 2, workers: Number(workers) });
+      expect(logs.filter((l) => l.msg.startsWith('skipping')).map((l) => l.line), workers).toEqual([11, 12]);
+      expect(readFileSync(out, 'utf8').trim().split('\n').filter(Boolean), workers).toEqual(want);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

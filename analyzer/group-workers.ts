@@ -1,0 +1,248 @@
+// `analyze --in` on worker threads, each group of devices on one of them. A group's events depend on
+// its own records only (each group keeps its own clock: fleet.ts), so analysers that each hold whole
+// groups write, between them, exactly the events one analyzer would; the main thread writes them back
+// in the order of the lines they came from. Parsing and validating a record costs about as much as
+// analysing it, so the main thread does neither: it reads each line's group from its bytes
+// (line-group.ts), copies the line into that worker's next batch and hands the batch over without a copy.
+//
+// Groups are spread by size: the first lines are held back until their groups' shares are known, the
+// largest group goes to the least loaded worker, and so on (a group first seen later goes to the worker
+// with the fewest lines so far). One group gets one thread however large it is: a fleet of one group
+// is analysed at one thread's pace.
+
+import { Worker } from 'node:worker_threads';
+import { DEFAULT_GROUP } from './analyzer.js';
+import { lineGroup } from './line-group.js';
+import type { AnalyzerConfig } from './rules.js';
+
+/** Lines for one worker: their bytes one after another, where each ends, and their line numbers in the input. */
+export interface Batch {
+  batch: number;
+  bytes: Uint8Array<ArrayBuffer>;
+  ends: Int32Array<ArrayBuffer>;
+  lines: Float64Array<ArrayBuffer>;
+}
+
+export interface BatchResult {
+  batch: number;
+  records: number;
+  /** [line, event JSON], in line order. */
+  events: [number, string][];
+  /** [line, why it is not a record], in line order. */
+  invalid: [number, string][];
+}
+
+export interface WorkerSummary {
+  warming: { devices: number; until: string | null };
+  groups: string[];
+}
+
+export interface GroupWorkersOptions {
+  workers: number;
+  config: AnalyzerConfig;
+  /** One event as JSON; awaited, so a slow output holds the input back. */
+  event(json: string): Promise<void> | void;
+  /** A line that is not a valid record (counted and skipped). */
+  invalid(line: number, why: string): void;
+}
+
+export interface GroupWorkersResult {
+  records: number;
+  events: number;
+  invalid: number;
+  warming: { devices: number; until: string | null };
+  /** Groups analysed in parts: records whose group name the main thread read otherwise than JSON does (escapes in the key). */
+  split: string[];
+}
+
+const BATCH_LINES = 512;
+const SAMPLE_LINES = 4096;
+const MAX_IN_FLIGHT = 8;
+
+export async function analyzeOnWorkers(lines: AsyncIterable<Buffer[]>, o: GroupWorkersOptions): Promise<GroupWorkersResult> {
+  const n = o.workers;
+  let failure: Error | null = null;
+  let wake = () => {};
+  const fail = (err: Error) => {
+    failure ??= err;
+    wake();
+  };
+  const progress = () => new Promise<void>((resolve) => (wake = resolve));
+  const check = () => {
+    if (failure) throw failure;
+  };
+
+  const pending = new Map<number, { waiting: number; results: BatchResult[] }>();
+  const summaries: Promise<WorkerSummary>[] = [];
+  const workers = Array.from({ length: n }, (_, w) => {
+    const worker = new Worker(new URL('./group-worker.js', import.meta.url), { workerData: o.config });
+    let summarised: ((s: WorkerSummary) => void) | null = null;
+    summaries[w] = new Promise((resolve) => (summarised = resolve));
+    worker.on('message', (m: BatchResult | WorkerSummary) => {
+      if ('groups' in m) {
+        summarised!(m);
+        summarised = null;
+        return;
+      }
+      const p = pending.get(m.batch)!;
+      p.results.push(m);
+      if (--p.waiting === 0) void pump();
+    });
+    worker.on('error', (err) => fail(err));
+    worker.on('exit', (code) => {
+      if (summarised) fail(new Error(`an analyzer worker thread stopped before it was done (exit code ${code})`));
+    });
+    return worker;
+  });
+
+  let records = 0;
+  let events = 0;
+  let invalid = 0;
+  let sent = 0;
+  let written = 0;
+  let pumping = false;
+  // Batches are written strictly in the order they were sent, each once all its workers have answered.
+  const pump = async () => {
+    if (pumping) return;
+    pumping = true;
+    try {
+      for (let p = pending.get(written); p && p.waiting === 0; p = pending.get(written)) {
+        pending.delete(written);
+        const items: [number, string, boolean][] = [];
+        for (const r of p.results) {
+          records += r.records;
+          for (const [line, json] of r.events) items.push([line, json, true]);
+          for (const [line, why] of r.invalid) items.push([line, why, false]);
+        }
+        items.sort((a, b) => a[0] - b[0]); // stable: one line's events come from one worker, in order
+        for (const [line, text, isEvent] of items) {
+          if (isEvent) {
+            events++;
+            await o.event(text);
+          } else {
+            invalid++;
+            o.invalid(line, text);
+          }
+        }
+        written++;
+        wake();
+      }
+    } catch (err) {
+      fail(err as Error);
+    } finally {
+      pumping = false;
+    }
+  };
+
+  const builders = workers.map(() => new LineBatch());
+  let inBatch = 0;
+  const flush = async () => {
+    const batch = sent++;
+    pending.set(batch, { waiting: n, results: [] });
+    builders.forEach((b, w) => {
+      const m = b.take(batch);
+      workers[w].postMessage(m, [m.bytes.buffer, m.ends.buffer, m.lines.buffer]);
+    });
+    inBatch = 0;
+    while (sent - written > MAX_IN_FLIGHT && !failure) await progress();
+    check();
+  };
+
+  const load = new Float64Array(n);
+  const owner = new Map<string, number>();
+  const leastLoaded = () => load.indexOf(Math.min(...load));
+  const add = (line: number, bytes: Buffer, group: string): Promise<void> | undefined => {
+    let w = owner.get(group);
+    if (w === undefined) owner.set(group, (w = leastLoaded()));
+    load[w]++;
+    builders[w].add(line, bytes);
+    return ++inBatch >= BATCH_LINES ? flush() : undefined;
+  };
+
+  try {
+    let sample: { line: number; bytes: Buffer; group: string }[] | null = [];
+    const release = async (held: NonNullable<typeof sample>) => {
+      const sizes = new Map<string, number>();
+      for (const h of held) sizes.set(h.group, (sizes.get(h.group) ?? 0) + 1);
+      for (const [group, size] of [...sizes].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))) {
+        const w = leastLoaded();
+        owner.set(group, w);
+        load[w] += size;
+      }
+      load.fill(0);
+      for (const h of held) await add(h.line, h.bytes, h.group);
+    };
+    let line = 0;
+    for await (const chunk of lines) {
+      check();
+      for (const bytes of chunk) {
+        line++;
+        if (blank(bytes)) continue;
+        const group = lineGroup(bytes, DEFAULT_GROUP);
+        if (!sample) {
+          const flushed = add(line, bytes, group);
+          if (flushed) await flushed;
+          continue;
+        }
+        sample.push({ line, bytes: Buffer.from(bytes), group });
+        if (sample.length >= SAMPLE_LINES) {
+          const held = sample;
+          sample = null;
+          await release(held);
+        }
+      }
+    }
+    if (sample) await release(sample);
+    if (inBatch > 0) await flush();
+    while (written < sent && !failure) await progress();
+    check();
+
+    for (const w of workers) w.postMessage('end');
+    const done = await Promise.race([Promise.all(summaries), new Promise<never>((_, reject) => (wake = () => reject(failure)))]);
+    const seen = new Map<string, number>();
+    for (const s of done) for (const g of s.groups) seen.set(g, (seen.get(g) ?? 0) + 1);
+    const untils = done.map((s) => s.warming.until).filter((u): u is string => u !== null).sort();
+    return {
+      records, events, invalid,
+      warming: { devices: done.reduce((a, s) => a + s.warming.devices, 0), until: untils.at(-1) ?? null },
+      split: [...seen].filter(([, k]) => k > 1).map(([g]) => g),
+    };
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}
+
+/** A line of text: anything but spaces, tabs and a carriage return. */
+function blank(b: Buffer): boolean {
+  for (let i = 0; i < b.length; i++) if (b[i] !== 0x20 && b[i] !== 0x09 && b[i] !== 0x0d) return false;
+  return true;
+}
+
+/** The lines bound for one worker, copied into a buffer of their own that is handed over whole. */
+class LineBatch {
+  private bytes: Uint8Array<ArrayBuffer> = new Uint8Array(1 << 18);
+  private used = 0;
+  private ends: number[] = [];
+  private lines: number[] = [];
+
+  add(line: number, b: Buffer): void {
+    if (this.used + b.length > this.bytes.length) {
+      const grown = new Uint8Array(Math.max(2 * this.bytes.length, this.used + b.length));
+      grown.set(this.bytes.subarray(0, this.used));
+      this.bytes = grown;
+    }
+    this.bytes.set(b, this.used);
+    this.used += b.length;
+    this.ends.push(this.used);
+    this.lines.push(line);
+  }
+
+  take(batch: number): Batch {
+    const m: Batch = { batch, bytes: this.bytes.subarray(0, this.used), ends: Int32Array.from(this.ends), lines: Float64Array.from(this.lines) };
+    this.bytes = new Uint8Array(this.bytes.length);
+    this.used = 0;
+    this.ends = [];
+    this.lines = [];
+    return m;
+  }
+}
