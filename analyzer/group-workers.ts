@@ -5,10 +5,11 @@
 // analysing it, so the main thread does neither: it reads each line's group from its bytes
 // (line-group.ts), copies the line into that worker's next batch and hands the batch over without a copy.
 //
-// Groups are spread by size: the first lines are held back until their groups' shares are known, the
-// largest group goes to the least loaded worker, and so on (a group first seen later goes to the worker
-// with the fewest lines so far). One group gets one thread however large it is: a fleet of one group
-// is analysed at one thread's pace.
+// Groups are spread by size: the first lines are held back until their groups' shares are known (4,096
+// lines, or fewer when the input pauses), the largest group goes to the least loaded worker, and so on
+// (a group first seen later goes to the worker with the fewest lines so far). One group gets one thread
+// however large it is: a fleet of one group is analysed at one thread's pace. Lines go to the workers
+// after each chunk read, so records piped in live (`collect --out - | analyze --in -`) are not held back.
 
 import { Worker } from 'node:worker_threads';
 import { DEFAULT_GROUP } from './analyzer.js';
@@ -55,9 +56,11 @@ export interface GroupWorkersResult {
   split: string[];
 }
 
-const BATCH_LINES = 512;
+const BATCH_LINES = 2048;
 const SAMPLE_LINES = 4096;
-const MAX_IN_FLIGHT = 8;
+/** A chunk with fewer bytes than this means the reader caught up with whoever writes the input. */
+const SHORT_CHUNK = 48 << 10;
+const MAX_IN_FLIGHT = 16;
 
 export async function analyzeOnWorkers(lines: AsyncIterable<Buffer[]>, o: GroupWorkersOptions): Promise<GroupWorkersResult> {
   const n = o.workers;
@@ -175,8 +178,10 @@ export async function analyzeOnWorkers(lines: AsyncIterable<Buffer[]>, o: GroupW
     let line = 0;
     for await (const chunk of lines) {
       check();
+      let size = 0;
       for (const bytes of chunk) {
         line++;
+        size += bytes.length + 1;
         if (blank(bytes)) continue;
         const group = lineGroup(bytes, DEFAULT_GROUP);
         if (!sample) {
@@ -191,6 +196,12 @@ export async function analyzeOnWorkers(lines: AsyncIterable<Buffer[]>, o: GroupW
           await release(held);
         }
       }
+      if (sample && size < SHORT_CHUNK) {
+        const held = sample;
+        sample = null;
+        await release(held);
+      }
+      if (inBatch > 0) await flush();
     }
     if (sample) await release(sample);
     if (inBatch > 0) await flush();

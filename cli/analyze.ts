@@ -86,7 +86,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const outPath = v.out;
   const outFd = outPath === '-' ? -1 : OutputError.open(outPath);
-  const input = inFd === undefined ? process.stdin : createReadStream('', { fd: inFd });
+  const input = inFd === undefined ? process.stdin : createReadStream('', { fd: inFd, highWaterMark: 1 << 20 });
   let pending = '';
   const write = async (line: string) => {
     if (outFd < 0) {

@@ -2,7 +2,8 @@
 // records of a small labelled capture with incidents, in the same order, on one worker thread or several
 // (each taking whole groups), and counts and skips lines that are not records.
 
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,8 @@ import { expect, it } from 'vitest';
 import { createAnalyzer } from '../analyzer/analyzer.js';
 import { defaultConfig } from '../analyzer/rules.js';
 import { scenarioRecords } from '../bench/detect-pipeline.js';
+import { record } from './helpers/records.js';
+import { until } from './helpers/until.js';
 
 it('same events as the analyzer in-process, on any number of worker threads; malformed lines counted and skipped', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tapwatch-analyze-'));
@@ -36,3 +39,20 @@ it('same events as the analyzer in-process, on any number of worker threads; mal
     rmSync(dir, { recursive: true, force: true });
   }
 }, 120_000);
+
+it('records piped in live are analysed as they come: an event is out before the input ends', async () => {
+  const failed = Array.from({ length: 8 }, (_, k) => ({ ip: `198.51.100.${k + 1}`, port: 23 }));
+  const cli = join(import.meta.dirname, '..', 'dist', 'cli', 'tapwatch.js');
+  const child = spawn('node', [cli, 'analyze', '--in', '-', '--out', '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  try {
+    child.stdin.write(JSON.stringify(record({ i: 0 })) + '\n' + JSON.stringify(record({ i: 1, failed, failedBeyond: 112 })) + '\n');
+    const line = await until('an event on stdout while stdin is still open', () => out.split('\n').find((l) => l.includes('"in-alarm"')), { timeoutMs: 30_000 });
+    expect(JSON.parse(line)).toMatchObject({ behavior: 'scan', device: { id: 'dev-1' } });
+  } finally {
+    child.stdin.end();
+  }
+  const [code] = await once(child, 'exit');
+  expect(code).toBe(0);
+}, 60_000);
