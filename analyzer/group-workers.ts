@@ -141,11 +141,12 @@ export async function analyzeOnWorkers(lines: AsyncIterable<Buffer[]>, o: GroupW
   let inBatch = 0;
   const flush = async () => {
     const batch = sent++;
-    pending.set(batch, { waiting: n, results: [] });
-    builders.forEach((b, w) => {
-      const m = b.take(batch);
+    const to = builders.map((b, w) => (b.empty ? -1 : w)).filter((w) => w >= 0);
+    pending.set(batch, { waiting: to.length, results: [] });
+    for (const w of to) {
+      const m = builders[w].take(batch);
       workers[w].postMessage(m, [m.bytes.buffer, m.ends.buffer, m.lines.buffer]);
-    });
+    }
     inBatch = 0;
     while (sent - written > MAX_IN_FLIGHT && !failure) await progress();
     check();
@@ -246,6 +247,10 @@ class LineBatch {
     this.used += b.length;
     this.ends.push(this.used);
     this.lines.push(line);
+  }
+
+  get empty(): boolean {
+    return this.lines.length === 0;
   }
 
   take(batch: number): Batch {
