@@ -86,12 +86,6 @@ export function isPublic(ip: string): boolean {
 const ADDRESS_MEMO = 1 << 16;
 const publicAddresses = new Map<string, boolean>();
 
-/** Median of a sorted array. */
-export function medianSorted(a: ArrayLike<number>): number {
-  const n = a.length;
-  return n === 0 ? NaN : n % 2 ? a[(n - 1) / 2] : (a[n / 2 - 1] + a[n / 2]) / 2;
-}
-
 /** "in the last hour" / "in the last 20 minutes", for sentences. */
 export function windowWords(seconds: number): string {
   if (seconds % 3600 === 0) return seconds === 3600 ? 'in the last hour' : `in the last ${seconds / 3600} hours`;
