@@ -129,6 +129,8 @@ class AnalyzerImpl implements Analyzer {
   private readonly fleetVector = new Float64Array(FLEET_FEATURES.length);
   private readonly thresholdOf = new Float64Array(1);
   private readonly bucketMinutes: number;
+  private lastStart = '';
+  private lastStartSeconds = NaN;
 
   constructor(readonly config: AnalyzerConfig) {
     const compiled = compileRules(config);
@@ -157,7 +159,7 @@ class AnalyzerImpl implements Analyzer {
   }
 
   process(r: InspectionRecord): readonly AnomalyEvent[] {
-    const t = Date.parse(r.interval.start) / 1000;
+    const t = this.startSeconds(r.interval.start);
     const minute = Math.floor(t / 60);
     let events: AnomalyEvent[] | null = null;
     const emit = (e: AnomalyEvent) => (events ??= []).push(e);
@@ -187,6 +189,15 @@ class AnalyzerImpl implements Analyzer {
 
     this.learn(r, dev, g, current, minute, warming, newcomer);
     return events ?? NONE;
+  }
+
+  /** An interval start in seconds since the epoch; the devices' records of one interval come together and share it. */
+  private startSeconds(start: string): number {
+    if (start !== this.lastStart) {
+      this.lastStart = start;
+      this.lastStartSeconds = Date.parse(start) / 1000;
+    }
+    return this.lastStartSeconds;
   }
 
   private device(r: InspectionRecord, t: number): DeviceState {
