@@ -130,6 +130,9 @@ class AnalyzerImpl implements Analyzer {
   private readonly fleetVector = new Float64Array(FLEET_FEATURES.length);
   private readonly thresholdOf = new Float64Array(1);
   private readonly bucketMinutes: number;
+  private readonly ctx = new Context();
+  private lastStart = '';
+  private lastStartSeconds = NaN;
 
   constructor(readonly config: AnalyzerConfig) {
     const compiled = compileRules(config);
@@ -158,7 +161,7 @@ class AnalyzerImpl implements Analyzer {
   }
 
   process(r: InspectionRecord): readonly AnomalyEvent[] {
-    const t = Date.parse(r.interval.start) / 1000;
+    const t = this.startSeconds(r.interval.start);
     const minute = Math.floor(t / 60);
     let events: AnomalyEvent[] | null = null;
     const emit = (e: AnomalyEvent) => (events ??= []).push(e);
@@ -188,6 +191,15 @@ class AnalyzerImpl implements Analyzer {
 
     this.learn(r, dev, g, current, minute, warming, newcomer);
     return events ?? NONE;
+  }
+
+  /** An interval start in seconds since the epoch; the devices' records of one interval come together and share it. */
+  private startSeconds(start: string): number {
+    if (start !== this.lastStart) {
+      this.lastStart = start;
+      this.lastStartSeconds = Date.parse(start) / 1000;
+    }
+    return this.lastStartSeconds;
   }
 
   private device(r: InspectionRecord, t: number): DeviceState {
@@ -300,20 +312,7 @@ class AnalyzerImpl implements Analyzer {
   }
 
   private judgeEvidence(r: InspectionRecord, dev: DeviceState, g: GroupState, t: number, minute: number, newcomer: boolean, emit: (e: AnomalyEvent) => void): void {
-    const known = dev.destinations;
-    const ctx: DetectorContext = {
-      t,
-      seconds: r.interval.seconds,
-      warming: newcomer,
-      newToDevice(key, since) {
-        if (newcomer) return false;
-        const i = known.find(key);
-        return i < 0 || (known.first[i] !== KNOWN_SINCE_WARMUP && known.first[i] * 60 >= since);
-      },
-      commonInGroup: (key) => g.common(key),
-      groupComparable: g.comparable(t),
-      groupDevices: (key) => g.devicesUsing(key),
-    };
+    const ctx = this.ctx.at(t, r.interval.seconds, newcomer, dev.destinations, g);
     let corroborating: string[] = [];
     for (let i = 0; i < this.evidence.length; i++) {
       const e = this.evidence[i];
@@ -514,6 +513,41 @@ class AnalyzerImpl implements Analyzer {
     if (s.schema !== STATE_SCHEMA_ID || s.layout !== this.layout) throw new Error('TWN0002: the state was saved with another layout; start the analyzer without it');
     for (const [id, d] of Object.entries(s.devices)) this.restore(id, d);
     this.restoreFleet(s.fleet);
+  }
+}
+
+/** What the detectors may ask, about the record's device and group: one object, set for each record. */
+class Context implements DetectorContext {
+  t = 0;
+  seconds = 0;
+  warming = false;
+  groupComparable = false;
+  private known!: SeenDestinations;
+  private g!: GroupState;
+
+  at(t: number, seconds: number, newcomer: boolean, known: SeenDestinations, g: GroupState): this {
+    this.t = t;
+    this.seconds = seconds;
+    this.warming = newcomer;
+    this.known = known;
+    this.g = g;
+    this.groupComparable = g.comparable(t);
+    return this;
+  }
+
+  newToDevice(key: number, since: number): boolean {
+    if (this.warming) return false;
+    const known = this.known;
+    const i = known.find(key);
+    return i < 0 || (known.first[i] !== KNOWN_SINCE_WARMUP && known.first[i] * 60 >= since);
+  }
+
+  commonInGroup(key: number): boolean {
+    return this.g.common(key);
+  }
+
+  groupDevices(key: number): number {
+    return this.g.devicesUsing(key);
   }
 }
 

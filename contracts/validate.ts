@@ -6,7 +6,12 @@
 
 import type { Static, TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
+import { Format } from 'typebox/format';
 import { Settings } from 'typebox/system';
+import { isDateTime } from './date-time.js';
+
+// A compiled validator takes its format checks from the registry when it is compiled (on first use, below).
+Format.Set('date-time', isDateTime);
 
 /**
  * The options of a contract published as its own JSON Schema document (the inspection record, the anomaly

@@ -16,7 +16,7 @@
 
 import type { Contact, InspectionRecord } from '../../contracts/inspection-record.js';
 import type { EvidenceParams } from '../../contracts/rules.schema.js';
-import { hostKey, isPublic, medianSorted, type DetectorContext, type EvidenceDetector, type Verdict } from './detector.js';
+import { hostKey, isPublic, type DetectorContext, type EvidenceDetector, type Verdict } from './detector.js';
 import { isNews } from './new-destinations.js';
 
 type Params = Extract<EvidenceParams, { kind: 'beacon' }>;
@@ -146,9 +146,22 @@ const deviations = new Float64Array(MAX_TIMES);
 function regularity(times: readonly number[]): [number, number] {
   const n = times.length - 1;
   for (let i = 0; i < n; i++) gaps[i] = times[i + 1] - times[i];
-  const g = gaps.subarray(0, n).sort();
-  const period = medianSorted(g);
+  const period = median(gaps, n);
   if (!(period > 0)) return [period, Infinity];
-  for (let i = 0; i < n; i++) deviations[i] = Math.abs(g[i] - period);
-  return [period, medianSorted(deviations.subarray(0, n).sort()) / period];
+  for (let i = 0; i < n; i++) deviations[i] = Math.abs(gaps[i] - period);
+  return [period, median(deviations, n) / period];
+}
+
+/**
+ * Median of the first n values of a, sorting them in place: by insertion, as there are fewer than
+ * MAX_TIMES (a sorted subarray, a view allocated and a call into the runtime per fit, cost more).
+ */
+function median(a: Float64Array, n: number): number {
+  for (let i = 1; i < n; i++) {
+    const x = a[i];
+    let j = i - 1;
+    for (; j >= 0 && a[j] > x; j--) a[j + 1] = a[j];
+    a[j + 1] = x;
+  }
+  return n === 0 ? NaN : n % 2 ? a[(n - 1) / 2] : (a[n / 2 - 1] + a[n / 2]) / 2;
 }

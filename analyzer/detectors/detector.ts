@@ -69,14 +69,22 @@ const NAME_SEED = fnv1a('n:');
 const DOMAIN_MEMO = 1 << 16;
 const domainKeys = new Map<string, number>();
 
-/** Hosts on the internet: a beacon, a flood target, a new destination; not the LAN, multicast or broadcast. */
-export const isPublic = (ip: string): boolean => isUnicastPublic(ip);
-
-/** Median of a sorted array. */
-export function medianSorted(a: ArrayLike<number>): number {
-  const n = a.length;
-  return n === 0 ? NaN : n % 2 ? a[(n - 1) / 2] : (a[n / 2 - 1] + a[n / 2]) / 2;
+/**
+ * Hosts on the internet: a beacon, a flood target, a new destination; not the LAN, multicast or broadcast.
+ * Asked per far end by several detectors in every record, about the few addresses a device talks to.
+ */
+export function isPublic(ip: string): boolean {
+  let v = publicAddresses.get(ip);
+  if (v === undefined) {
+    // Bounded like the domain memo: addresses come from the traffic.
+    if (publicAddresses.size >= ADDRESS_MEMO) publicAddresses.clear();
+    publicAddresses.set(ip, (v = isUnicastPublic(ip)));
+  }
+  return v;
 }
+
+const ADDRESS_MEMO = 1 << 16;
+const publicAddresses = new Map<string, boolean>();
 
 /** "in the last hour" / "in the last 20 minutes", for sentences. */
 export function windowWords(seconds: number): string {

@@ -24,20 +24,9 @@ export function exfiltrationDetector(p: Params): EvidenceDetector<ExfiltrationSt
       s.records = s.records.filter((x) => x.t > from);
       const uploads = newHosts(r, ctx, from).filter((h) => h.up > 0);
       if (uploads.length) s.records.push({ t: ctx.t, hosts: uploads });
-      const byHost = new Map<number, NewHost>();
       let bytes = 0;
-      for (const x of s.records) {
-        for (const h of x.hosts) {
-          // A host the group has taken up since (a fleet change seen device by device) is news no more.
-          if (ctx.commonInGroup(h.key)) continue;
-          bytes += h.up;
-          const sum = byHost.get(h.key);
-          if (sum) {
-            sum.up += h.up;
-            sum.down += h.down;
-          } else byHost.set(h.key, { ...h });
-        }
-      }
+      // A host the group has taken up since (a fleet change seen device by device) is news no more.
+      for (const x of s.records) for (const h of x.hosts) if (!ctx.commonInGroup(h.key)) bytes += h.up;
       const breach = bytes >= p.bytes;
       const verdict: Verdict = {
         breach,
@@ -47,10 +36,26 @@ export function exfiltrationDetector(p: Params): EvidenceDetector<ExfiltrationSt
         threshold: p.bytes,
         unit: windowWords(p.windowSeconds),
       };
-      if (breach) verdict.evidence = destinationsEvidence(p.windowSeconds, bytes, [...byHost.values()]);
+      if (breach) verdict.evidence = destinationsEvidence(p.windowSeconds, bytes, perHost(s.records, ctx));
       return verdict;
     },
   };
+}
+
+/** The window's uploads summed per host still news: only an alarm's evidence needs them, not every record. */
+function perHost(records: ExfiltrationState['records'], ctx: DetectorContext): NewHost[] {
+  const byHost = new Map<number, NewHost>();
+  for (const x of records) {
+    for (const h of x.hosts) {
+      if (ctx.commonInGroup(h.key)) continue;
+      const sum = byHost.get(h.key);
+      if (sum) {
+        sum.up += h.up;
+        sum.down += h.down;
+      } else byHost.set(h.key, { ...h });
+    }
+  }
+  return [...byHost.values()];
 }
 
 export function destinationsEvidence(windowSeconds: number, bytesUp: number, hosts: NewHost[]) {

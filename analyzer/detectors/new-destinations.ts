@@ -22,25 +22,32 @@ export interface NewHost {
 
 /** The record's far hosts that are new to the device (first used at or after `since`) and its group. */
 export function newHosts(r: InspectionRecord, ctx: DetectorContext, since: number): NewHost[] {
-  const hosts = new Map<number, NewHost>();
-  const add = (ip: string, port: number, transport: NewHost['transport'], name: string | undefined, source: NewHost['name_source'] | undefined, up: number, down: number): void => {
-    if (!isPublic(ip)) return;
-    const key = hostKey(name, ip);
-    const h = hosts.get(key);
-    if (h) {
-      h.up += up;
-      h.down += down;
-    } else hosts.set(key, { key, ip, port, transport, ...(name ? { name } : {}), ...(source ? { name_source: source } : {}), up, down });
-  };
-  for (const c of r.contacts) add(c.ip, c.port, c.transport, c.name, c.name_source, c.up_bytes, c.down_bytes);
+  // A list, not a map: a record has a few far ends (at most the collector's contacts and top-K), and
+  // exfiltration asks for them in every record.
+  const hosts: NewHost[] = [];
+  for (const c of r.contacts) add(hosts, c.ip, c.port, c.transport, c.name, c.name_source, c.up_bytes, c.down_bytes);
   // Top destinations not among the contacts: their bytes count both ways, split as the device's are.
   const upShare = r.uplink.bytes / Math.max(1, r.uplink.bytes + r.downlink.bytes);
-  const inContacts = new Set(r.contacts.map((c) => `${c.ip}/${c.port}/${c.transport}`));
   for (const d of r.destinations.top) {
-    if (inContacts.has(`${d.ip}/${d.port}/${d.transport}`)) continue;
-    add(d.ip, d.port, d.transport, d.name, d.name_source, Math.round(d.bytes * upShare), Math.round(d.bytes * (1 - upShare)));
+    if (r.contacts.some((c) => c.ip === d.ip && c.port === d.port && c.transport === d.transport)) continue;
+    add(hosts, d.ip, d.port, d.transport, d.name, d.name_source, Math.round(d.bytes * upShare), Math.round(d.bytes * (1 - upShare)));
   }
-  return [...hosts.values()].filter((h) => isNews(h.key, h.name !== undefined, ctx, since));
+  return hosts.filter((h) => isNews(h.key, h.name !== undefined, ctx, since));
+}
+
+/** Adds a far end's bytes to its host's entry. */
+function add(hosts: NewHost[], ip: string, port: number, transport: NewHost['transport'], name: string | undefined, source: NewHost['name_source'] | undefined, up: number, down: number): void {
+  if (!isPublic(ip)) return;
+  const key = hostKey(name, ip);
+  const h = hosts.find((x) => x.key === key);
+  if (h) {
+    h.up += up;
+    h.down += down;
+  } else {
+    // No name as undefined rather than as no key: one shape for every host (spreading optional keys in
+    // was most of this function's time), and the same JSON in a checkpoint.
+    hosts.push({ key, ip, port, transport, name: name || undefined, name_source: source || undefined, up, down });
+  }
 }
 
 /** A host (key, named or not) new to the device since `since` and to its group, as newHosts judges it. */

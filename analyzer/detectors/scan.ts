@@ -52,12 +52,10 @@ export function scanDetector(p: Params): EvidenceDetector<ScanState> {
       s.bulk = s.bulk.filter(([t]) => t > from);
       s.refused = s.refused.filter(([t]) => t > from);
       const c = r.connections;
-      const known = new Set(s.hosts.map((h) => h.key));
+      // A host is one observation however often it fails: new ones are appended, and the oldest beyond
+      // MAX_HOSTS dropped once the record's are in (a set of the window's keys per record cost more).
       const add = (h: Host): void => {
-        if (known.has(h.key)) return;
-        known.add(h.key);
-        s.hosts.push(h);
-        if (s.hosts.length > MAX_HOSTS) s.hosts.shift();
+        if (!s.hosts.some((x) => x.key === h.key)) s.hosts.push(h);
       };
       let sampledNamed = 0;
       for (const f of c.failed_sample) {
@@ -76,6 +74,7 @@ export function scanDetector(p: Params): EvidenceDetector<ScanState> {
         if (!ctx.warming && !ctx.newToDevice(hostKey(k.name, k.ip), from)) continue;
         add({ key: fnv1a(k.ip), t: ctx.t, ok: true, ip: k.ip, port: k.port, transport: k.transport });
       }
+      if (s.hosts.length > MAX_HOSTS) s.hosts.splice(0, s.hosts.length - MAX_HOSTS);
       let failed = 0;
       let answered = 0;
       for (const h of s.hosts) h.ok ? answered++ : failed++;
