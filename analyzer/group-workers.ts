@@ -232,14 +232,15 @@ function blank(b: Buffer): boolean {
 
 /** The lines bound for one worker, copied into a buffer of their own that is handed over whole. */
 class LineBatch {
-  private bytes: Uint8Array<ArrayBuffer> = new Uint8Array(1 << 18);
+  // Buffers of their own (not slices of Node's pool), as only those can be handed over; not zero-filled, as every byte sent is written first.
+  private bytes: Uint8Array<ArrayBuffer> = Buffer.allocUnsafeSlow(1 << 18);
   private used = 0;
   private ends: number[] = [];
   private lines: number[] = [];
 
   add(line: number, b: Buffer): void {
     if (this.used + b.length > this.bytes.length) {
-      const grown = new Uint8Array(Math.max(2 * this.bytes.length, this.used + b.length));
+      const grown = Buffer.allocUnsafeSlow(Math.max(2 * this.bytes.length, this.used + b.length));
       grown.set(this.bytes.subarray(0, this.used));
       this.bytes = grown;
     }
@@ -255,7 +256,7 @@ class LineBatch {
 
   take(batch: number): Batch {
     const m: Batch = { batch, bytes: this.bytes.subarray(0, this.used), ends: Int32Array.from(this.ends), lines: Float64Array.from(this.lines) };
-    this.bytes = new Uint8Array(this.bytes.length);
+    this.bytes = Buffer.allocUnsafeSlow(this.bytes.length);
     this.used = 0;
     this.ends = [];
     this.lines = [];

@@ -12,6 +12,7 @@ describe('ndjsonLines', () => {
   it('splits on \\n and \\r\\n, across chunk boundaries, keeping empty lines and a last line without a newline', async () => {
     expect(await lines(['{"a":1}\n{"b"', ':2}\r\n\n{"c":3}'])).toEqual(['{"a":1}', '{"b":2}', '', '{"c":3}']);
     expect(await lines(['x\r', '\ny\n'])).toEqual(['x', 'y']);
+    expect(await lines(['{"a"', ':', '1}\n{', '"b":2}'])).toEqual(['{"a":1}', '{"b":2}']); // a line over three chunks
     expect(await lines([])).toEqual([]);
   });
 

@@ -9,15 +9,27 @@ import type { Readable } from 'node:stream';
 export async function* ndjsonLines(input: Readable): AsyncGenerator<Buffer[]> {
   let rest: Buffer | null = null;
   for await (const chunk of input as AsyncIterable<Buffer>) {
-    const buf: Buffer = rest ? Buffer.concat([rest, chunk]) : chunk;
     const lines: Buffer[] = [];
     let start = 0;
-    for (let nl = buf.indexOf(10, start); nl >= 0; nl = buf.indexOf(10, start)) {
-      lines.push(buf.subarray(start, nl > start && buf[nl - 1] === 13 ? nl - 1 : nl));
+    let nl = chunk.indexOf(10);
+    if (rest) {
+      // Only the line that straddles two chunks is copied, not the chunk.
+      if (nl < 0) {
+        rest = Buffer.concat([rest, chunk]);
+        continue;
+      }
+      lines.push(withoutCr(Buffer.concat([rest, chunk.subarray(0, nl)])));
+      start = nl + 1;
+      nl = chunk.indexOf(10, start);
+    }
+    for (; nl >= 0; nl = chunk.indexOf(10, start)) {
+      lines.push(withoutCr(chunk.subarray(start, nl)));
       start = nl + 1;
     }
-    rest = start < buf.length ? buf.subarray(start) : null;
+    rest = start < chunk.length ? chunk.subarray(start) : null;
     if (lines.length) yield lines;
   }
-  if (rest) yield [rest.subarray(0, rest[rest.length - 1] === 13 ? rest.length - 1 : rest.length)];
+  if (rest) yield [withoutCr(rest)];
 }
+
+const withoutCr = (line: Buffer): Buffer => (line.length > 0 && line[line.length - 1] === 13 ? line.subarray(0, line.length - 1) : line);
