@@ -64,7 +64,7 @@ const scavenges = observeScavenges();
 const bounds = new Float64Array(2);
 const { sink, collector } = probeSink(mode);
 const packets = loop(path, sink, bounds);
-await new Promise((r) => setTimeout(r, 50)); // entries arrive asynchronously
+await scavenges.settled();
 scavenges.stop();
 if (packets <= WARMUP) throw new Error(`${path}: ${packets} packets, need more than the ${WARMUP} of warm-up`);
 const [from, to] = bounds;

@@ -80,14 +80,30 @@ export function openWindow(): void {
   for (let left = free - HEADROOM; left >= 1024; left -= 1024) filler = new Array(122);
 }
 
-/** Start times of the young-generation collections from now on; stop() ends the observation. */
-export function observeScavenges(): { times: number[]; stop(): void } {
+/**
+ * Start times of the young-generation collections from now on; stop() ends the observation. Entries
+ * arrive asynchronously, later on a loaded machine: settled() resolves once every collection up to
+ * now has arrived (it forces one more and waits for its entry: they come in order), where a fixed
+ * wait once read 1 of 9 scavenges under load.
+ */
+export function observeScavenges(): { times: number[]; settled(): Promise<void>; stop(): void } {
   const times: number[] = [];
+  let waiting: { after: number; arrived: () => void } | null = null;
   const obs = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
       if ((e as unknown as { detail: { kind: number } }).detail.kind === constants.NODE_PERFORMANCE_GC_MINOR) times.push(e.startTime);
+      if (waiting && e.startTime >= waiting.after) {
+        waiting.arrived();
+        waiting = null;
+      }
     }
   });
   obs.observe({ entryTypes: ['gc'] });
-  return { times, stop: () => obs.disconnect() };
+  const settled = () =>
+    new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('gc entries did not arrive within 30 s')), 30_000);
+      waiting = { after: performance.now(), arrived: () => (clearTimeout(timer), resolve()) };
+      gc({ type: 'minor' });
+    });
+  return { times, settled, stop: () => obs.disconnect() };
 }

@@ -102,7 +102,10 @@ function main(argv: string[]): void {
       bounds[1] = performance.now();
       cap!.close();
       clearTimeout(giveUp);
-      setTimeout(report, 50); // gc entries arrive asynchronously
+      void scavenges.settled().then(report, (err: Error) => {
+        process.stderr.write(`live-gc-probe: ${err.message}\n`);
+        process.exitCode = 1;
+      });
     }
   };
   const drive = v.drive ?? 'loop';
