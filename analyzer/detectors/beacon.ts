@@ -16,7 +16,7 @@
 
 import type { Contact, InspectionRecord } from '../../contracts/inspection-record.js';
 import type { EvidenceParams } from '../../contracts/rules.schema.js';
-import { hostKey, isPublic, type DetectorContext, type EvidenceDetector, type Verdict } from './detector.js';
+import { hostKey, isPublic, retain, type DetectorContext, type EvidenceDetector, type Verdict } from './detector.js';
 import { isNews } from './new-destinations.js';
 
 type Params = Extract<EvidenceParams, { kind: 'beacon' }>;
@@ -54,7 +54,7 @@ export function beaconDetector(p: Params): EvidenceDetector<BeaconState> {
     load: (j) => j as BeaconState,
     observe(s: BeaconState, r: InspectionRecord, ctx: DetectorContext): Verdict {
       const from = ctx.t - p.windowSeconds;
-      s.tracked = s.tracked.filter((x) => x.last > from);
+      retain(s.tracked, contactedSince, from);
       for (const c of r.contacts) {
         if (c.bursts.length === 0 || !isPublic(c.ip)) continue;
         const key = c.name ? `n:${c.name}:${c.port}/${c.transport}` : `a:${c.ip}:${c.port}/${c.transport}`;
@@ -133,6 +133,8 @@ export function beaconDetector(p: Params): EvidenceDetector<BeaconState> {
     },
   };
 }
+
+const contactedSince = (x: Tracked, from: number): boolean => x.last > from;
 
 /** A new connection per contact starts about as often as it bursts; a session, once. */
 function persistent(x: Tracked, contacts: number): boolean {
