@@ -22,7 +22,6 @@ import { isNews } from './new-destinations.js';
 type Params = Extract<EvidenceParams, { kind: 'beacon' }>;
 
 interface Tracked {
-  key: string;
   host: number;
   ip: string;
   port: number;
@@ -48,6 +47,7 @@ const MAX_TRACKED = 16;
 const MAX_TIMES = 32;
 
 export function beaconDetector(p: Params): EvidenceDetector<BeaconState> {
+  const unit = `in the last ${Math.round(p.windowSeconds / 3600)} hours`;
   return {
     init: () => ({ tracked: [] }),
     save: (s) => s,
@@ -57,11 +57,10 @@ export function beaconDetector(p: Params): EvidenceDetector<BeaconState> {
       retain(s.tracked, contactedSince, from);
       for (const c of r.contacts) {
         if (c.bursts.length === 0 || !isPublic(c.ip)) continue;
-        const key = c.name ? `n:${c.name}:${c.port}/${c.transport}` : `a:${c.ip}:${c.port}/${c.transport}`;
-        let x = s.tracked.find((t) => t.key === key);
+        let x = find(s.tracked, c);
         if (!x) {
           if (s.tracked.length >= MAX_TRACKED) s.tracked.splice(s.tracked.reduce((o, t, i) => (t.last < s.tracked[o].last ? i : o), 0), 1);
-          x = { key, host: hostKey(c.name, c.ip), ip: c.ip, port: c.port, transport: c.transport, times: [], started: c.transport !== 'tcp' || c.starts > 0 ? 1 : 0, answered: false, starts: 0, last: ctx.t };
+          x = { host: hostKey(c.name, c.ip), ip: c.ip, port: c.port, transport: c.transport, times: [], started: c.transport !== 'tcp' || c.starts > 0 ? 1 : 0, answered: false, starts: 0, last: ctx.t };
           s.tracked.push(x);
         }
         x.ip = c.ip;
@@ -113,7 +112,7 @@ export function beaconDetector(p: Params): EvidenceDetector<BeaconState> {
         metric: 'regular contacts with a far end the device never resolved, or looks up before each connection by a name new to it and its group',
         observed: best ? best.n : mostRegular,
         threshold: p.minContacts,
-        unit: `in the last ${Math.round(p.windowSeconds / 3600)} hours`,
+        unit,
       };
       if (best) {
         const { x } = best;
@@ -135,6 +134,14 @@ export function beaconDetector(p: Params): EvidenceDetector<BeaconState> {
 }
 
 const contactedSince = (x: Tracked, from: number): boolean => x.last > from;
+
+/** The far end a contact is with, compared field by field (a key string built per contact per record cost more). */
+function find(tracked: Tracked[], c: Contact): Tracked | undefined {
+  for (const x of tracked) {
+    if (x.port === c.port && x.transport === c.transport && (c.name ? x.name === c.name : !x.name && x.ip === c.ip)) return x;
+  }
+  return undefined;
+}
 
 /** A new connection per contact starts about as often as it bursts; a session, once. */
 function persistent(x: Tracked, contacts: number): boolean {
