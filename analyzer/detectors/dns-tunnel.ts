@@ -86,21 +86,23 @@ export function dnsTunnelDetector(p: Params): EvidenceDetector<DnsTunnelState> {
         let unusual = 0;
         let chars = 0;
         let bits = 0;
-        for (const [, q, n, l, u, c, b] of d.entries) {
-          queries += q;
-          names += n;
-          label = Math.max(label, l);
-          unusual += u;
-          chars += c;
-          bits += b;
+        for (const e of d.entries) {
+          queries += e[1];
+          names += e[2];
+          label = Math.max(label, e[3]);
+          unusual += e[4];
+          chars += e[5];
+          bits += e[6];
         }
+        mostNames = Math.max(mostNames, names);
+        // The signals' words only for a domain that could be the evidence: most records have none.
+        if (names < p.minDistinctNames || (best && names <= best.names)) continue;
         const entropy = chars > 0 ? bits / chars : 0;
         const signals: string[] = [];
         if (label >= p.longLabel) signals.push(`labels up to ${label} characters`);
         if (queries > 0 && label >= p.dataLabel && unusual / queries >= p.unusualShare) signals.push(`${Math.round((100 * unusual) / queries)}% TXT/NULL/CNAME/MX/other queries`);
         if (chars >= p.minEntropyCharacters && entropy >= p.highEntropy) signals.push(`entropy ${entropy.toFixed(2)} bits per character`);
-        mostNames = Math.max(mostNames, names);
-        if (names >= p.minDistinctNames && signals.length > 0 && (!best || names > best.names)) best = { d, names, queries, label, unusual, entropy, signals };
+        if (signals.length > 0) best = { d, names, queries, label, unusual, entropy, signals };
       }
       const verdict: Verdict = {
         breach: best !== null,
