@@ -83,6 +83,9 @@ export function beaconDetector(p: Params): EvidenceDetector<BeaconState> {
         let old = 0;
         while (old < x.times.length && x.times[old] <= from) old++;
         if (old) x.times.splice(0, old);
+        // A session older than the monitoring, or a far end that never answered, is no beacon however
+        // regular: such far ends (a fleet's long-lived MQTT sessions) need no fit.
+        if (x.started !== 1 || !x.answered) continue;
         const times = x.times;
         if (times.length < 2) continue;
         // Most far ends gain no contact in a record: their regularity is as it was.
@@ -96,7 +99,6 @@ export function beaconDetector(p: Params): EvidenceDetector<BeaconState> {
         // A beacon that has stopped (no contact for three periods) is not beaconing now: what is left of
         // an upload's connections in the window must not read as a channel hours later.
         if (!regular || ctx.t - times[times.length - 1] > 3 * period) continue;
-        if (x.started !== 1 || !x.answered) continue;
         // A far end the device resolved is its own service unless it looks the name up for a new
         // connection at each check-in (an implant without a resolver cache) and the name is news (isNews):
         // new to the device since the window began, or, while it warms up, to a group that can say so.
