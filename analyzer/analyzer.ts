@@ -189,7 +189,7 @@ class AnalyzerImpl implements Analyzer {
     for (const rule of this.rules) this.judgeRule(rule, r, dev, g, current, bucket, minute, emit);
     this.judgeEvidence(r, dev, g, t, minute, newcomer, emit);
 
-    this.learn(r, dev, g, current, minute, warming, newcomer);
+    this.learn(r, dev, g, current, minute, warming, newcomer, hasMix);
     return events ?? NONE;
   }
 
@@ -396,8 +396,11 @@ class AnalyzerImpl implements Analyzer {
     return { ...e, summary: summarize(e, b.behavior.advice, r) };
   }
 
-  /** What the record teaches: the destinations the device and its group use, the baseline, the usual mix, the fleet model. */
-  private learn(r: InspectionRecord, dev: DeviceState, g: GroupState, current: boolean, minute: number, warming: boolean, newcomer: boolean): void {
+  /**
+   * What the record teaches: the destinations the device and its group use, the baseline, the usual
+   * mix (this.shares, when hasMix), the fleet model.
+   */
+  private learn(r: InspectionRecord, dev: DeviceState, g: GroupState, current: boolean, minute: number, warming: boolean, newcomer: boolean, hasMix: boolean): void {
     const inAlarm = dev.alarms.anyActive();
     const hosts = new Set<number>();
     for (const d of r.destinations.top) if (isPublic(d.ip)) hosts.add(hostKey(d.name, d.ip));
@@ -414,7 +417,7 @@ class AnalyzerImpl implements Analyzer {
     if (!warming || dev.records % dev.stride === 0) dev.baseline.learn(this.v, this.bucketOf(minute), inAlarm);
     if (!inAlarm) {
       if (current) g.addTraining(this.fleetVector);
-      if (protocolShares(r, this.shares)) {
+      if (hasMix) {
         const first = dev.mix === null;
         dev.mix ??= new Float32Array(PROTOCOL_SLOTS);
         learnMix(dev.mix, this.shares, this.config.protocolMix.rate, first);

@@ -16,13 +16,12 @@
 
 import type { Contact, InspectionRecord } from '../../contracts/inspection-record.js';
 import type { EvidenceParams } from '../../contracts/rules.schema.js';
-import { hostKey, isPublic, type DetectorContext, type EvidenceDetector, type Verdict } from './detector.js';
+import { hostKey, isPublic, retain, type DetectorContext, type EvidenceDetector, type Verdict } from './detector.js';
 import { isNews } from './new-destinations.js';
 
 type Params = Extract<EvidenceParams, { kind: 'beacon' }>;
 
 interface Tracked {
-  key: string;
   host: number;
   ip: string;
   port: number;
@@ -48,20 +47,20 @@ const MAX_TRACKED = 16;
 const MAX_TIMES = 32;
 
 export function beaconDetector(p: Params): EvidenceDetector<BeaconState> {
+  const unit = `in the last ${Math.round(p.windowSeconds / 3600)} hours`;
   return {
     init: () => ({ tracked: [] }),
     save: (s) => s,
     load: (j) => j as BeaconState,
     observe(s: BeaconState, r: InspectionRecord, ctx: DetectorContext): Verdict {
       const from = ctx.t - p.windowSeconds;
-      s.tracked = s.tracked.filter((x) => x.last > from);
+      retain(s.tracked, contactedSince, from);
       for (const c of r.contacts) {
         if (c.bursts.length === 0 || !isPublic(c.ip)) continue;
-        const key = c.name ? `n:${c.name}:${c.port}/${c.transport}` : `a:${c.ip}:${c.port}/${c.transport}`;
-        let x = s.tracked.find((t) => t.key === key);
+        let x = find(s.tracked, c);
         if (!x) {
           if (s.tracked.length >= MAX_TRACKED) s.tracked.splice(s.tracked.reduce((o, t, i) => (t.last < s.tracked[o].last ? i : o), 0), 1);
-          x = { key, host: hostKey(c.name, c.ip), ip: c.ip, port: c.port, transport: c.transport, times: [], started: c.transport !== 'tcp' || c.starts > 0 ? 1 : 0, answered: false, starts: 0, last: ctx.t };
+          x = { host: hostKey(c.name, c.ip), ip: c.ip, port: c.port, transport: c.transport, times: [], started: c.transport !== 'tcp' || c.starts > 0 ? 1 : 0, answered: false, starts: 0, last: ctx.t };
           s.tracked.push(x);
         }
         x.ip = c.ip;
@@ -84,6 +83,9 @@ export function beaconDetector(p: Params): EvidenceDetector<BeaconState> {
         let old = 0;
         while (old < x.times.length && x.times[old] <= from) old++;
         if (old) x.times.splice(0, old);
+        // A session older than the monitoring, or a far end that never answered, is no beacon however
+        // regular: such far ends (a fleet's long-lived MQTT sessions) need no fit.
+        if (x.started !== 1 || !x.answered) continue;
         const times = x.times;
         if (times.length < 2) continue;
         // Most far ends gain no contact in a record: their regularity is as it was.
@@ -97,7 +99,6 @@ export function beaconDetector(p: Params): EvidenceDetector<BeaconState> {
         // A beacon that has stopped (no contact for three periods) is not beaconing now: what is left of
         // an upload's connections in the window must not read as a channel hours later.
         if (!regular || ctx.t - times[times.length - 1] > 3 * period) continue;
-        if (x.started !== 1 || !x.answered) continue;
         // A far end the device resolved is its own service unless it looks the name up for a new
         // connection at each check-in (an implant without a resolver cache) and the name is news (isNews):
         // new to the device since the window began, or, while it warms up, to a group that can say so.
@@ -113,7 +114,7 @@ export function beaconDetector(p: Params): EvidenceDetector<BeaconState> {
         metric: 'regular contacts with a far end the device never resolved, or looks up before each connection by a name new to it and its group',
         observed: best ? best.n : mostRegular,
         threshold: p.minContacts,
-        unit: `in the last ${Math.round(p.windowSeconds / 3600)} hours`,
+        unit,
       };
       if (best) {
         const { x } = best;
@@ -134,13 +135,22 @@ export function beaconDetector(p: Params): EvidenceDetector<BeaconState> {
   };
 }
 
+const contactedSince = (x: Tracked, from: number): boolean => x.last > from;
+
+/** The far end a contact is with, compared field by field (a key string built per contact per record cost more). */
+function find(tracked: Tracked[], c: Contact): Tracked | undefined {
+  for (const x of tracked) {
+    if (x.port === c.port && x.transport === c.transport && (c.name ? x.name === c.name : !x.name && x.ip === c.ip)) return x;
+  }
+  return undefined;
+}
+
 /** A new connection per contact starts about as often as it bursts; a session, once. */
 function persistent(x: Tracked, contacts: number): boolean {
   return x.transport === 'tcp' && x.starts * 2 < contacts;
 }
 
 const gaps = new Float64Array(MAX_TIMES);
-const deviations = new Float64Array(MAX_TIMES);
 
 /** Period (median gap) and jitter (MAD of the gaps over the period, RITA's dispersion) of ascending times. */
 function regularity(times: readonly number[]): [number, number] {
@@ -148,8 +158,7 @@ function regularity(times: readonly number[]): [number, number] {
   for (let i = 0; i < n; i++) gaps[i] = times[i + 1] - times[i];
   const period = median(gaps, n);
   if (!(period > 0)) return [period, Infinity];
-  for (let i = 0; i < n; i++) deviations[i] = Math.abs(gaps[i] - period);
-  return [period, median(deviations, n) / period];
+  return [period, medianDeviation(gaps, n, period) / period];
 }
 
 /**
@@ -164,4 +173,30 @@ function median(a: Float64Array, n: number): number {
     a[j + 1] = x;
   }
   return n === 0 ? NaN : n % 2 ? a[(n - 1) / 2] : (a[n / 2 - 1] + a[n / 2]) / 2;
+}
+
+/**
+ * Median of |a[i] - center| over the first n values of a, which median() left sorted: the deviations
+ * grow away from center on either side, so taking the smaller of the two sides' next, outward from
+ * center, gives them in order without sorting them again (that second sort was most of a fit).
+ */
+function medianDeviation(a: Float64Array, n: number, center: number): number {
+  let right = 0;
+  while (right < n && a[right] < center) right++;
+  let left = right - 1;
+  let lower = 0;
+  let d = 0;
+  for (let k = 0; k <= n >> 1; k++) {
+    lower = d;
+    const below = left >= 0 ? Math.abs(a[left] - center) : Infinity;
+    const above = right < n ? Math.abs(a[right] - center) : Infinity;
+    if (below <= above) {
+      d = below;
+      left--;
+    } else {
+      d = above;
+      right++;
+    }
+  }
+  return n % 2 ? d : (lower + d) / 2;
 }

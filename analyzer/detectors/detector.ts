@@ -86,6 +86,17 @@ export function isPublic(ip: string): boolean {
 const ADDRESS_MEMO = 1 << 16;
 const publicAddresses = new Map<string, boolean>();
 
+/**
+ * Keeps, in place, the items for which keep(item, from) holds: a window's state ages every record and
+ * mostly loses nothing, and a filtered copy of each list every record (and a closure for it) cost more.
+ */
+export function retain<T>(items: T[], keep: (x: T, from: number) => boolean, from: number): void {
+  let n = 0;
+  for (const x of items) if (keep(x, from)) items[n++] = x;
+  // Setting the length is a call into the runtime, even to what it is.
+  if (n < items.length) items.length = n;
+}
+
 /** "in the last hour" / "in the last 20 minutes", for sentences. */
 export function windowWords(seconds: number): string {
   if (seconds % 3600 === 0) return seconds === 3600 ? 'in the last hour' : `in the last ${seconds / 3600} hours`;

@@ -16,7 +16,7 @@
 import type { InspectionRecord } from '../../contracts/inspection-record.js';
 import type { EvidenceParams } from '../../contracts/rules.schema.js';
 import { fnv1a } from '../../net/hash.js';
-import { windowWords, type DetectorContext, type EvidenceDetector, type Verdict } from './detector.js';
+import { retain, windowWords, type DetectorContext, type EvidenceDetector, type Verdict } from './detector.js';
 
 type Params = Extract<EvidenceParams, { kind: 'dns-tunnel' }>;
 
@@ -38,6 +38,9 @@ export interface DnsTunnelState {
 
 const MAX_DOMAINS = 8;
 const MAX_NAMES = 128;
+const since = (e: Entry, from: number): boolean => e[0] > from;
+const hasEntries = (d: Domain): boolean => d.entries.length > 0;
+
 /** Reverse look-ups ask one name per address: many names under one domain, and never data. */
 const REVERSE = /(^|\.)(in-addr|ip6)\.arpa$/;
 
@@ -48,8 +51,8 @@ export function dnsTunnelDetector(p: Params): EvidenceDetector<DnsTunnelState> {
     load: (j) => j as DnsTunnelState,
     observe(s: DnsTunnelState, r: InspectionRecord, ctx: DetectorContext): Verdict {
       const from = ctx.t - p.windowSeconds;
-      for (const d of s.domains) d.entries = d.entries.filter(([t]) => t > from);
-      s.domains = s.domains.filter((d) => d.entries.length > 0);
+      for (const d of s.domains) retain(d.entries, since, from);
+      retain(s.domains, hasEntries, from);
       for (const x of r.dns.domains) {
         if (REVERSE.test(x.domain)) continue;
         let d = s.domains.find((y) => y.domain === x.domain);
@@ -83,21 +86,23 @@ export function dnsTunnelDetector(p: Params): EvidenceDetector<DnsTunnelState> {
         let unusual = 0;
         let chars = 0;
         let bits = 0;
-        for (const [, q, n, l, u, c, b] of d.entries) {
-          queries += q;
-          names += n;
-          label = Math.max(label, l);
-          unusual += u;
-          chars += c;
-          bits += b;
+        for (const e of d.entries) {
+          queries += e[1];
+          names += e[2];
+          label = Math.max(label, e[3]);
+          unusual += e[4];
+          chars += e[5];
+          bits += e[6];
         }
+        mostNames = Math.max(mostNames, names);
+        // The signals' words only for a domain that could be the evidence: most records have none.
+        if (names < p.minDistinctNames || (best && names <= best.names)) continue;
         const entropy = chars > 0 ? bits / chars : 0;
         const signals: string[] = [];
         if (label >= p.longLabel) signals.push(`labels up to ${label} characters`);
         if (queries > 0 && label >= p.dataLabel && unusual / queries >= p.unusualShare) signals.push(`${Math.round((100 * unusual) / queries)}% TXT/NULL/CNAME/MX/other queries`);
         if (chars >= p.minEntropyCharacters && entropy >= p.highEntropy) signals.push(`entropy ${entropy.toFixed(2)} bits per character`);
-        mostNames = Math.max(mostNames, names);
-        if (names >= p.minDistinctNames && signals.length > 0 && (!best || names > best.names)) best = { d, names, queries, label, unusual, entropy, signals };
+        if (signals.length > 0) best = { d, names, queries, label, unusual, entropy, signals };
       }
       const verdict: Verdict = {
         breach: best !== null,

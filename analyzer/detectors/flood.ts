@@ -23,6 +23,22 @@ interface Host {
   ports?: number;
 }
 
+const NO_HOSTS: readonly [] = [];
+
+function indexOf(hosts: Host[], ip: string): number {
+  for (let i = 0; i < hosts.length; i++) if (hosts[i].ip === ip) return i;
+  return -1;
+}
+
+/** The far end's host from this source (at or after `from`), added if new; null when an earlier source has it. */
+function entry(hosts: Host[], from: number, x: Pick<Host, 'ip' | 'port' | 'transport' | 'name'>): Host | null {
+  const i = indexOf(hosts, x.ip);
+  if (i >= 0) return i < from ? null : hosts[i];
+  const h: Host = { ip: x.ip, port: x.port, transport: x.transport, name: x.name, up: 0, down: 0 };
+  hosts.push(h);
+  return h;
+}
+
 export function floodDetector(p: Params): EvidenceDetector<null> {
   return {
     init: () => null,
@@ -32,34 +48,35 @@ export function floodDetector(p: Params): EvidenceDetector<null> {
       // Up and down per host over all its ports from destinations.hosts (the hosts most sent to, each shown
       // by its busiest far end); other hosts from the contacts; hosts only in the top destinations count their
       // packets as one-way when the device's traffic as a whole is.
-      const hosts = new Map<string, Host>();
-      for (const x of r.destinations.hosts ?? []) {
-        hosts.set(x.ip, { ip: x.ip, port: x.port, transport: x.transport, name: x.name, up: x.up_packets, down: x.down_packets, ports: x.ports });
+      // A list, not maps and a set: a record has a few far hosts. Each source's hosts come after the
+      // earlier sources', so a host below a source's start is one an earlier source gave.
+      const hosts: Host[] = [];
+      for (const x of r.destinations.hosts ?? NO_HOSTS) {
+        const h: Host = { ip: x.ip, port: x.port, transport: x.transport, name: x.name, up: x.up_packets, down: x.down_packets, ports: x.ports };
+        const i = indexOf(hosts, x.ip);
+        if (i < 0) hosts.push(h);
+        else hosts[i] = h;
       }
-      const totals = new Set(hosts.keys());
+      const totals = hosts.length;
       for (const c of r.contacts) {
-        if (totals.has(c.ip)) continue;
-        const h = hosts.get(c.ip) ?? { ip: c.ip, port: c.port, transport: c.transport, name: c.name, up: 0, down: 0 };
+        const h = entry(hosts, totals, c);
+        if (!h) continue;
         h.up += c.up_packets;
         h.down += c.down_packets;
-        hosts.set(c.ip, h);
       }
       const deviceOneWay = r.uplink.packets >= p.oneWayRatio * Math.max(1, r.downlink.packets);
       if (deviceOneWay) {
-        const fromTop = new Map<string, Host>();
+        const known = hosts.length;
         for (const d of r.destinations.top) {
-          if (hosts.has(d.ip)) continue;
-          const h = fromTop.get(d.ip) ?? { ip: d.ip, port: d.port, transport: d.transport, name: d.name, up: 0, down: 0 };
-          h.up += d.packets;
-          fromTop.set(d.ip, h);
+          const h = entry(hosts, known, d);
+          if (h) h.up += d.packets;
         }
-        for (const [ip, h] of fromTop) hosts.set(ip, h);
       }
       let best: { h: Host; pps: number; ratio: number } | null = null;
       let fastest = 0;
       // New: first used in the last six hours (a flood lasting hours stays one).
       const since = ctx.t - 6 * 3600;
-      for (const h of hosts.values()) {
+      for (const h of hosts) {
         if (!isPublic(h.ip)) continue;
         const pps = Math.max(0, h.up - h.down) / ctx.seconds;
         const ratio = h.up / Math.max(1, h.down);

@@ -5,7 +5,7 @@
 
 import type { InspectionRecord } from '../../contracts/inspection-record.js';
 import type { EvidenceParams } from '../../contracts/rules.schema.js';
-import { windowWords, type DetectorContext, type EvidenceDetector, type Verdict } from './detector.js';
+import { retain, windowWords, type DetectorContext, type EvidenceDetector, type Verdict } from './detector.js';
 import { destinationsEvidence } from './exfiltration.js';
 import { newHosts, type NewHost } from './new-destinations.js';
 
@@ -16,6 +16,9 @@ export interface NewDestinationState {
   hosts: { host: NewHost; times: number[] }[];
 }
 
+const after = (t: number, from: number): boolean => t > from;
+const hasTimes = (x: { times: number[] }): boolean => x.times.length > 0;
+
 export function newDestinationDetector(p: Params): EvidenceDetector<NewDestinationState> {
   return {
     init: () => ({ hosts: [] }),
@@ -23,8 +26,8 @@ export function newDestinationDetector(p: Params): EvidenceDetector<NewDestinati
     load: (j) => j as NewDestinationState,
     observe(s: NewDestinationState, r: InspectionRecord, ctx: DetectorContext): Verdict {
       const from = ctx.t - p.windowSeconds;
-      for (const x of s.hosts) x.times = x.times.filter((t) => t > from);
-      s.hosts = s.hosts.filter((x) => x.times.length > 0);
+      for (const x of s.hosts) retain(x.times, after, from);
+      retain(s.hosts, hasTimes, from);
       if (!ctx.warming) {
         for (const h of newHosts(r, ctx, from)) {
           if (h.name_source === 'dns') continue;
