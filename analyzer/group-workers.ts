@@ -60,7 +60,7 @@ const BATCH_LINES = 2048;
 const SAMPLE_LINES = 4096;
 /** A chunk with fewer bytes than this means the reader caught up with whoever writes the input. */
 const SHORT_CHUNK = 48 << 10;
-const MAX_IN_FLIGHT = 16;
+const MAX_IN_FLIGHT = 4;
 
 export async function analyzeOnWorkers(lines: AsyncIterable<Buffer[]>, o: GroupWorkersOptions): Promise<GroupWorkersResult> {
   const n = o.workers;
