@@ -3,7 +3,7 @@
 // 1 MiB young generation; after the probe's warm-up, ≥1M packets must pass with zero scavenges.
 // The collector is also run over evidence-heavy traffic: DNS queries for ever new names, answers
 // naming ever new addresses, ClientHellos with SNI, ICMP unreachables, failing SYNs.
-// The control mode allocates one small object per packet and must see some, or the probe proves nothing.
+// The control mode allocates one small array per packet and must see some, or the probe proves nothing.
 
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -9,7 +9,7 @@
 //   millisecond while traffic flows (coalesceMs 1), so the window's garbage is bounded by its turns,
 //   not its packets: the scavenges must be no more than that explains (in practice 0 or 1 over 167k frames;
 //   cap 0.2.1 gave 6-10 on the same run).
-// The control mode allocates one small object per frame and must see collections, or the probe proves nothing.
+// The control mode allocates one small array per frame and must see collections, or the probe proves nothing.
 //
 // Needs root (namespaces, veth, packet sockets) and the build: without root the test FAILS, saying so.
 

@@ -4,7 +4,7 @@
 // from there to the end of the loop. Run with a tiny young generation, so that even a fraction of a
 // byte per packet forces scavenges:
 //   node --max-semi-space-size=1 dist/test/harness/gc-probe.js <capture> <decap|collect|control>
-// 'control' allocates one small object per packet: it must show collections, or the probe proves nothing.
+// 'control' allocates one small array per packet: it must show collections, or the probe proves nothing.
 
 import { openCapture } from '../../gre-decap/readers/capture.js';
 import { Frame } from '../../gre-decap/readers/frame.js';

@@ -12,7 +12,7 @@
 // warm-up runs no code for the first time. The window ends at frame --frames, inside the callback,
 // where the capture is closed: no timer runs inside the window. Prints one JSON line:
 //   {"mode","frames","measuredFrames","youngGcs","youngGcsInWarmup","loopMs","framesPerSecond","batches","kernelDrops"}
-// 'control' allocates one small object per frame: it must show collections, or the probe proves nothing.
+// 'control' allocates one small array per frame: it must show collections, or the probe proves nothing.
 
 import { performance } from 'node:perf_hooks';
 import { writeFileSync } from 'node:fs';
