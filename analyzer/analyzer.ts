@@ -31,6 +31,9 @@ export const STATE_SCHEMA_ID = 'tapwatch.analyzer-state.v3';
 /** The group of a record that names none. */
 export const DEFAULT_GROUP = 'default';
 
+/** The group whose devices a record's device is compared with. */
+export const groupOf = (r: InspectionRecord): string => r.device.group ?? DEFAULT_GROUP;
+
 export interface DeviceStateJSON {
   layout: string;
   id: string;
@@ -206,7 +209,7 @@ class AnalyzerImpl implements Analyzer {
     const id = r.device.id;
     let dev = this.devices.get(id);
     if (!dev) {
-      const group = r.device.group ?? DEFAULT_GROUP;
+      const group = groupOf(r);
       // The warm-up keeps warmupSamples records spread evenly over warmupSeconds of this device's records.
       const stride = Math.max(1, Math.round(this.config.warmupSeconds / r.interval.seconds / this.config.warmupSamples));
       dev = new DeviceState(

@@ -5,7 +5,7 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { recordErrors, type InspectionRecord } from '../contracts/inspection-record.js';
-import { createAnalyzer, DEFAULT_GROUP } from './analyzer.js';
+import { createAnalyzer, groupOf } from './analyzer.js';
 import type { Batch, BatchResult, WorkerSummary } from './group-workers.js';
 import type { AnalyzerConfig } from './rules.js';
 
@@ -36,7 +36,7 @@ parentPort!.on('message', (m: Batch | 'end') => {
       continue;
     }
     out.records++;
-    groups.add(record.device.group ?? DEFAULT_GROUP);
+    groups.add(groupOf(record));
     for (const e of analyzer.process(record)) out.events.push([line, JSON.stringify(e)]);
   }
   parentPort!.postMessage(out);
