@@ -48,9 +48,7 @@ export function probeSink(mode: string): { sink: Sink; collector?: Collector } {
       return { sink: (f) => c.onFrame(f), collector: c };
     }
     case 'control':
-      // Each frame's array dies at the next frame: garbage, which V8 allocates young. An object that
-      // survives scavenges, as the one kept in a slot per port did, may be pretenured by its allocation
-      // site; that control read 1 scavenge instead of 9 in two CI runs, which nothing else explained.
+      // Each frame's array dies at the next frame: garbage, allocated young (pretenuring is off, above).
       return {
         sink: (f) => {
           decap.decodeFrame(f, m);
@@ -71,6 +69,11 @@ export function probeSink(mode: string): { sink: Sink; collector?: Collector } {
 // it tiers up from Maglev only after the warm-up, and 2-4 KiB on Node 20; plus the first end of file.
 const HEADROOM = 128 * 1024; // asked for; V8 reports 10-50 KiB more as available than it lets us allocate
 setFlagsFromString('--expose-gc'); // the probe's own handle on the collector: no need to start node with it
+// Allocation-site pretenuring sends what a site allocates straight to old space once V8 finds its objects
+// surviving, where no scavenge counts it: the control's per-frame array read 0 scavenges instead of 57 in
+// most runs of the file probe (and 1 instead of 9 in CI), 57 in every run with it off. Off here, so every
+// allocation in the window is young and counted, whatever V8 would have decided about its site.
+setFlagsFromString('--no-allocation-site-pretenuring');
 const gc = runInNewContext('gc') as (o: { type: 'minor' | 'major' }) => void;
 const NEW_SPACE = getHeapSpaceStatistics().findIndex((s) => s.space_name === 'new_space');
 let filler: unknown = null;
