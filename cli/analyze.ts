@@ -54,7 +54,7 @@ export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommand(spec, argv);
   if (!parsed) return 0;
   const v = parsed.values as Record<string, string | undefined>;
-  const { config: cfg, kafka, log, statsEveryMs, http } = serviceSettings('analyze', v);
+  const { config: cfg, kafka, log, statsEveryMs, http } = await serviceSettings('analyze', v);
   const rules = v.rules ?? cfg.rules;
   const config = rules ? loadConfig(rules) : defaultConfig();
   // A file (--in) wins over the config file's brokers; --kafka over both.

@@ -9,7 +9,6 @@ import { TLS_REASON_NAMES } from '../collector/evidence/tls.js';
 import { Collector } from '../collector/collector.js';
 import { DeviceNets } from '../collector/device-nets.js';
 import { Inventory } from '../inventory/inventory.js';
-import { InspectionRecordSchema } from '../contracts/inspection-record.js';
 import { Pipeline } from '../collector/pipeline.js';
 import { replayCapture } from '../collector/sources/replay.js';
 import { recordsTable } from '../collector/table.js';
@@ -126,10 +125,10 @@ interface CollectOptions {
   logLevel: string;
 }
 
-function collectOptions(v: Record<string, string | string[] | boolean | undefined>): CollectOptions {
+async function collectOptions(v: Record<string, string | string[] | boolean | undefined>): Promise<CollectOptions> {
   const text = (name: string) => v[name] as string | undefined;
   const int = (name: string, min: number, max: number) => intOption(name, text(name), min, max);
-  const cfg = commandConfig(v);
+  const cfg = await commandConfig(v);
   const c = cfg.collect ?? {};
   const kafka = kafkaSettings(v, cfg, intOption);
   const out = text('out');
@@ -255,11 +254,11 @@ export async function run(argv: string[]): Promise<number> {
   if (!parsed) return 0;
   const v = parsed.values as Record<string, string | string[] | boolean | undefined>;
   if (v['print-schema']) {
-    process.stdout.write(JSON.stringify(InspectionRecordSchema, null, 2) + '\n');
+    process.stdout.write(JSON.stringify((await import('../contracts/inspection-record.js')).InspectionRecordSchema, null, 2) + '\n');
     return 0;
   }
   if (parsed.positionals.length) throw new UsageError(`unexpected argument '${parsed.positionals[0]}'`);
-  const o = collectOptions(v);
+  const o = await collectOptions(v);
   const log = pino({ name: 'tapwatch-collect', level: o.logLevel }, pino.destination(2));
   const sink = makeSink(o, log);
   const pipeline = new Pipeline(sink, log);

@@ -144,7 +144,7 @@ async function serve(argv: string[]): Promise<number> {
   if (!parsed) return 0;
   if (parsed.positionals.length) throw new UsageError(`unexpected argument '${parsed.positionals[0]}'`);
   const v = parsed.values as Record<string, string | undefined>;
-  const cfg = commandConfig(v).control ?? {};
+  const cfg = (await commandConfig(v)).control ?? {};
   const port = intOption('port', v.port, 0, 65535) ?? cfg.port ?? DEFAULT_CONTROL_PORT;
   const rate = intOption('rate-limit', v['rate-limit'], 1, 10_000_000) ?? cfg.rateLimit;
   const loginRate = intOption('login-rate', v['login-rate'], 1, 1000) ?? cfg.loginRate;
@@ -220,7 +220,7 @@ async function keys(argv: string[]): Promise<number> {
   if (!parsed) return 0;
   const v = parsed.values as Record<string, string | undefined>;
   const [verb, ...args] = parsed.positionals;
-  const db = v.db ?? commandConfig(v).control?.db ?? DEFAULT_DB;
+  const db = v.db ?? (await commandConfig(v)).control?.db ?? DEFAULT_DB;
   const open = () => Store.open(db, { create: verb === 'create' && parsed.values.init === true });
   const print = (x: unknown) => process.stdout.write(JSON.stringify(x) + '\n');
   switch (verb) {
@@ -249,7 +249,7 @@ async function importRegistry(argv: string[]): Promise<number> {
   if (parsed.positionals.length !== 1) throw new UsageError('give one registry file (CSV or JSON)');
   const path = parsed.positionals[0];
   const v = parsed.values as Record<string, string | undefined>;
-  const db = v.db ?? commandConfig(v).control?.db ?? DEFAULT_DB;
+  const db = v.db ?? (await commandConfig(v)).control?.db ?? DEFAULT_DB;
   const rows = parseInventory(readFileSync(path, 'utf8'), path, { requireImsi: true });
   return withStore(
     () => Store.open(db, { create: parsed.values.init === true }),

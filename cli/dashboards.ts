@@ -39,7 +39,7 @@ export async function run(argv: string[]): Promise<number> {
   const [action, ...extra] = parsed.positionals;
   if (action !== 'import' || extra.length) throw new UsageError(`expected 'import', got '${parsed.positionals.join(' ')}'`);
   const v = parsed.values as Record<string, string | undefined>;
-  const cfg = commandConfig(v);
+  const cfg = await commandConfig(v);
   v.kibana ??= cfg.kibana?.url;
   v.elasticsearch ??= cfg.elasticsearch?.url;
   if (!v.kibana || !v.elasticsearch) throw new UsageError('--kibana and --elasticsearch are required (or kibana.url and elasticsearch.url in the config file)');

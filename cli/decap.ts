@@ -42,7 +42,7 @@ export async function run(argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError(`expected one capture file, got ${positionals.length}`);
   const format = values.json ? 'json' : ((values.format as string | undefined) ?? 'table');
   if (format !== 'json' && format !== 'table') throw new UsageError(`--format: expected 'table' or 'json', got '${format}'`);
-  const decap = new Decapsulator(decapSettings(values, commandConfig(values)));
+  const decap = new Decapsulator(decapSettings(values, await commandConfig(values)));
   const top = intOption('top', values.top as string | undefined, 1, 1_000_000) ?? 10;
 
   const path = positionals[0];

@@ -65,7 +65,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!parsed) return 0;
   const v = parsed.values as Record<string, string | string[] | boolean | undefined>;
   // The file is checked either way; its site settings (devices, decap) are for the operator's own mirror.
-  const cfg = commandConfig(v);
+  const cfg = await commandConfig(v);
   const site = v.capture !== undefined ? cfg : {};
   const nets = new DeviceNets((v['device-net'] as string[] | undefined) ?? site.devices?.networks ?? ['10.128.0.0/9'], (v['exclude-address'] as string[] | undefined) ?? site.devices?.exclude ?? []);
   const log = pino({ name: 'tapwatch-demo', level: (v['log-level'] as string | undefined) ?? 'warn' }, pino.destination(2));

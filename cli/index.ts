@@ -44,7 +44,7 @@ export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommand(spec, argv);
   if (!parsed) return 0;
   const v = parsed.values as Record<string, string | undefined>;
-  const { config: cfg, kafka, log, statsEveryMs, http } = serviceSettings('index', v);
+  const { config: cfg, kafka, log, statsEveryMs, http } = await serviceSettings('index', v);
   const esUrl = v.elasticsearch ?? cfg.elasticsearch?.url;
   if (!kafka.brokers || !esUrl) throw new UsageError('--kafka and --elasticsearch are required (or kafka.brokers and elasticsearch.url in the config file)');
   const retentionDays = intOption('retention-days', v['retention-days'], 0, 36_500) ?? cfg.elasticsearch?.retentionDays ?? DEFAULT_RETENTION_DAYS;

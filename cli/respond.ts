@@ -55,7 +55,7 @@ export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommand(spec, argv);
   if (!parsed) return 0;
   const v = parsed.values as Record<string, string | undefined>;
-  const { config: cfg, kafka, log, statsEveryMs, http } = serviceSettings('respond', v);
+  const { config: cfg, kafka, log, statsEveryMs, http } = await serviceSettings('respond', v);
   const keyId = v['control-key-id'] ?? cfg.control?.keyId;
   const authKey = v['control-key'] ?? process.env.TAPWATCH_CONTROL_KEY;
   if (!kafka.brokers || !keyId) throw new UsageError('--kafka and --control-key-id are required (or kafka.brokers and control.keyId in the config file)');

@@ -48,8 +48,8 @@ export interface ServiceSettings {
 }
 
 /** What SERVICE_OPTIONS say, each over the config file's. */
-export function serviceSettings(service: Exclude<ServiceName, 'collect'>, v: Record<string, string | undefined>): ServiceSettings {
-  const config = commandConfig(v);
+export async function serviceSettings(service: Exclude<ServiceName, 'collect'>, v: Record<string, string | undefined>): Promise<ServiceSettings> {
+  const config = await commandConfig(v);
   return {
     config,
     kafka: kafkaSettings(v, config, intOption),

@@ -15,7 +15,7 @@ import {
 import { EvidenceReport, insertTop } from './evidence/report.js';
 import { PROTO_COUNT, PROTO_NAMES, protoOf } from './protocols.js';
 import type { Inventory, InventoryEntry } from '../inventory/inventory.js';
-import { RECORD_SCHEMA_ID } from '../contracts/inspection-record.js';
+import { RECORD_SCHEMA_ID } from '../contracts/record-names.js';
 import type { RecordBatch } from './record-batch.js';
 import { ReusedArrays } from './reused-arrays.js';
 

@@ -7,6 +7,7 @@
 
 import { Type, type Static } from 'typebox';
 import { validator } from './validate.js';
+import { GROUP_ID_PATTERN, IMSI_PATTERN } from './identifiers.js';
 
 /** Where `tapwatch control serve` listens unless told otherwise, and where `tapwatch respond` looks for it. */
 export const DEFAULT_CONTROL_PORT = 8700;
@@ -36,10 +37,7 @@ export const UNTHROTTLED_SPEED_CLASS: SpeedClass = 's1.8xfast';
 export const ROLES = ['read-only', 'operator', 'analyzer'] as const;
 export type Role = (typeof ROLES)[number];
 
-export const IMSI_PATTERN = '^[0-9]{5,15}$';
-/** Group ids the API accepts in paths and bodies; an import creating a group checks the same pattern,
- *  so no group exists that the API could not name. */
-export const GROUP_ID_PATTERN = '^[A-Za-z0-9._-]{1,64}$';
+export { GROUP_ID_PATTERN, IMSI_PATTERN };
 
 /** `type: [T, 'null']` rather than anyOf: one type check, and fastify's serializer stays on its fast path. */
 const NullableString = (opts: object = {}) => Type.Unsafe<string | null>({ type: ['string', 'null'], ...opts });

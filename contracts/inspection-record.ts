@@ -6,8 +6,9 @@
 
 import { Type, type Static } from 'typebox';
 import { publishedSchema, validator } from './validate.js';
+import { DNS_TYPES, NAME_SOURCES, RECORD_SCHEMA_ID, TRANSPORTS, TUNNEL_NAMES } from './record-names.js';
 
-export const RECORD_SCHEMA_ID = 'tapwatch.inspection.v2';
+export { DNS_TYPES, NAME_SOURCES, RECORD_SCHEMA_ID, TRANSPORTS, TUNNEL_NAMES };
 
 const Count = Type.Integer({ minimum: 0 });
 const counts = <K extends string>(names: readonly K[]) =>
@@ -18,8 +19,6 @@ const STATISTICS = [
   'pkt.len_64_128', 'pkt.len_128_256', 'pkt.len_256_1024', 'pkt.len_1024_1500', 'pkt.len_grt1500', 'tcp.pkts',
   'udp.pkts', 'fragmented.pkts', 'unique.flows',
 ] as const;
-
-export const TRANSPORTS = ['tcp', 'udp', 'icmp', 'other'] as const;
 
 export const DeviceIdentitySchema = Type.Object(
   {
@@ -33,12 +32,6 @@ export const DeviceIdentitySchema = Type.Object(
   { additionalProperties: false },
 );
 export type DeviceIdentity = Static<typeof DeviceIdentitySchema>;
-
-/** Where a destination's name came from: a DNS answer the device received for that address, or the TLS SNI of a connection to it. */
-export const NAME_SOURCES = ['dns', 'sni'] as const;
-
-/** Tunnel types, indexed by gre-decap's T_* constants; 'none' at 0 for a frame that came in no tunnel. */
-export const TUNNEL_NAMES = ['none', 'gre', 'pptp', 'erspan1', 'erspan2', 'erspan3', 'vxlan', 'geneve'] as const;
 
 const Name = Type.String({ maxLength: 256, description: 'lower case; bytes outside printable ASCII written as \\xHH' });
 
@@ -121,8 +114,6 @@ export const DnsDomainSchema = Type.Object(
   { additionalProperties: false },
 );
 export type DnsDomain = Static<typeof DnsDomainSchema>;
-
-export const DNS_TYPES = ['a', 'aaaa', 'txt', 'null', 'cname', 'mx', 'any', 'other'] as const;
 
 export const InspectionRecordSchema = Type.Object(
   {

@@ -39,7 +39,7 @@ export const T_ERSPAN3 = 5; // session id in tunId
 export const T_VXLAN = 6; // VNI in tunId
 export const T_GENEVE = 7; // VNI in tunId
 // By tunnel type (T_*): the record contract's names, indexed by the constants above.
-export { TUNNEL_NAMES } from '../contracts/inspection-record.js';
+export { TUNNEL_NAMES } from '../contracts/record-names.js';
 
 // Bits of PacketMeta.seen: one per layer ID, so "frames with GRE" is a mask test.
 export const SEEN_GRE = 1 << L_GRE;

@@ -14,7 +14,7 @@
 
 import { readFileSync } from 'node:fs';
 import { parse as parseCsvText } from 'csv-parse/sync';
-import { GROUP_ID_PATTERN, IMSI_PATTERN } from '../contracts/control-api.js';
+import { GROUP_ID_PATTERN, IMSI_PATTERN } from '../contracts/identifiers.js';
 import type { ErrorCode } from '../contracts/errors.js';
 import { canonicalOrNull, parseAddress, AddressError } from '../net/address.js';
 

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ConfigError, loadConfigFile } from '../cli/config.js';
+import { ConfigError, loadConfigFile } from '../cli/config-file.js';
 import { generateFleetMirror } from '../synth/fleet-mirror.js';
 import { CliProcess } from './helpers/cli-process.js';
 

@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { loadConfigFile } from '../cli/config.js';
+import { loadConfigFile } from '../cli/config-file.js';
 import { CLI } from './helpers/cli-process.js';
 
 const root = join(import.meta.dirname, '..');

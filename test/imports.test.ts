@@ -25,7 +25,8 @@ const LAYERS: Record<string, number> = {
 const TOOLING = new Set(['test', 'bench', 'synth', 'scripts']);
 const KAFKA_CLIENTS = ['@confluentinc/kafka-javascript', 'kafkajs', '@platformatic/kafka'];
 
-interface Import { file: string; from: string; spec: string }
+/** `dynamic`: an import() expression, loaded only when the code runs it; `typeOnly`: erased when compiled. */
+interface Import { file: string; from: string; spec: string; dynamic?: boolean; typeOnly?: boolean }
 
 function imports(): Import[] {
   const files = execFileSync('git', ['ls-files', '*.ts'], { cwd: root, encoding: 'utf8' }).split('\n').filter(Boolean);
@@ -33,10 +34,11 @@ function imports(): Import[] {
   for (const file of files) {
     if (file.endsWith('.test.ts') || file.endsWith('.d.ts')) continue;
     const text = readFileSync(join(root, file), 'utf8');
-    for (const m of text.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|^import\s+)['"]([^'"]+)['"]/gm)) {
-      const spec = m[1];
+    for (const m of text.matchAll(/(?:\bfrom\s*|\b(import)\s*\(\s*|^import\s+)['"]([^'"]+)['"]/gm)) {
+      const spec = m[2];
       const from = spec.startsWith('.') ? normalize(join(dirname(file), spec)) : spec;
-      out.push({ file, from, spec });
+      const statement = text.slice(text.lastIndexOf('\n', m.index) + 1);
+      out.push({ file, from, spec, dynamic: m[1] !== undefined, typeOnly: /^(import|export) type\b/.test(statement) });
     }
   }
   return out;
@@ -61,6 +63,22 @@ function violations(list: Import[]): string[] {
   return bad;
 }
 
+/** Packages a command loads at start: everything reached from `entry` by static imports. */
+function packagesAtStart(list: Import[], entry: string): Set<string> {
+  const byFile = new Map<string, Import[]>();
+  for (const i of list) byFile.set(i.file, [...(byFile.get(i.file) ?? []), i]);
+  const seen = new Set([entry]);
+  const packages = new Set<string>();
+  for (const file of seen) {
+    for (const i of byFile.get(file) ?? []) {
+      if (i.dynamic || i.typeOnly) continue;
+      if (!i.spec.startsWith('.')) packages.add(i.spec);
+      else seen.add(i.from.replace(/\.js$/, '.ts'));
+    }
+  }
+  return packages;
+}
+
 describe('imports', () => {
   it('follow the data path: upstream never imports downstream, production never imports test/, bench/, synth/ or scripts/, only kafka/ imports the Kafka client', () => {
     const list = imports();
@@ -78,5 +96,15 @@ describe('imports', () => {
       { file: 'analyzer/x.ts', from: 'collector/protocols.js', spec: '../collector/protocols.js' },
       { file: 'bench/x.ts', from: 'test/helpers/records.js', spec: '../test/helpers/records.js' },
     ]).map((l) => l.split(':')[0])).toEqual(['collector/x.ts', 'analyzer/x.ts', 'indexer/x.ts', 'responder/x.ts', 'newstage/x.ts']);
+  });
+
+  it('decap and collect start without the schema compiler or the YAML parser: they validate nothing unless given a config file (~0.3 s of start-up)', () => {
+    const list = imports();
+    for (const entry of ['cli/decap.ts', 'cli/collect.ts']) {
+      const packages = [...packagesAtStart(list, entry)];
+      expect(packages.length, entry).toBeGreaterThan(0); // the walk followed the tree (collect loads pino)
+      expect(packages.filter((p) => /^(typebox|yaml)(\/|$)/.test(p)), entry).toEqual([]);
+    }
+    expect([...packagesAtStart(list, 'cli/config-file.ts')]).toContain('yaml'); // the walk would see them
   });
 });

@@ -11,7 +11,7 @@ import {
   F_DNS_LABEL_MAX, F_DNS_NAMES_DROPPED, F_TLS_HELLOS, F_TLS_NO_SNI, F_TLS_MALFORMED, F_ICMP_UNREACH, STRIDE,
 } from '../device-counters.js';
 import type { Aggregator } from '../aggregate.js';
-import { DNS_TYPES } from '../../contracts/inspection-record.js';
+import { DNS_TYPES } from '../../contracts/record-names.js';
 import type { AddressNames } from '../records.js';
 import type { JsonWriter } from '../record-batch.js';
 import type { ReusedArrays } from '../reused-arrays.js';
