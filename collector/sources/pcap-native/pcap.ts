@@ -29,7 +29,11 @@ export interface NativePcapHandle {
    * later (0: poll only), so a busy capture turns the event loop ~1000/coalesceMs times a second.
    */
   start(onBatch: (count: number) => void, coalesceMs: number): void;
-  /** Reads what is waiting now, synchronously, through the same callback; returns the packets read. */
+  /**
+   * Reads what is waiting now, synchronously, through the same callback; returns the packets read. An
+   * exception from the callback stops the read and is thrown here; a buffer detached since setBuffers()
+   * makes it throw (PCAP_BINDING) instead of writing to freed memory.
+   */
   dispatch(onBatch?: (count: number) => void): number;
   /** pcap_stats into the stats array: [ps_recv, ps_drop, ps_ifdrop] (libpcap's unsigned 32-bit counters). */
   stats(): void;

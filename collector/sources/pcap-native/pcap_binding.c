@@ -17,6 +17,9 @@
 //   stats() -> fills stats[0..2] with ps_recv, ps_drop, ps_ifdrop
 //   inject(bytes, length) -> bytes sent ; close() (idempotent; safe inside the callback)
 //   lastError() -> the error text of a failed batch (the callback then gets -1)
+// A callback that throws inside dispatch() stops the read and dispatch() throws it (the packet in hand
+// stays for the next batch); on the event loop it goes to 'uncaughtException'. Buffers detached by
+// JavaScript (an ArrayBuffer transferred) are never written again: the next read fails saying so.
 // Errors thrown carry `code` = the libpcap status name ('PCAP_ERROR_NO_SUCH_DEVICE', ...) and
 // pcap_geterr's text as message.
 
@@ -30,6 +33,7 @@
 #include <string.h>
 
 #define META_FIELDS 5
+#define DETACHED "the ring, metadata or stats buffer was detached (transferred) while captured; setBuffers() again"
 #define ROUNDS_PER_WAKEUP 16
 
 typedef struct {
@@ -54,6 +58,9 @@ typedef struct {
   size_t used;
   uint32_t count;
   int in_dispatch;
+  int sync_call;    // inside dispatch() called from JavaScript: the callback's exception goes back to it
+  int js_threw;     // the callback threw during a sync_call: the exception is pending, reading stops
+  int detached;     // a buffer given to setBuffers() was detached: the pointers below were dropped
   int close_requested;
   int closed;
   napi_async_cleanup_hook_handle cleanup; // registered while polling: env teardown closes us first
@@ -167,8 +174,48 @@ static void finalize(napi_env env, void *data, void *hint) {
   free(c);
 }
 
-// Calls the JavaScript callback with `n` (a packet count, or -1 after an error). An exception it
-// throws goes to process 'uncaughtException', as from any callback of the event loop.
+// Whether ring, meta and stats still own their memory. JavaScript can detach an ArrayBuffer (transfer it
+// to a worker, structuredClone with transfer, ArrayBuffer.prototype.transfer), after which the pointers
+// kept here point at freed memory: checked before every read and after every callback, the only
+// moments JavaScript can have run since the last check. Needs a handle scope.
+static int buffers_attached(cap_t *c) {
+  napi_env env = c->env;
+  napi_ref refs[3] = {c->ring_ref, c->meta_ref, c->stats_ref};
+  for (int i = 0; i < 3; i++) {
+    napi_value v, ab;
+    bool detached = true;
+    if (refs[i] == NULL || napi_get_reference_value(env, refs[i], &v) != napi_ok || v == NULL ||
+        napi_get_typedarray_info(env, v, NULL, NULL, NULL, &ab, NULL) != napi_ok ||
+        napi_is_detached_arraybuffer(env, ab, &detached) != napi_ok || detached)
+      return 0;
+  }
+  return 1;
+}
+
+// Forgets buffers that were detached: nothing is written to them again until setBuffers().
+static void buffers_gone(cap_t *c) {
+  c->ring = NULL;
+  c->meta = NULL;
+  c->stats = NULL;
+  c->used = 0;
+  c->count = 0;
+  c->detached = 1;
+  snprintf(c->err, sizeof c->err, "%s", DETACHED);
+}
+
+static int check_buffers(cap_t *c) {
+  if (c->ring == NULL) return 0;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(c->env, &scope) != napi_ok) return 1;
+  int ok = buffers_attached(c);
+  napi_close_handle_scope(c->env, scope);
+  if (!ok) buffers_gone(c);
+  return ok;
+}
+
+// Calls the JavaScript callback with `n` (a packet count, or -1 after an error). On the event loop an
+// exception it throws goes to process 'uncaughtException', as from any callback of the loop; inside
+// dispatch() it stays pending, reading stops, and dispatch() throws it.
 static void call_js(cap_t *c, int32_t n) {
   napi_env env = c->env;
   if (c->cb_ref == NULL) return;
@@ -177,17 +224,19 @@ static void call_js(cap_t *c, int32_t n) {
   napi_value cb, recv, arg, result;
   if (napi_get_reference_value(env, c->cb_ref, &cb) == napi_ok && cb != NULL &&
       napi_get_global(env, &recv) == napi_ok && napi_create_int32(env, n, &arg) == napi_ok) {
-    napi_status s = napi_make_callback(env, c->actx, recv, cb, 1, &arg, &result);
-    if (s != napi_ok) {
-      bool pending = false;
-      napi_is_exception_pending(env, &pending);
-      if (pending) {
-        napi_value e;
-        napi_get_and_clear_last_exception(env, &e);
-        napi_fatal_exception(env, e);
-      }
+    napi_status s = c->sync_call ? napi_call_function(env, recv, cb, 1, &arg, &result)
+                                 : napi_make_callback(env, c->actx, recv, cb, 1, &arg, &result);
+    bool pending = false;
+    if (s != napi_ok) napi_is_exception_pending(env, &pending);
+    if (pending && c->sync_call) {
+      c->js_threw = 1;
+    } else if (pending) {
+      napi_value e;
+      napi_get_and_clear_last_exception(env, &e);
+      napi_fatal_exception(env, e);
     }
   }
+  if (!c->js_threw && n >= 0 && c->ring != NULL && !buffers_attached(c)) buffers_gone(c);
   napi_close_handle_scope(env, scope);
 }
 
@@ -201,15 +250,17 @@ static void flush(cap_t *c) {
 
 static void on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes) {
   cap_t *c = (cap_t *)user;
-  if (c->close_requested) return;
+  if (c->close_requested || c->js_threw || c->ring == NULL) return;
   size_t len = h->caplen;
   if (len > c->ring_len) len = c->ring_len;
   if (c->count == c->slots || c->used + len > c->ring_len) {
     flush(c);
-    if (c->close_requested) {
+    if (c->close_requested || c->ring == NULL) {
       pcap_breakloop(c->p);
       return;
     }
+    // A callback that threw stops the read, but this packet is kept for the next batch (the ring is empty).
+    if (c->js_threw) pcap_breakloop(c->p);
   }
   memcpy(c->ring + c->used, bytes, len);
   uint32_t *m = c->meta + (size_t)c->count * META_FIELDS;
@@ -225,7 +276,8 @@ static void on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *b
 // One round: up to ROUNDS_PER_WAKEUP pcap_dispatch calls of a batch each, then the last flush.
 // Returns packets read, or -1 with c->err set.
 static int run_dispatch(cap_t *c) {
-  if (c->p == NULL || c->ring == NULL) return 0;
+  if (c->p == NULL) return 0;
+  if (!check_buffers(c)) return -1;
   c->in_dispatch = 1;
   int total = 0, failed = 0;
   for (int i = 0; i < ROUNDS_PER_WAKEUP && !c->close_requested; i++) {
@@ -237,12 +289,12 @@ static int run_dispatch(cap_t *c) {
       break;
     }
     total += n;
-    if ((uint32_t)n < c->slots) break; // nothing more waiting
+    if ((uint32_t)n < c->slots || c->js_threw || c->ring == NULL) break; // nothing more waiting, or stopped
   }
-  if (!c->close_requested) flush(c);
+  if (!c->close_requested && !c->js_threw && c->ring != NULL) flush(c);
   c->in_dispatch = 0;
   if (c->close_requested) do_close(c);
-  return failed ? -1 : total;
+  return failed || c->ring == NULL ? -1 : total;
 }
 
 // Wakeups: the descriptor is polled while traffic is idle, so the first packet is read at once. A
@@ -452,6 +504,7 @@ static napi_value m_set_buffers(napi_env env, napi_callback_info info) {
   c->stats_len = len;
   c->used = 0;
   c->count = 0;
+  c->detached = 0;
   return NULL;
 }
 
@@ -477,7 +530,7 @@ static napi_value m_start(napi_env env, napi_callback_info info) {
   CHECK(napi_unwrap(env, self, &data));
   cap_t *c = (cap_t *)data;
   if (c->p == NULL || c->closed) return throw_pcap(env, "PCAP_BINDING", "start() on a handle that is not open");
-  if (c->ring == NULL) return throw_pcap(env, "PCAP_BINDING", "start() before setBuffers()");
+  if (c->ring == NULL) return throw_pcap(env, "PCAP_BINDING", c->detached ? DETACHED : "start() before setBuffers()");
   if (c->polling) return throw_pcap(env, "PCAP_BINDING", "already started");
   if (argc < 1) return throw_pcap(env, "PCAP_BINDING", "start(callback, coalesceMs)");
   uint32_t coalesce = 1;
@@ -521,7 +574,7 @@ static napi_value m_dispatch(napi_env env, napi_callback_info info) {
   if (c == NULL) return NULL;
   if (c->in_dispatch) return throw_pcap(env, "PCAP_BINDING", "dispatch() inside a batch");
   if (c->p == NULL || c->closed) return throw_pcap(env, "PCAP_BINDING", "dispatch() on a handle that is not open");
-  if (c->ring == NULL) return throw_pcap(env, "PCAP_BINDING", "dispatch() before setBuffers()");
+  if (c->ring == NULL) return throw_pcap(env, "PCAP_BINDING", c->detached ? DETACHED : "dispatch() before setBuffers()");
   if (argc >= 1) {
     napi_valuetype vt;
     CHECK(napi_typeof(env, argv[0], &vt));
@@ -532,8 +585,14 @@ static napi_value m_dispatch(napi_env env, napi_callback_info info) {
       if (pending) return NULL;
     }
   }
+  c->sync_call = 1;
   int n = run_dispatch(c);
-  if (n < 0) return throw_pcap(env, "PCAP_ERROR", c->err);
+  c->sync_call = 0;
+  if (c->js_threw) {
+    c->js_threw = 0;
+    return NULL; // the callback's exception, still pending, is dispatch()'s
+  }
+  if (n < 0) return throw_pcap(env, c->detached ? "PCAP_BINDING" : "PCAP_ERROR", c->err);
   napi_value out;
   CHECK(napi_create_int32(env, n, &out));
   return out;
@@ -544,7 +603,11 @@ static napi_value m_stats(napi_env env, napi_callback_info info) {
   cap_t *c = unwrap(env, info, &argc, NULL);
   if (c == NULL) return NULL;
   if (c->p == NULL) return throw_pcap(env, "PCAP_BINDING", "stats() on a handle that is not open");
-  if (c->stats == NULL) return throw_pcap(env, "PCAP_BINDING", "stats() before setBuffers()");
+  if (c->stats == NULL) return throw_pcap(env, "PCAP_BINDING", c->detached ? DETACHED : "stats() before setBuffers()");
+  if (!buffers_attached(c)) {
+    buffers_gone(c);
+    return throw_pcap(env, "PCAP_BINDING", c->err);
+  }
   struct pcap_stat ps;
   if (pcap_stats(c->p, &ps) != 0) return throw_pcap(env, "PCAP_ERROR", pcap_geterr(c->p));
   c->stats[0] = (double)ps.ps_recv;
