@@ -12,6 +12,9 @@ export interface WorkloadResult {
   reason: string;
   runsS: number[];
   medianS: number | null;
+  /** CPU seconds (user + system) of each run, when GNU time measured them. */
+  cpuS: number[];
+  medianCpuS: number | null;
   maxRssKb: number | null;
   packetsSeen: number | null;
   youngGcs: number | null;
@@ -30,19 +33,26 @@ export function median(xs: number[]): number {
 
 const fmt = (v: number, digits: number): string => v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
-/** Time of each baseline that ran, by column header. */
-function baselineTimes(results: WorkloadResult[]): Map<string, number> {
-  const m = new Map<string, number>();
+/** Wall and CPU time of each baseline that ran, by column header. */
+function baselineTimes(results: WorkloadResult[]): Map<string, { wall: number; cpu: number | null }> {
+  const m = new Map<string, { wall: number; cpu: number | null }>();
   for (const [col, name] of BASELINES) {
     const r = results.find((x) => x.name === name);
-    if (r?.medianS) m.set(col, r.medianS);
+    if (r?.medianS) m.set(col, { wall: r.medianS, cpu: r.medianCpuS });
   }
   return m;
 }
 
+/** Baseline ÷ workload on wall time, then on CPU time in brackets when both have it. */
+function ratio(base: { wall: number; cpu: number | null } | undefined, r: WorkloadResult): string {
+  if (!base) return '';
+  const wall = fmt(base.wall / r.medianS!, 2);
+  return base.cpu && r.medianCpuS ? `${wall} (${fmt(base.cpu / r.medianCpuS, 2)})` : wall;
+}
+
 export function formatTable(results: WorkloadResult[], packets: number, bytes: number): string {
   const base = baselineTimes(results);
-  const head = ['workload', 'median s', 'packets/s', 'MB/s', 'max RSS', ...BASELINES.map(([c]) => c), 'young GCs (whole run)', 'packets seen', 'note'];
+  const head = ['workload', 'median s', 'CPU s', 'packets/s', 'MB/s', 'max RSS', ...BASELINES.map(([c]) => c), 'young GCs (whole run)', 'packets seen', 'note'];
   const rows = results.map((r) => {
     if (r.status !== 'ok' || r.medianS === null) {
       const status = r.status === 'n/a' ? 'n/a' : 'failed';
@@ -51,9 +61,9 @@ export function formatTable(results: WorkloadResult[], packets: number, bytes: n
     const t = r.medianS;
     const seen = r.packetsSeen === null ? '' : r.packetsSeen === packets ? `${fmt(r.packetsSeen, 0)} ✓` : `${fmt(r.packetsSeen, 0)} ≠ ${fmt(packets, 0)}`;
     return [
-      r.name, fmt(t, 2), `${fmt(packets / t / 1e6, 2)} M`, fmt(bytes / t / 1e6, 0),
+      r.name, fmt(t, 2), r.medianCpuS === null ? 'n/a' : fmt(r.medianCpuS, 2), `${fmt(packets / t / 1e6, 2)} M`, fmt(bytes / t / 1e6, 0),
       r.maxRssKb === null ? 'n/a' : `${fmt(r.maxRssKb / 1024, 0)} MB`,
-      ...BASELINES.map(([c]) => (base.has(c) ? fmt(base.get(c)! / t, 2) : '')),
+      ...BASELINES.map(([c]) => ratio(base.get(c), r)),
       r.youngGcs === null ? '' : String(r.youngGcs), seen, r.note,
     ];
   });

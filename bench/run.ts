@@ -44,46 +44,68 @@ function tail(text: string, lines: number): string {
   return text.trimEnd().split('\n').slice(-lines).map((l) => `    ${l}`).join('\n');
 }
 
-function runWorkload(w: Workload, runs: number, packets: number, verbose: boolean, peers: Map<string, string>): WorkloadResult {
-  const res: WorkloadResult = {
-    name: w.name, kind: w.kind, status: 'ok', reason: '', runsS: [], medianS: null, maxRssKb: null,
-    packetsSeen: null, youngGcs: null, note: '',
-  };
-  if (w.unavailable) {
+function newResult(w: Workload): WorkloadResult {
+  return { name: w.name, kind: w.kind, status: 'ok', reason: '', runsS: [], medianS: null, cpuS: [], medianCpuS: null, maxRssKb: null, packetsSeen: null, youngGcs: null, note: '' };
+}
+
+/** Run i of workload w into res; false once it failed (the workload then runs no more). */
+function runOnce(w: Workload, i: number, runs: number, res: WorkloadResult, verbose: boolean): boolean {
+  const scratch = mkdtempSync(join(tmpdir(), 'tapwatch-bench-'));
+  try {
+    const argv = w.argv(scratch);
+    const m = measure(argv, ROOT, scratch);
+    const rep = m.ok ? w.report(m, scratch) : null;
+    const failure = !m.ok ? m.failure
+      : w.kind === 'tapwatch' && rep?.packets === null ? `printed no packet count${rep.note ? ` (${rep.note})` : ''}` : '';
+    if (failure) {
+      process.stderr.write(`${w.name}: run ${i} failed (${failure}): ${argv.join(' ')}\n${tail(m.stderr || m.stdout, STDERR_TAIL)}\n`);
+      Object.assign(res, { status: 'failed', reason: failure });
+      return false;
+    }
+    res.runsS.push(m.wallS);
+    if (m.cpuS !== null) res.cpuS.push(m.cpuS);
+    if (m.maxRssKb !== null) res.maxRssKb = Math.max(res.maxRssKb ?? 0, m.maxRssKb);
+    res.packetsSeen = rep!.packets;
+    res.youngGcs = rep!.youngGcs;
+    res.note = rep!.note;
+    if (verbose) {
+      const rss = m.maxRssKb === null ? '' : `, peak RSS ${(m.maxRssKb / 1024).toFixed(0)} MB`;
+      const cpu = m.cpuS === null ? '' : `, CPU ${m.cpuS.toFixed(2)} s`;
+      process.stderr.write(`${w.name}: run ${i}/${runs}: ${m.wallS.toFixed(3)} s${cpu}${rss}${rep!.packets === null ? '' : `, ${rep!.packets} packets`}\n`);
+    }
+    return true;
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Every workload `runs` times, in rounds (one run of each, then the next round), so that a slow spell of
+ * a shared machine falls on all of them alike rather than on whichever ran then: the ratios compare
+ * runs made side by side.
+ */
+function runAll(list: Workload[], runs: number, packets: number, verbose: boolean, peers: Map<string, string>): WorkloadResult[] {
+  const results = list.map((w) => {
+    const res = newResult(w);
+    if (!w.unavailable) return res;
     // A peer's tool is its command (tcpdump, suricata), which is also the Debian package install-peers.sh installs.
     const reason = w.kind === 'peer' ? missingPeerReason(w.argv('')[0], w.unavailable, peers) : w.unavailable;
     process.stderr.write(`${w.name}: ${reason}\n`);
-    return { ...res, status: 'n/a', reason };
-  }
+    return { ...res, status: 'n/a' as const, reason };
+  });
   for (let i = 1; i <= runs; i++) {
-    const scratch = mkdtempSync(join(tmpdir(), 'tapwatch-bench-'));
-    try {
-      const argv = w.argv(scratch);
-      const m = measure(argv, ROOT, scratch);
-      const rep = m.ok ? w.report(m, scratch) : null;
-      const failure = !m.ok ? m.failure
-        : w.kind === 'tapwatch' && rep?.packets === null ? `printed no packet count${rep.note ? ` (${rep.note})` : ''}` : '';
-      if (failure) {
-        process.stderr.write(`${w.name}: run ${i} failed (${failure}): ${argv.join(' ')}\n${tail(m.stderr || m.stdout, STDERR_TAIL)}\n`);
-        return { ...res, status: 'failed', reason: failure };
-      }
-      res.runsS.push(m.wallS);
-      if (m.maxRssKb !== null) res.maxRssKb = Math.max(res.maxRssKb ?? 0, m.maxRssKb);
-      res.packetsSeen = rep!.packets;
-      res.youngGcs = rep!.youngGcs;
-      res.note = rep!.note;
-      if (verbose) {
-        const rss = m.maxRssKb === null ? '' : `, peak RSS ${(m.maxRssKb / 1024).toFixed(0)} MB`;
-        process.stderr.write(`${w.name}: run ${i}/${runs}: ${m.wallS.toFixed(3)} s${rss}${rep!.packets === null ? '' : `, ${rep!.packets} packets`}\n`);
-      }
-    } finally {
-      rmSync(scratch, { recursive: true, force: true });
-    }
+    list.forEach((w, k) => {
+      if (results[k].status === 'ok') runOnce(w, i, runs, results[k], verbose);
+    });
   }
-  res.medianS = median(res.runsS);
-  if (res.packetsSeen !== null && res.packetsSeen !== packets) res.note = [res.note, 'packet count differs'].filter(Boolean).join('; ');
-  process.stderr.write(`${w.name}: median ${res.medianS.toFixed(2)} s of ${runs}\n`);
-  return res;
+  for (const res of results) {
+    if (res.status !== 'ok') continue;
+    res.medianS = median(res.runsS);
+    res.medianCpuS = res.cpuS.length ? median(res.cpuS) : null;
+    if (res.packetsSeen !== null && res.packetsSeen !== packets) res.note = [res.note, 'packet count differs'].filter(Boolean).join('; ');
+    process.stderr.write(`${res.name}: median ${res.medianS.toFixed(2)} s of ${runs}\n`);
+  }
+  return results;
 }
 
 function main(): number {
@@ -112,12 +134,13 @@ function main(): number {
   const made = cap.generatedS === null ? 'reused' : `generated in ${cap.generatedS.toFixed(1)} s`;
   process.stdout.write(`capture: ${cap.path} (${packets.toLocaleString('en-US')} packets, ${(cap.bytes / 1e6).toFixed(1)} MB, `
     + `seed ${seed}, ${made}, read once to warm the page cache in ${cap.warmS.toFixed(2)} s)\n`);
-  process.stdout.write(`runs per workload: ${runs}, one at a time\n\n`);
+  process.stdout.write(`runs per workload: ${runs}, one process at a time, in rounds (one run of every workload a round)\n\n`);
 
-  const results = workloads(cap.path, ROOT).map((w) => runWorkload(w, runs, packets, values.verbose ?? false, peers));
+  const results = runAll(workloads(cap.path, ROOT), runs, packets, values.verbose ?? false, peers);
   process.stdout.write(`\n${formatTable(results, packets, cap.bytes)}\n\n`);
-  process.stdout.write('median s: wall time of the whole process; packets/s and MB/s: the capture\'s size over it; '
-    + '× X: X\'s time ÷ this workload\'s time (above 1 = faster than X); max RSS: peak over the runs (GNU time).\n');
+  process.stdout.write('median s: wall time of the whole process; CPU s: its user + system time (GNU time); packets/s and MB/s: '
+    + 'the capture\'s size over the wall time; × X: X\'s wall time ÷ this workload\'s (above 1 = faster than X), '
+    + 'and in brackets the same with CPU times; max RSS: peak over the runs (GNU time).\n');
 
   const rssSizes = (values['rss-sizes'] ?? '1000000,10000000').split(',').map(Number).filter((n) => n > 0);
   const rss = rssSizes.length ? collectRss(rssSizes, seed, ROOT) : [];
