@@ -19,9 +19,10 @@ parentPort!.on('message', (m: Batch | 'end') => {
     return;
   }
   const bytes = Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength);
-  const out: BatchResult = { batch: m.batch, records: 0, events: [], invalid: [] };
+  const buffers = { bytes: m.bytes.buffer, ends: m.ends.buffer, lines: m.lines.buffer };
+  const out: BatchResult = { batch: m.batch, buffers, records: 0, events: [], invalid: [] };
   let start = 0;
-  for (let k = 0; k < m.lines.length; k++) {
+  for (let k = 0; k < m.count; k++) {
     const line = m.lines[k];
     const end = m.ends[k];
     const text = bytes.toString('utf8', start, end);
@@ -39,5 +40,5 @@ parentPort!.on('message', (m: Batch | 'end') => {
     groups.add(groupOf(record));
     for (const e of analyzer.process(record)) out.events.push([line, JSON.stringify(e)]);
   }
-  parentPort!.postMessage(out);
+  parentPort!.postMessage(out, [buffers.bytes, buffers.ends, buffers.lines]);
 });
