@@ -97,6 +97,10 @@ export function retain<T>(items: T[], keep: (x: T, from: number) => boolean, fro
   if (n < items.length) items.length = n;
 }
 
+/** retain() predicates for the two shapes a window's items take: a { t } object, or a tuple whose first number is its time. */
+export const timedAfter = (x: { t: number }, from: number): boolean => x.t > from;
+export const stampedAfter = (x: readonly number[], from: number): boolean => x[0] > from;
+
 /** "in the last hour" / "in the last 20 minutes", for sentences. */
 export function windowWords(seconds: number): string {
   if (seconds % 3600 === 0) return seconds === 3600 ? 'in the last hour' : `in the last ${seconds / 3600} hours`;

@@ -16,7 +16,7 @@
 import type { InspectionRecord } from '../../contracts/inspection-record.js';
 import type { EvidenceParams } from '../../contracts/rules.schema.js';
 import { fnv1a } from '../../net/hash.js';
-import { retain, windowWords, type DetectorContext, type EvidenceDetector, type Verdict } from './detector.js';
+import { retain, stampedAfter, windowWords, type DetectorContext, type EvidenceDetector, type Verdict } from './detector.js';
 
 type Params = Extract<EvidenceParams, { kind: 'dns-tunnel' }>;
 
@@ -38,7 +38,6 @@ export interface DnsTunnelState {
 
 const MAX_DOMAINS = 8;
 const MAX_NAMES = 128;
-const since = (e: Entry, from: number): boolean => e[0] > from;
 const hasEntries = (d: Domain): boolean => d.entries.length > 0;
 
 /** Reverse look-ups ask one name per address: many names under one domain, and never data. */
@@ -51,7 +50,7 @@ export function dnsTunnelDetector(p: Params): EvidenceDetector<DnsTunnelState> {
     load: (j) => j as DnsTunnelState,
     observe(s: DnsTunnelState, r: InspectionRecord, ctx: DetectorContext): Verdict {
       const from = ctx.t - p.windowSeconds;
-      for (const d of s.domains) retain(d.entries, since, from);
+      for (const d of s.domains) retain(d.entries, stampedAfter, from);
       retain(s.domains, hasEntries, from);
       for (const x of r.dns.domains) {
         if (REVERSE.test(x.domain)) continue;

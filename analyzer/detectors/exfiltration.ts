@@ -4,7 +4,7 @@
 
 import type { InspectionRecord } from '../../contracts/inspection-record.js';
 import type { EvidenceParams } from '../../contracts/rules.schema.js';
-import { retain, windowWords, type DetectorContext, type EvidenceDetector, type Verdict } from './detector.js';
+import { retain, timedAfter, windowWords, type DetectorContext, type EvidenceDetector, type Verdict } from './detector.js';
 import { newHosts, type NewHost } from './new-destinations.js';
 
 type Params = Extract<EvidenceParams, { kind: 'exfiltration' }>;
@@ -14,8 +14,6 @@ export interface ExfiltrationState {
   records: { t: number; hosts: NewHost[] }[];
 }
 
-const since = (x: { t: number }, from: number): boolean => x.t > from;
-
 export function exfiltrationDetector(p: Params): EvidenceDetector<ExfiltrationState> {
   return {
     init: () => ({ records: [] }),
@@ -23,7 +21,7 @@ export function exfiltrationDetector(p: Params): EvidenceDetector<ExfiltrationSt
     load: (j) => j as ExfiltrationState,
     observe(s: ExfiltrationState, r: InspectionRecord, ctx: DetectorContext): Verdict {
       const from = ctx.t - p.windowSeconds;
-      retain(s.records, since, from);
+      retain(s.records, timedAfter, from);
       const uploads = newHosts(r, ctx, from).filter((h) => h.up > 0);
       if (uploads.length) s.records.push({ t: ctx.t, hosts: uploads });
       let bytes = 0;

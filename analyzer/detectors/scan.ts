@@ -15,7 +15,7 @@
 import type { InspectionRecord } from '../../contracts/inspection-record.js';
 import type { EvidenceParams } from '../../contracts/rules.schema.js';
 import { fnv1a } from '../../net/hash.js';
-import { hostKey, retain, windowWords, type DetectorContext, type EvidenceDetector, type Verdict } from './detector.js';
+import { hostKey, retain, stampedAfter, timedAfter, windowWords, type DetectorContext, type EvidenceDetector, type Verdict } from './detector.js';
 
 type Params = Extract<EvidenceParams, { kind: 'scan' }>;
 
@@ -38,9 +38,6 @@ export interface ScanState {
 
 const MAX_HOSTS = 256;
 
-const seenSince = (h: Host, from: number): boolean => h.t > from;
-const countedSince = (x: [number, number], from: number): boolean => x[0] > from;
-
 export function scanDetector(p: Params): EvidenceDetector<ScanState> {
   const perFailure = Math.log((1 - p.scannerSuccess) / (1 - p.benignSuccess));
   const perSuccess = Math.log(p.scannerSuccess / p.benignSuccess);
@@ -51,9 +48,9 @@ export function scanDetector(p: Params): EvidenceDetector<ScanState> {
     load: (j) => j as ScanState,
     observe(s: ScanState, r: InspectionRecord, ctx: DetectorContext): Verdict {
       const from = ctx.t - p.windowSeconds;
-      retain(s.hosts, seenSince, from);
-      retain(s.bulk, countedSince, from);
-      retain(s.refused, countedSince, from);
+      retain(s.hosts, timedAfter, from);
+      retain(s.bulk, stampedAfter, from);
+      retain(s.refused, stampedAfter, from);
       const c = r.connections;
       // A host is one observation however often it fails: new ones are appended, and the oldest beyond
       // MAX_HOSTS dropped once the record's are in (a set of the window's keys per record cost more).
