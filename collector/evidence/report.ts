@@ -78,6 +78,9 @@ export class EvidenceReport {
   private readonly hostFlags = new Map<string, number>();
   private readonly sample = new Int32Array(FAILED_SAMPLE);
   private readonly resolverQueries = new Map<string, number>();
+  /** Character histograms for writeDns: one per name in turn, and one per domain of a record (256 counts each, reused). */
+  private readonly nameHist = new Float64Array(256);
+  private readonly domainHists: Float64Array[] = [];
 
   /** `volume`: per destination id, its packets and bytes up, then down (FLOW_STRIDE numbers), summed over its flows. */
   constructor(
@@ -410,7 +413,7 @@ export class EvidenceReport {
     const distinct = idsTo - idsFrom;
     let lengthSum = 0;
     let entropySum = 0;
-    const one = new Float64Array(256);
+    const one = this.nameHist;
     for (let i = idsFrom; i < idsTo; i++) {
       const id = this.nameIds[i];
       const len = ev.names.len[id];
@@ -420,7 +423,8 @@ export class EvidenceReport {
       const sub = subdomainOf(raw, dom);
       let x = domains.get(dom);
       if (!x) {
-        x = { domain: escapeName(dom), queries: 0, distinct_names: 0, name_bytes: 0, name_length_max: 0, label_max: 0, hist: new Float64Array(256), chars: 0, unusual_types: 0, nxdomain: 0, examples: [] };
+        const hist = (this.domainHists[domains.size] ??= new Float64Array(256)).fill(0);
+        x = { domain: escapeName(dom), queries: 0, distinct_names: 0, name_bytes: 0, name_length_max: 0, label_max: 0, hist, chars: 0, unusual_types: 0, nxdomain: 0, examples: [] };
         domains.set(dom, x);
       }
       x.queries += ev.nameQueries[id];
