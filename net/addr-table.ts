@@ -36,8 +36,10 @@ export class AddrTable extends KeyTable {
       writeAddrKey(b, off, version, this.probe, 0);
       return this.find(insert);
     }
+    // `a` stays in this function: an int32 beyond the small-integer range passed to a call V8 has not
+    // inlined is boxed (key-table.ts), hence the slot's multiply and the key's words written here.
     const a = (b[off] << 24) | (b[off + 1] << 16) | (b[off + 2] << 8) | b[off + 3];
-    const slot = this.slotOf(a);
+    const slot = Math.imul(a ^ this.salt, this.mul) >>> (32 - CACHE_BITS);
     const cached = this.cacheId[slot];
     if (cached !== EMPTY && this.cacheAddr[slot] === a) return cached;
     const k = this.probe;
@@ -61,14 +63,10 @@ export class AddrTable extends KeyTable {
   override remove(id: number): void {
     const k = this.keyOf(id, this.removed);
     if (k[0] === 0 && k[1] === 0 && k[2] === 0xffff) {
-      const slot = this.slotOf(k[3] | 0);
+      const slot = Math.imul((k[3] | 0) ^ this.salt, this.mul) >>> (32 - CACHE_BITS);
       if (this.cacheId[slot] === id) this.cacheId[slot] = EMPTY;
     }
     super.remove(id);
-  }
-
-  private slotOf(a: number): number {
-    return Math.imul(a ^ this.salt, this.mul) >>> (32 - CACHE_BITS);
   }
 }
 
