@@ -7,12 +7,12 @@
 // hit costs a multiply and two loads. The cache's slot comes from a multiply under a per-table
 // secret, which a device can defeat (issue 12: such a mix has collisions that hold under every seed),
 // but a cache cannot be flooded: a collision only replaces the slot, and every miss is one ordinary
-// lookup in the keyed table, so the worst a device can force is a miss per packet (measured below).
+// lookup in the keyed table, so the worst a device can force is a miss per packet.
 
 import { randomHashKey } from './halfsiphash.js';
 import { KeyTable } from './key-table.js';
 
-/** Cache slots: 16k covers the ~10k addresses of the bench fleet (98% hits); 128 KiB per table. */
+/** Cache slots: 16k, above the bench capture's 10,376 addresses; 128 KiB per table. */
 const CACHE_BITS = 14;
 const EMPTY = -1;
 
@@ -21,7 +21,8 @@ export class AddrTable extends KeyTable {
   private readonly cacheId = new Int32Array(1 << CACHE_BITS).fill(EMPTY);
   private readonly salt: number;
   private readonly mul: number;
-  private readonly removed = new Uint32Array(4);
+  /** remove()'s copy of the key it forgets. */
+  private readonly removedKey = new Uint32Array(4);
 
   constructor(maxEntries: number, initialEntries?: number) {
     super(4, maxEntries, initialEntries);
@@ -61,8 +62,9 @@ export class AddrTable extends KeyTable {
   }
 
   override remove(id: number): void {
-    const k = this.keyOf(id, this.removed);
+    const k = this.keyOf(id, this.removedKey);
     if (k[0] === 0 && k[1] === 0 && k[2] === 0xffff) {
+      // The slot findAddr gives this address (written out there, see its comment).
       const slot = Math.imul((k[3] | 0) ^ this.salt, this.mul) >>> (32 - CACHE_BITS);
       if (this.cacheId[slot] === id) this.cacheId[slot] = EMPTY;
     }
