@@ -1,7 +1,7 @@
 // tapwatch analyze (offline): inspection records in (NDJSON), anomaly events out (NDJSON). The
 // same analyzer the Kafka consumer will run; same records in the same order, same events.
 
-import { closeSync, createReadStream, openSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { once } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { OutputError } from '../contracts/output-error.js';
@@ -11,7 +11,7 @@ import { statsLine } from '../kafka/consumer.js';
 import { analyzeOnWorkers } from '../analyzer/group-workers.js';
 import { defaultConfig, loadConfig } from '../analyzer/rules.js';
 import { analyzerMetrics, ServiceStatus } from '../ops/service-metrics.js';
-import { ndjsonLines } from './ndjson-lines.js';
+import { fileChunks, ndjsonLines } from './ndjson-lines.js';
 import { intOption, parseCommand, UsageError, type CommandSpec } from './args.js';
 
 const spec: CommandSpec = {
@@ -86,7 +86,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const outPath = v.out;
   const outFd = outPath === '-' ? -1 : OutputError.open(outPath);
-  const input = inFd === undefined ? process.stdin : createReadStream('', { fd: inFd, highWaterMark: 1 << 20 });
+  const input: AsyncIterable<Buffer> = inFd === undefined ? process.stdin : fileChunks(inFd);
   let pending = '';
   const write = async (line: string) => {
     if (outFd < 0) {
@@ -106,6 +106,7 @@ export async function run(argv: string[]): Promise<number> {
     event: (json) => write(json + '\n'),
     invalid: (line, why) => log.warn({ line, err: why }, 'skipping a line that is not a valid inspection record'),
   });
+  if (inFd !== undefined) closeSync(inFd);
   if (outFd >= 0) {
     OutputError.write(outFd, outPath, pending);
     closeSync(outFd);

@@ -1,6 +1,9 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { ndjsonLines } from './ndjson-lines.js';
+import { closeSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileChunks, ndjsonLines } from './ndjson-lines.js';
 
 async function lines(chunks: (string | Buffer)[]): Promise<string[]> {
   const out: string[] = [];
@@ -19,5 +22,20 @@ describe('ndjsonLines', () => {
   it('decodes UTF-8 split between chunks whole', async () => {
     const b = Buffer.from('{"name":"ü日本"}\n');
     expect(await lines([b.subarray(0, 12), b.subarray(12)])).toEqual(['{"name":"ü日本"}']); // byte 12 is inside 日
+  });
+
+  it('reads a file through one reused buffer: lines that straddle its reads come whole', async () => {
+    const records = Array.from({ length: 200 }, (_, i) => JSON.stringify({ n: i, pad: 'x'.repeat(i % 37) }));
+    const path = join(mkdtempSync(join(tmpdir(), 'ndjson-')), 'r.ndjson');
+    writeFileSync(path, records.join('\n') + '\n');
+    const fd = openSync(path, 'r');
+    const out: string[] = [];
+    try {
+      // 13 bytes a read: nearly every line straddles reads, and each read overwrites the last one's bytes.
+      for await (const ls of ndjsonLines(fileChunks(fd, 13))) out.push(...ls.map((l) => l.toString('utf8')));
+    } finally {
+      closeSync(fd);
+    }
+    expect(out).toEqual(records);
   });
 });
