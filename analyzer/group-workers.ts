@@ -15,6 +15,7 @@
 
 import { Worker } from 'node:worker_threads';
 import { DEFAULT_GROUP } from './analyzer.js';
+import { LINE_TOO_LONG, MAX_LINE_BYTES } from './ndjson-lines.js';
 import { lineGroup } from './line-group.js';
 import type { AnalyzerConfig } from './rules.js';
 
@@ -92,7 +93,7 @@ export async function analyzeOnWorkers(lines: AsyncIterable<Buffer[]>, o: GroupW
     if (failure) throw failure;
   };
 
-  const pending = new Map<number, { waiting: number; results: BatchResult[] }>();
+  const pending = new Map<number, { waiting: number; results: Pick<BatchResult, 'records' | 'events' | 'invalid'>[] }>();
   const summaries: Promise<WorkerSummary>[] = [];
   const workers = Array.from({ length: n }, (_, w) => {
     const worker = new Worker(new URL('./group-worker.js', import.meta.url), { workerData: o.config, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
@@ -158,15 +159,19 @@ export async function analyzeOnWorkers(lines: AsyncIterable<Buffer[]>, o: GroupW
   const spare: BatchBuffers[] = [];
   const builders = workers.map(() => new LineBatch(spare));
   let inBatch = 0;
+  // Lines found invalid here (too long to be a record), written with the batch they fell in, in line order.
+  let refused: [number, string][] = [];
   const flush = async () => {
     const batch = sent++;
     const to = builders.map((b, w) => (b.empty ? -1 : w)).filter((w) => w >= 0);
-    pending.set(batch, { waiting: to.length, results: [] });
+    pending.set(batch, { waiting: to.length, results: refused.length ? [{ records: 0, events: [], invalid: refused }] : [] });
+    refused = [];
     for (const w of to) {
       const m = builders[w].take(batch);
       workers[w].postMessage(m, [m.bytes.buffer, m.ends.buffer, m.lines.buffer]);
     }
     inBatch = 0;
+    if (to.length === 0) void pump();
     while (sent - written > MAX_IN_FLIGHT && !failure) await progress();
     check();
   };
@@ -175,6 +180,10 @@ export async function analyzeOnWorkers(lines: AsyncIterable<Buffer[]>, o: GroupW
   const owner = new Map<string, number>();
   const leastLoaded = () => load.indexOf(Math.min(...load));
   const add = (line: number, bytes: Buffer, group: string): Promise<void> | undefined => {
+    if (bytes === LINE_TOO_LONG) {
+      refused.push([line, `longer than ${MAX_LINE_BYTES} bytes: not a record (skipped unread)`]);
+      return ++inBatch >= BATCH_LINES ? flush() : undefined;
+    }
     let w = owner.get(group);
     if (w === undefined) owner.set(group, (w = leastLoaded()));
     load[w]++;
@@ -202,14 +211,14 @@ export async function analyzeOnWorkers(lines: AsyncIterable<Buffer[]>, o: GroupW
       for (const bytes of chunk) {
         line++;
         size += bytes.length + 1;
-        if (blank(bytes)) continue;
+        if (bytes !== LINE_TOO_LONG && blank(bytes)) continue;
         const group = lineGroup(bytes, DEFAULT_GROUP);
         if (!sample) {
           const flushed = add(line, bytes, group);
           if (flushed) await flushed;
           continue;
         }
-        sample.push({ line, bytes: Buffer.from(bytes), group });
+        sample.push({ line, bytes: bytes === LINE_TOO_LONG ? bytes : Buffer.from(bytes), group });
         if (sample.length >= SAMPLE_LINES) {
           const held = sample;
           sample = null;

@@ -11,7 +11,7 @@ import { statsLine } from '../kafka/consumer.js';
 import { analyzeOnWorkers } from '../analyzer/group-workers.js';
 import { defaultConfig, loadConfig } from '../analyzer/rules.js';
 import { analyzerMetrics, ServiceStatus } from '../ops/service-metrics.js';
-import { fileChunks, ndjsonLines } from './ndjson-lines.js';
+import { fileChunks, ndjsonLines } from '../analyzer/ndjson-lines.js';
 import { intOption, parseCommand, UsageError, type CommandSpec } from './args.js';
 
 const spec: CommandSpec = {
@@ -20,10 +20,11 @@ const spec: CommandSpec = {
   summary:
     'Learns a baseline per device and per group from inspection records, and writes one anomaly event per alarm\n' +
     'transition (in-alarm / alarm-cleared) with the metric, the observed value, the baseline and a sentence to act on.\n' +
-    'Lines that are not valid records are counted and skipped, with a log line each. With --kafka it joins consumer\n' +
-    'group tapwatch-analyzer on tapwatch.inspection, writes events to tapwatch.anomalies keyed by device, and\n' +
-    'checkpoints device and group state to the compacted topic tapwatch.analyzer-state, restored on partition\n' +
-    'assignment; a checkpoint written under another configuration is discarded with a warning (the device relearns).\n' +
+    'Lines that are not valid records are counted and skipped, with a log line each (a line over 64 MiB is not held\n' +
+    'in memory to find out). With --kafka it joins consumer group tapwatch-analyzer on tapwatch.inspection, writes\n' +
+    'events to tapwatch.anomalies keyed by device, and checkpoints device and group state to the compacted topic\n' +
+    'tapwatch.analyzer-state, restored on partition assignment; a checkpoint written under another configuration is\n' +
+    'discarded with a warning (the device relearns).\n' +
     'The interval comes from the records; with interval in the config file, records of another length are warned about.',
   options: {
     in: { type: 'string' },

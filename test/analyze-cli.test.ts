@@ -1,6 +1,6 @@
 // tapwatch analyze (offline CLI) gives exactly the events of the in-process analyzer on the collector's
 // records of a small labelled capture with incidents, in the same order, on one worker thread or several
-// (each taking whole groups), and counts and skips lines that are not records.
+// (each taking whole groups), and counts and skips lines that are not records, one too long to hold among them.
 
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { createAnalyzer } from '../analyzer/analyzer.js';
+import { MAX_LINE_BYTES } from '../analyzer/ndjson-lines.js';
 import { defaultConfig } from '../analyzer/rules.js';
 import { scenarioRecords } from '../bench/detect-pipeline.js';
 import { record } from './helpers/records.js';
@@ -19,7 +20,8 @@ it('same events as the analyzer in-process, on any number of worker threads; mal
   try {
     const { records } = scenarioRecords({ out: join(dir, 'scenario'), devices: 30, days: 0.5, incidentsPerType: 2, seed: 5 });
     const lines = records.map((r) => JSON.stringify(r));
-    lines.splice(10, 0, '{"truncated', 'not json at all');
+    // A line too long to be a record is let go as it is read, not held (MAX_LINE_BYTES).
+    lines.splice(10, 0, '{"truncated', 'not json at all', `{"pad":"${'x'.repeat(MAX_LINE_BYTES)}"}`);
     writeFileSync(join(dir, 'records.ndjson'), lines.join('\n') + '\n');
     expect(new Set(records.map((r) => r.device.group)).size).toBeGreaterThanOrEqual(3);
     const analyzer = createAnalyzer(defaultConfig());
@@ -31,8 +33,8 @@ it('same events as the analyzer in-process, on any number of worker threads; mal
       const run = spawnSync('node', [cli, 'analyze', '--in', join(dir, 'records.ndjson'), '--out', out, '--workers', workers], { encoding: 'utf8' });
       expect(run.status, run.stderr).toBe(0);
       const logs = run.stderr.split('\n').filter(Boolean).map((l) => JSON.parse(l));
-      expect(logs.find((l) => l.msg === 'done'), workers).toMatchObject({ records: records.length, invalid: 2, workers: Number(workers) });
-      expect(logs.filter((l) => l.msg.startsWith('skipping')).map((l) => l.line), workers).toEqual([11, 12]);
+      expect(logs.find((l) => l.msg === 'done'), workers).toMatchObject({ records: records.length, invalid: 3, workers: Number(workers) });
+      expect(logs.filter((l) => l.msg.startsWith('skipping')).map((l) => l.line), workers).toEqual([11, 12, 13]);
       expect(readFileSync(out, 'utf8').trim().split('\n').filter(Boolean), workers).toEqual(want);
     }
   } finally {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { closeSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileChunks, ndjsonLines } from './ndjson-lines.js';
+import { fileChunks, LINE_TOO_LONG, ndjsonLines } from './ndjson-lines.js';
 
 async function lines(chunks: (string | Buffer)[]): Promise<string[]> {
   const out: string[] = [];
@@ -37,5 +37,18 @@ describe('ndjsonLines', () => {
       closeSync(fd);
     }
     expect(out).toEqual(records);
+  });
+
+  it('lets a line over the limit go as it comes, whether inside one chunk or over many, and keeps the lines around it', async () => {
+    const got: (string | null)[] = [];
+    const chunks = ['ok1\n' + 'x'.repeat(20) + '\nok2\nyy', 'y'.repeat(30), 'yyy\nok3\nzz', 'zzzzzzzzzzzzzzzzzzzz'];
+    for await (const ls of ndjsonLines(Readable.from(chunks.map((c) => Buffer.from(c))), 10)) {
+      got.push(...ls.map((l) => (l === LINE_TOO_LONG ? null : l.toString('utf8'))));
+    }
+    expect(got).toEqual(['ok1', null, 'ok2', null, 'ok3', null]);
+    // At the limit a line is kept, whole, also when it straddles chunks.
+    const edge: string[] = [];
+    for await (const ls of ndjsonLines(Readable.from([Buffer.from('abcde'), Buffer.from('fghij\nk')]), 10)) edge.push(...ls.map((l) => l.toString('utf8')));
+    expect(edge).toEqual(['abcdefghij', 'k']);
   });
 });
