@@ -5,13 +5,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import type { ReaderStats } from './frame.js';
 
-/**
- * 1 MiB: a window this machine's L2 (1 MiB a core) still holds when the parser reaches bytes `read` has
- * just copied in. With 8 MiB they came back from L3: `decap --json` on the 5M-packet bench capture, 8
- * alternating runs each, median 2.02 -> 1.78 s (min 1.63 -> 1.30); `collect` 7.7 -> 7.0 s; in two sweeps
- * of 128 KiB to 8 MiB, 1 MiB had the best median and 8 MiB the worst both times.
- */
-export const DEFAULT_CHUNK = 1024 * 1024;
+export const DEFAULT_CHUNK = 8 * 1024 * 1024;
 /** Largest record a reader accepts; anything bigger is corruption, not a packet (and bounds the buffer). */
 export const MAX_RECORD = 64 * 1024 * 1024;
 

@@ -6,7 +6,7 @@ import { PcapReader, isPcapMagic } from './pcap.js';
 import { PcapngReader, isPcapngMagic } from './pcapng.js';
 
 export interface OpenCaptureOptions {
-  /** Size of the one read buffer (default 1 MiB); it grows only for a record larger than itself. */
+  /** Size of the one read buffer (default 8 MiB); it grows only for a record larger than itself. */
   chunkSize?: number;
 }
 
