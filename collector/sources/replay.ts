@@ -6,6 +6,7 @@ import { openCapture } from '../../gre-decap/readers/capture.js';
 import { Frame, type ReaderStats } from '../../gre-decap/readers/frame.js';
 import type { Collector } from '../collector.js';
 import type { Pipeline } from '../pipeline.js';
+import { nativeRead } from './pcap-native/pcap.js';
 
 export interface ReplayOptions {
   /** 0 = as fast as possible; N = N times capture speed. */
@@ -16,7 +17,7 @@ export interface ReplayOptions {
 }
 
 export async function replayCapture(path: string, collector: Collector, pipeline: Pipeline, opts: ReplayOptions): Promise<ReaderStats> {
-  const reader = openCapture(path);
+  const reader = openCapture(path, { read: nativeRead() });
   const f = new Frame();
   let frames = 0;
   let firstTs = -1;

@@ -1,13 +1,15 @@
 // Opening a capture: sniff the magic and hand the bytes to the pcap or pcapng reader.
 
-import { ByteSource, DEFAULT_CHUNK, leadingHex } from './byte-source.js';
+import { ByteSource, DEFAULT_CHUNK, NATIVE_CHUNK, leadingHex, type ReadInto } from './byte-source.js';
 import { CaptureFormatError, type FrameReader } from './frame.js';
 import { PcapReader, isPcapMagic } from './pcap.js';
 import { PcapngReader, isPcapngMagic } from './pcapng.js';
 
 export interface OpenCaptureOptions {
-  /** Size of the one read buffer (default 8 MiB); it grows only for a record larger than itself. */
+  /** Size of the one read buffer (default NATIVE_CHUNK with `read`, else DEFAULT_CHUNK); it grows only for a record larger than itself. */
   chunkSize?: number;
+  /** A read that allocates nothing (the pcap addon's: collector/sources/pcap-native); fs.readSync without it. */
+  read?: ReadInto | null;
 }
 
 /**
@@ -15,7 +17,8 @@ export interface OpenCaptureOptions {
  * and CaptureFormatError for one that is empty, too short, or not a capture.
  */
 export function openCapture(path: string, opts: OpenCaptureOptions = {}): FrameReader {
-  const src = ByteSource.fromFile(path, opts.chunkSize ?? DEFAULT_CHUNK);
+  const read = opts.read ?? null;
+  const src = ByteSource.fromFile(path, opts.chunkSize ?? (read ? NATIVE_CHUNK : DEFAULT_CHUNK), read);
   try {
     return readerFor(src);
   } catch (e) {

@@ -149,7 +149,7 @@ describe('chunk boundaries', () => {
   const whole = readAll(openCapture(path));
 
   for (const chunkSize of [1, 7, 64, 100, 4096]) {
-    it(`chunkSize ${chunkSize} gives the same frames as 8 MiB`, () => {
+    it(`chunkSize ${chunkSize} gives the same frames as the default window`, () => {
       expect(readAll(openCapture(path, { chunkSize }))).toEqual(whole);
     });
   }

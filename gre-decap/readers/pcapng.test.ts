@@ -248,7 +248,7 @@ describe('chunk boundaries', () => {
   const whole = readAll(openCapture(path));
 
   for (const chunkSize of [1, 12, 64, 100, 4096]) {
-    it(`chunkSize ${chunkSize} gives the same frames as 8 MiB`, () => {
+    it(`chunkSize ${chunkSize} gives the same frames as the default window`, () => {
       const r = openCapture(path, { chunkSize });
       expect(readAll(r)).toEqual(whole);
       expect(r.stats).toMatchObject({ frames: 300, skippedBlocks: 1, bytes: bytes.length, error: null });

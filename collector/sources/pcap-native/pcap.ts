@@ -48,6 +48,8 @@ export interface PcapBinding {
   PcapHandle: new () => NativePcapHandle;
   libVersion(): string;
   META_FIELDS: number;
+  /** read(2) of up to `length` bytes into bytes[offset, ...): the bytes read (0 at the end), or -errno. Allocates nothing. */
+  readInto(fd: number, bytes: Uint8Array, offset: number, length: number): number;
 }
 
 /** Where the addon is looked for: next to binding.gyp in the source tree, from here or from dist/. */
@@ -71,6 +73,15 @@ export class PcapBindingMissing extends Error {
 
 let loaded: PcapBinding | null = null;
 
+/** The addon's allocation-free read for capture files (openCapture's `read`), or undefined when it is not built. */
+export function nativeRead(): PcapBinding['readInto'] | undefined {
+  try {
+    return loadPcapBinding().readInto;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Loads the addon once; throws PcapBindingMissing when it is not built or does not load. */
 export function loadPcapBinding(): PcapBinding {
   if (loaded !== null) return loaded;
@@ -81,7 +92,7 @@ export function loadPcapBinding(): PcapBinding {
   } catch (e) {
     throw new PcapBindingMissing(path, e);
   }
-  if (typeof mod?.PcapHandle !== 'function' || mod.META_FIELDS !== META_FIELDS) {
+  if (typeof mod?.PcapHandle !== 'function' || typeof mod.readInto !== 'function' || mod.META_FIELDS !== META_FIELDS) {
     throw new PcapBindingMissing(path, new Error('not the pcap binding this code was written for (rebuild it)'));
   }
   loaded = mod;

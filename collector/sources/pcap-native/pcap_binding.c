@@ -17,6 +17,9 @@
 //   stats() -> fills stats[0..2] with ps_recv, ps_drop, ps_ifdrop
 //   inject(bytes, length) -> bytes sent ; close() (idempotent; safe inside the callback)
 //   lastError() -> the error text of a failed batch (the callback then gets -1)
+// And one function for capture files, readInto(fd, bytes, offset, length) -> bytes read, or -errno: a
+// read(2) into a Uint8Array that puts nothing on the JavaScript heap, where fs.readSync allocates a few
+// hundred bytes a call until V8 has optimised it (gre-decap/readers/byte-source.ts).
 // A callback that throws inside dispatch() stops the read and dispatch() throws it (the packet in hand
 // stays for the next batch); on the event loop it goes to 'uncaughtException'. Buffers detached by
 // JavaScript (an ArrayBuffer transferred) are never written again: the next read fails saying so.
@@ -31,6 +34,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <unistd.h>
 
 #define META_FIELDS 5
 #define DETACHED "the ring, metadata or stats buffer was detached (transferred) while captured; setBuffers() again"
@@ -678,6 +683,33 @@ static napi_value lib_version(napi_env env, napi_callback_info info) {
   return out;
 }
 
+static napi_value read_into(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  bool is = false;
+  if (argc == 4) CHECK(napi_is_typedarray(env, argv[1], &is));
+  if (!is) return throw_pcap(env, "PCAP_BINDING", "readInto(fd, bytes: Uint8Array, offset, length)");
+  int32_t fd, offset, length;
+  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  CHECK(napi_get_value_int32(env, argv[2], &offset));
+  CHECK(napi_get_value_int32(env, argv[3], &length));
+  napi_typedarray_type t;
+  size_t len, off;
+  void *data;
+  napi_value ab;
+  CHECK(napi_get_typedarray_info(env, argv[1], &t, &len, &data, &ab, &off));
+  if (t != napi_uint8_array || offset < 0 || length < 0 || (size_t)offset + (size_t)length > len) {
+    return throw_pcap(env, "PCAP_BINDING", "readInto: offset and length must lie within a Uint8Array");
+  }
+  ssize_t n;
+  do n = read(fd, (uint8_t *)data + offset, (size_t)length);
+  while (n < 0 && errno == EINTR);
+  napi_value out;
+  CHECK(napi_create_int32(env, n < 0 ? -errno : (int32_t)n, &out));
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor methods[] = {
     {"open", NULL, m_open, NULL, NULL, NULL, napi_default, NULL},
@@ -695,6 +727,8 @@ static napi_value init(napi_env env, napi_value exports) {
   CHECK(napi_set_named_property(env, exports, "PcapHandle", cls));
   CHECK(napi_create_function(env, "libVersion", NAPI_AUTO_LENGTH, lib_version, NULL, &fn));
   CHECK(napi_set_named_property(env, exports, "libVersion", fn));
+  CHECK(napi_create_function(env, "readInto", NAPI_AUTO_LENGTH, read_into, NULL, &fn));
+  CHECK(napi_set_named_property(env, exports, "readInto", fn));
   CHECK(napi_create_int32(env, META_FIELDS, &fields));
   CHECK(napi_set_named_property(env, exports, "META_FIELDS", fields));
   return exports;
