@@ -2,8 +2,7 @@
 // Devices are innermost IPv4 endpoints inside a device network (default 10.128.0.0/9); traffic from
 // a device is uplink, to it downlink. Prints one JSON line: packets, devices, totals, young GCs.
 
-import { openCapture } from '../gre-decap/readers/capture.js';
-import { nativeRead } from '../collector/sources/pcap-native/pcap.js';
+import { openCaptureFile } from '../collector/sources/capture-file.js';
 import { Decapsulator } from '../gre-decap/decap.js';
 import { Frame } from '../gre-decap/readers/frame.js';
 import { PacketMeta } from '../gre-decap/meta.js';
@@ -52,7 +51,7 @@ export class DeviceCounter {
 
 /** One pass over a capture: read → decapsulate → count per device. */
 export function countDevices(path: string, counter: DeviceCounter, decap = new Decapsulator()): number {
-  const reader = openCapture(path, { read: nativeRead() });
+  const reader = openCaptureFile(path);
   const frame = new Frame();
   const meta = new PacketMeta();
   let packets = 0;

@@ -2,8 +2,7 @@
 // The loop is the hot path: reader → decoder → summary, no allocation per frame.
 
 import { statSync } from 'node:fs';
-import { openCapture } from '../gre-decap/readers/capture.js';
-import { nativeRead } from '../collector/sources/pcap-native/pcap.js';
+import { openCaptureFile } from '../collector/sources/capture-file.js';
 import { Decapsulator } from '../gre-decap/decap.js';
 import { Frame } from '../gre-decap/readers/frame.js';
 import { PacketMeta } from '../gre-decap/meta.js';
@@ -59,7 +58,7 @@ export async function run(argv: string[]): Promise<number> {
 
 /** Read, decapsulate and summarise a whole capture (the loop `tapwatch decap` runs). */
 export function summarizeCapture(path: string, decap = new Decapsulator(), progress?: Progress): DecapSummaryJson {
-  const reader = openCapture(path, { read: nativeRead() });
+  const reader = openCaptureFile(path);
   const frame = new Frame();
   const meta = new PacketMeta();
   const summary = new DecapSummary();

@@ -54,6 +54,8 @@ describe('readInto', () => {
     } finally {
       closeSync(d);
     }
+    // A capture opened with it says what failed as Node says it (fs.readSync tries the failed read again).
+    expect(() => openCapture(dir, { read })).toThrow(new RegExp(`^${dir}: read failed at offset 0: EISDIR: illegal operation on a directory, read`));
   });
 
   it('gives a capture the frames fs.readSync gives, whatever the window', () => {

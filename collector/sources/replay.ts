@@ -2,11 +2,10 @@
 // time (--speed N = N× real time). Between intervals it waits for the sink, so a slow or absent
 // sink slows the replay down instead of losing records.
 
-import { openCapture } from '../../gre-decap/readers/capture.js';
 import { Frame, type ReaderStats } from '../../gre-decap/readers/frame.js';
 import type { Collector } from '../collector.js';
 import type { Pipeline } from '../pipeline.js';
-import { nativeRead } from './pcap-native/pcap.js';
+import { openCaptureFile } from './capture-file.js';
 
 export interface ReplayOptions {
   /** 0 = as fast as possible; N = N times capture speed. */
@@ -17,7 +16,7 @@ export interface ReplayOptions {
 }
 
 export async function replayCapture(path: string, collector: Collector, pipeline: Pipeline, opts: ReplayOptions): Promise<ReaderStats> {
-  const reader = openCapture(path, { read: nativeRead() });
+  const reader = openCaptureFile(path);
   const f = new Frame();
   let frames = 0;
   let firstTs = -1;

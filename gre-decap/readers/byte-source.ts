@@ -3,7 +3,6 @@
 // in-memory input share every line of parsing code. Also the two small helpers both readers need.
 
 import { closeSync, openSync, readSync } from 'node:fs';
-import { getSystemErrorMessage, getSystemErrorName } from 'node:util';
 import type { ReaderStats } from './frame.js';
 
 /** With fs.readSync: eight times fewer of its calls, which allocate (see ReadInto), than a 1 MiB window. */
@@ -93,14 +92,10 @@ export class ByteSource {
     while (this.end < n) {
       // Grow only once the window is full and the file still has more: a truncated tail never grows it.
       if (this.end === this.buf.length) this.grow(n);
-      let got: number;
-      if (this.read) {
-        got = this.read(this.fd, this.buf, this.end, this.buf.length - this.end);
-        if (got < 0) {
-          this.readError = `read failed at offset ${this.base + this.end}: ${getSystemErrorName(got)}: ${getSystemErrorMessage(got)}, read`;
-          got = 0;
-        }
-      } else {
+      // A failed native read (-errno) is tried again by fs.readSync, whose error says what went wrong as
+      // Node says it (and the rare transient failure then costs nothing).
+      let got = this.read ? this.read(this.fd, this.buf, this.end, this.buf.length - this.end) : -1;
+      if (got < 0) {
         try {
           got = readSync(this.fd, this.buf, this.end, this.buf.length - this.end, null);
         } catch (e) {

@@ -6,8 +6,7 @@
 //   node --max-semi-space-size=1 dist/test/harness/gc-probe.js <capture> <decap|collect|control>
 // 'control' allocates one small array per packet: it must show collections, or the probe proves nothing.
 
-import { openCapture } from '../../gre-decap/readers/capture.js';
-import { nativeRead } from '../../collector/sources/pcap-native/pcap.js';
+import { openCaptureFile } from '../../collector/sources/capture-file.js';
 import { Frame } from '../../gre-decap/readers/frame.js';
 import type { Collector } from '../../collector/collector.js';
 import { STRIDE, F_DNS_QUERIES, F_DNS_RESPONSES, F_TLS_HELLOS, F_ICMP_UNREACH, F_DNS_NAMES_DROPPED } from '../../collector/device-counters.js';
@@ -40,8 +39,8 @@ const STAMP_EVERY = 1 << 16;
  * Node 24 where it is not inlined, 16 on Node 20).
  */
 function loop(path: string, sink: Sink, bounds: Float64Array): number {
-  // The read `collect` and `decap` use (the addon's; tests run where npm ci built it).
-  const reader = openCapture(path, { read: nativeRead() });
+  // Read as `collect` and `decap` read (the addon's read: tests run where npm ci built it).
+  const reader = openCaptureFile(path);
   const frame = new Frame();
   let n = 0;
   while (reader.next(frame)) {
