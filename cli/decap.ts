@@ -4,7 +4,7 @@
 import { statSync } from 'node:fs';
 import { openCaptureFile } from '../collector/sources/capture-file.js';
 import { Decapsulator } from '../gre-decap/decap.js';
-import { Frame } from '../gre-decap/readers/frame.js';
+import { Frame, type ReaderStats } from '../gre-decap/readers/frame.js';
 import { PacketMeta } from '../gre-decap/meta.js';
 import { DecapSummary, type DecapSummaryJson } from '../gre-decap/summary.js';
 import { commandConfig, CONFIG_HELP, CONFIG_OPTION, DECAP_HELP, DECAP_OPTIONS, decapSettings } from './config.js';
@@ -47,10 +47,11 @@ export async function run(argv: string[]): Promise<number> {
 
   const path = positionals[0];
   const progress = new Progress(path, statSync(path).size, (values.progress as boolean | undefined) ?? process.stderr.isTTY === true);
-  const report = summarizeCapture(path, decap, progress);
-  process.stdout.write(format === 'json' ? JSON.stringify(report, null, 1) + '\n' : table(report, top));
-  if (report.reader.error) {
-    process.stderr.write(`tapwatch decap: ${path}: reading stopped early: ${report.reader.error}\n`);
+  const read = readCapture(path, decap, progress);
+  if (format === 'json') process.stdout.write(read.summary.toJSONText(path, read.format, decap, read.stats, 1) + '\n');
+  else process.stdout.write(table(read.summary.toJSON(path, read.format, decap, read.stats), top));
+  if (read.stats.error) {
+    process.stderr.write(`tapwatch decap: ${path}: reading stopped early: ${read.stats.error}\n`);
     return 1;
   }
   return 0;
@@ -58,6 +59,11 @@ export async function run(argv: string[]): Promise<number> {
 
 /** Read, decapsulate and summarise a whole capture (the loop `tapwatch decap` runs). */
 export function summarizeCapture(path: string, decap = new Decapsulator(), progress?: Progress): DecapSummaryJson {
+  const read = readCapture(path, decap, progress);
+  return read.summary.toJSON(path, read.format, decap, read.stats);
+}
+
+function readCapture(path: string, decap: Decapsulator, progress?: Progress): { summary: DecapSummary; format: string; stats: ReaderStats } {
   const reader = openCaptureFile(path);
   const frame = new Frame();
   const meta = new PacketMeta();
@@ -72,7 +78,7 @@ export function summarizeCapture(path: string, decap = new Decapsulator(), progr
     reader.close();
     progress?.done(reader.stats.bytes, summary.frames);
   }
-  return summary.toJSON(path, reader.format, decap, reader.stats);
+  return { summary, format: reader.format, stats: reader.stats };
 }
 
 function table(r: DecapSummaryJson, top: number): string {

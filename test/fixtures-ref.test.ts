@@ -1,7 +1,8 @@
 // Every real capture in fixtures/real against its tshark reference (.ref.json): the decoder must
 // agree field by field on frames, tunnels seen, and the innermost IP of each frame.
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -63,6 +64,28 @@ describe('tapwatch decap CLI', () => {
     const ref = JSON.parse(readFileSync(`${file}.ref.json`, 'utf8'));
     expect(out.outer_packet_count).toBe(ref.outer_packet_count);
     expect(out.innermost_ip.ip_bytes_total).toBe(ref.innermost_ip.ip_bytes_total);
+  });
+
+  it('writes the JSON text JSON.stringify would write for the report (the count maps are written as text)', () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'tapwatch-decap-'));
+    try {
+      // A capture with no frames: both count maps empty.
+      const empty = join(tmp, 'empty.pcap');
+      const header = Buffer.alloc(24);
+      header.writeUInt32LE(0xa1b2c3d4, 0);
+      header.writeUInt16LE(2, 4);
+      header.writeUInt16LE(4, 6);
+      header.writeUInt32LE(65535, 16);
+      header.writeUInt32LE(1, 20);
+      writeFileSync(empty, header);
+      for (const file of [...captures.map((f) => join(dir, f)), empty]) {
+        const out = execFileSync('node', [cli, 'decap', file, '--json'], { encoding: 'utf8' });
+        expect(out).toBe(JSON.stringify(summarizeCapture(file), null, 1) + '\n');
+      }
+      expect(summarizeCapture(empty).innermost_ip.dst_port_counts).toEqual({});
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 
   it('prints a table for people', () => {
