@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { UsageError } from './args.js';
 import { DEFAULT_CONFIG_FILE } from './config.js';
 import { OutputError } from '../contracts/output-error.js';
+import { nodeVersionWarning } from './node-version.js';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
   demo: { summary: 'the whole pipeline in one process on a bundled capture with an incident', load: () => import('./demo.js') },
@@ -36,7 +37,7 @@ async function main(argv: string[]): Promise<number> {
     return name === undefined ? 2 : 0;
   }
   if (name === '--version' || name === '-V' || name === 'version') {
-    process.stdout.write(`tapwatch ${version()}\n`);
+    process.stdout.write(`tapwatch ${packageJson().version ?? 'unknown'}\n`);
     return 0;
   }
   const command = COMMANDS[name];
@@ -44,6 +45,8 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`tapwatch: unknown command '${name}'\n\n${usage()}`);
     return 2;
   }
+  const old = nodeVersionWarning(process.versions.node, packageJson().engines?.node);
+  if (old) process.stderr.write(old);
   // Standard output redirected to a full disk or /dev/full: one line and exit 1, not an unhandled 'error'.
   // (Not process.exit: the command still closes what it opened; exiting under a native module crashed.)
   process.stdout.on('error', (err) => {
@@ -64,17 +67,17 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** package.json's version: beside dist/ when built, or one folder up in the source tree. */
-function version(): string {
+/** package.json: beside dist/ when built, or one folder up in the source tree. */
+function packageJson(): { version?: string; engines?: { node?: string } } {
   for (const u of ['../../package.json', '../package.json']) {
     try {
-      const p = JSON.parse(readFileSync(new URL(u, import.meta.url), 'utf8')) as { name?: string; version?: string };
-      if (p.name === 'tapwatch' && p.version) return p.version;
+      const p = JSON.parse(readFileSync(new URL(u, import.meta.url), 'utf8')) as { name?: string; version?: string; engines?: { node?: string } };
+      if (p.name === 'tapwatch') return p;
     } catch {
       // not there: the next candidate
     }
   }
-  return 'unknown';
+  return {};
 }
 let stdoutFailed = false;
 
