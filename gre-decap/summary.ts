@@ -106,6 +106,7 @@ export class DecapSummary {
    * and writing them as text 35-45 ms.
    */
   toJSONText(file: string, format: string, decap: Decapsulator, reader: ReaderStats, indent: number): string {
+    indent = Math.max(0, Math.min(10, Math.trunc(indent) || 0)); // as JSON.stringify takes a number of spaces
     const key = new Uint32Array(4);
     const ipNames = new Array<string>(this.dst.size);
     const ips = new Int32Array(this.dst.size);
@@ -166,7 +167,8 @@ export class DecapSummary {
   }
 }
 
-// Stand-ins for the count maps in the stringified report; no file name or count can contain NUL.
+// Stand-ins for the count maps in the stringified report. Only `file` comes before them, and a path cannot hold a
+// NUL (Node refuses to open one), so the first match is the stand-in.
 const IPS_HERE = '\0dst_ip_counts';
 const PORTS_HERE = '\0dst_port_counts';
 

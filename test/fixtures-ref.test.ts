@@ -48,7 +48,12 @@ describe('decap agrees with the tshark references', () => {
         dst_ip_counts: refIp.dst_ip_counts,
         dst_port_counts: refIp.dst_port_counts,
       });
-      // Order too: most frequent first, ties by address text, as in the reference's top list.
+      // Order too: most frequent first, ties by name (text order), in both maps, and as in the reference's top list.
+      for (const counts of [got.innermost_ip.dst_ip_counts, got.innermost_ip.dst_port_counts]) {
+        const entries = Object.entries(counts);
+        const sorted = [...entries].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+        expect(entries).toEqual(sorted);
+      }
       const top = Object.keys(got.innermost_ip.dst_ip_counts).slice(0, refIp.top_dst_ips.length);
       expect(top).toEqual(refIp.top_dst_ips.map((t: { ip?: string; addr?: string; key?: string }) => t.ip ?? t.addr ?? t.key));
       expect(got.reader.error).toBeNull();
