@@ -102,8 +102,8 @@ export class DecapSummary {
   /**
    * The report as `JSON.stringify(report, null, indent)` would write it. Built as text because the two
    * count maps hold tens of thousands of keys (the 5M-packet bench capture: 10,290 addresses, 39,722
-   * ports): as objects they took 110-170 ms to build and stringify at the end of a 0.8 s run, sorting
-   * and writing them as text 35-45 ms.
+   * ports): as objects they took 130-200 ms to build and stringify at the end of a 0.8 s run, sorted and
+   * written as text (the whole report) 45-55 ms.
    */
   toJSONText(file: string, format: string, decap: Decapsulator, reader: ReaderStats, indent: number): string {
     indent = Math.max(0, Math.min(10, Math.trunc(indent) || 0)); // as JSON.stringify takes a number of spaces
