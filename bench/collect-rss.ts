@@ -18,7 +18,7 @@ export function collectRss(sizes: number[], seed: number, root: string): RssPoin
     const cap = benchCapture(packets, seed);
     const scratch = mkdtempSync(join(tmpdir(), 'tapwatch-rss-'));
     try {
-      const m = measure(['node', 'dist/cli/tapwatch.js', 'collect', '--pcap', cap.path, '--out', '/dev/null', '--log-level', 'warn'], root, scratch);
+      const m = measure(['dist/cli/tapwatch.js', 'collect', '--pcap', cap.path, '--out', '/dev/null', '--log-level', 'warn'], root, scratch);
       if (!m.ok) throw new Error(`collect on ${packets} packets failed: ${m.failure}\n${m.stderr.slice(-2000)}`);
       return { packets, wallS: m.wallS, maxRssKb: m.maxRssKb };
     } finally {

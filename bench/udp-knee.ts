@@ -202,7 +202,7 @@ export async function runKnee(o: KneeOptions): Promise<KneeReport> {
     killAll();
   }, budgetMs);
   try {
-    collector = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    collector = spawn(CLI, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const collectorOut = tail(collector);
     const collectorExit = exited(collector);
     // Receiving once /metrics lists the capture counters (registered after the socket is bound).

@@ -10,7 +10,8 @@ import type { Measured } from './measure.js';
 
 export interface TapwatchRow {
   name: string;
-  argv: string[]; // run from the repository root
+  /** Run from the repository root; tapwatch itself as an operator runs it, through its bin (its shebang carries node's flags). */
+  argv: string[];
   /** Field of the printed JSON holding the packet count; default 'packets'. */
   packetsField?: string;
   /** Where that JSON is printed: stdout (default), or stderr's last line (a pino log such as 'final counters'). */
@@ -19,11 +20,11 @@ export interface TapwatchRow {
 
 export function tapwatchRows(file: string): TapwatchRow[] {
   return [
-    { name: 'tapwatch decap --json', argv: ['node', 'dist/cli/tapwatch.js', 'decap', file, '--json'], packetsField: 'outer_packet_count' },
+    { name: 'tapwatch decap --json', argv: ['dist/cli/tapwatch.js', 'decap', file, '--json'], packetsField: 'outer_packet_count' },
     { name: 'tapwatch device-count', argv: ['node', 'dist/bench/device-count.js', file] },
     {
       name: 'tapwatch collect --out /dev/null',
-      argv: ['node', 'dist/cli/tapwatch.js', 'collect', '--pcap', file, '--out', '/dev/null', '--stats-interval', '3600'],
+      argv: ['dist/cli/tapwatch.js', 'collect', '--pcap', file, '--out', '/dev/null', '--stats-interval', '3600'],
       packetsField: 'frames',
       from: 'stderr',
     },
