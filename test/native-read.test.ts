@@ -1,11 +1,12 @@
-// The pcap addon's readInto, which capture files are read through when the addon is built (collect,
-// decap): the same bytes and frames as fs.readSync, errors as -errno, and no write outside the array.
+// The pcap addon's readInto and ReadAhead, which capture files are read through when the addon is built
+// (collect, decap): the same bytes and frames as fs.readSync, errors as -errno, no write outside the array,
+// and, read ahead, the same frames and the same truncated tail whatever the window and the records' sizes.
 
-import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { nativeRead } from '../collector/sources/pcap-native/pcap.js';
+import { nativeRead, nativeReadAhead } from '../collector/sources/pcap-native/pcap.js';
 import { openCapture } from '../gre-decap/readers/capture.js';
 import { Frame, type FrameReader } from '../gre-decap/readers/frame.js';
 import { fixtureFrames } from './helpers/fixture-frames.js';
@@ -66,7 +67,117 @@ describe('readInto', () => {
     w.close();
     const want = frames(openCapture(path));
     expect(want.length).toBe(3000);
-    for (const chunkSize of [64, 4096, undefined]) expect(frames(openCapture(path, { read, chunkSize })), String(chunkSize)).toEqual(want);
+    for (const chunkSize of [64, 4096, undefined]) {
+      expect(frames(openCapture(path, { read, chunkSize })), String(chunkSize)).toEqual(want);
+      // Read ahead to the end of the file: the last window read ahead comes back empty.
+      expect(frames(openCapture(path, { read, readAhead: nativeReadAhead(), chunkSize })), `ahead ${chunkSize}`).toEqual(want);
+    }
     expect(readFileSync(path).length).toBeGreaterThan(1 << 16);
+    // Cut inside its last record: read ahead, the window that holds the cut record's start may be followed
+    // by one too short for it, then by none; the record is reported as the tail it is, not read past the end.
+    truncateSync(path, readFileSync(path).length - 20);
+    const plain = openCapture(path);
+    const cut = framesOf(plain);
+    expect(cut).toEqual(want.slice(0, -1));
+    // The last: a first window (chunk and room, 256 KiB + 64) ending 30 bytes before the end, inside the cut record.
+    const size = readFileSync(path).length;
+    expect(size).toBeGreaterThan(256 * 1024 + 64 + 1000);
+    for (const chunkSize of [1000, 4096, undefined, size - (256 * 1024 + 64) - 30]) {
+      const ahead = openCapture(path, { read, readAhead: nativeReadAhead(), chunkSize });
+      expect(framesOf(ahead), `cut, ahead ${chunkSize}`).toEqual(cut);
+      expect(ahead.stats, `cut, ahead ${chunkSize}`).toEqual(plain.stats);
+    }
   });
 });
+
+describe('ReadAhead', () => {
+  const read = nativeRead();
+  const readAhead = nativeReadAhead();
+
+  it('reads on its own thread what readInto reads, in order, 0 at the end, -errno on a directory; says what is misused', () => {
+    expect(readAhead).toBeTypeOf('function');
+    const path = join(dir, 'ahead-bytes');
+    const bytes = Buffer.from(Array.from({ length: 100_000 }, (_, i) => (i * 13) & 255));
+    writeFileSync(path, bytes);
+    const fd = openSync(path, 'r');
+    const ra = readAhead!(fd);
+    try {
+      expect(() => ra.wait()).toThrow(/no read in flight/);
+      const a = new Uint8Array(70_000).fill(1);
+      const b = new Uint8Array(70_000).fill(1);
+      ra.start(a, 5, 60_000);
+      expect(() => ra.start(b, 0, 10)).toThrow(/already in flight/);
+      expect(ra.wait()).toBe(60_000);
+      ra.start(b, 0, 70_000);
+      expect(Buffer.from(a.subarray(5, 60_005)).equals(bytes.subarray(0, 60_000))).toBe(true);
+      expect([a[4], a[60_005]]).toEqual([1, 1]);
+      expect(ra.wait()).toBe(40_000);
+      expect(Buffer.from(b.subarray(0, 40_000)).equals(bytes.subarray(60_000))).toBe(true);
+      ra.start(b, 0, 10);
+      expect(ra.wait()).toBe(0);
+      expect(() => ra.start(b, 1, 70_000)).toThrow(/within a Uint8Array/);
+      ra.start(b, 0, 10);
+      ra.close(); // waits for the read in flight
+      ra.close();
+      expect(() => ra.start(b, 0, 10)).toThrow(/closed/);
+    } finally {
+      closeSync(fd);
+    }
+    const d = openSync(dir, 'r');
+    const rd = readAhead!(d);
+    try {
+      rd.start(new Uint8Array(16), 0, 16);
+      expect(rd.wait()).toBe(-21); // EISDIR
+    } finally {
+      rd.close();
+      closeSync(d);
+    }
+    // A capture read ahead says what failed as Node says it (the plain read meets the failure again).
+    expect(() => openCapture(dir, { read, readAhead })).toThrow(/read failed at offset 0: EISDIR/);
+  });
+
+  it('gives a capture the frames and the truncated tail fs.readSync gives, whatever the window, records larger than it included', () => {
+    const path = join(dir, 'ahead.pcap');
+    const fr = fixtureFrames();
+    const w = new PcapWriter(path, { snaplen: 0 });
+    // Records of every size against the windows below: small ones, and among them one over the 256 KiB room
+    // kept in front of a window read ahead, one that may or may not be, and one over the default window.
+    const big = new Map([[8000, 300_000], [12_000, 600_000], [16_000, 1_500_000]]);
+    let offset = 24; // the file header; then each record's 16-byte header and its bytes
+    let firstBig = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const data = fr[i % fr.length].data;
+      w.write(data, 1_767_225_600 + i, i * 1000);
+      offset += 16 + data.length;
+      const n = big.get(i);
+      if (n) {
+        firstBig ||= offset;
+        w.write(Uint8Array.from({ length: n }, (_, k) => (k * i) & 255), 1_767_230_000 + i, 0);
+        offset += 16 + n;
+      }
+    }
+    w.close();
+    const size = readFileSync(path).length;
+    for (const cut of [0, 20]) {
+      if (cut) truncateSync(path, size - cut);
+      const plain = openCapture(path);
+      const want = framesOf(plain);
+      expect(want.length, JSON.stringify(plain.stats)).toBe(20_003 - (cut ? 1 : 0));
+      // firstBig + 10,000: the first window (the chunk and the room in front of a window read ahead, 256 KiB +
+      // 64, read at once) ends that far past the room's size into the 300 kB record, which the window ahead
+      // holds: too much of it for the room, so reading ahead stops there.
+      for (const chunkSize of [64, 4096, 65_536, firstBig + 10_000, undefined]) {
+        const ahead = openCapture(path, { read, readAhead, chunkSize });
+        expect(framesOf(ahead), `${chunkSize} cut ${cut}`).toEqual(want);
+        expect(ahead.stats, `${chunkSize} cut ${cut}`).toEqual(plain.stats);
+      }
+    }
+  });
+});
+
+function framesOf(r: FrameReader): string[] {
+  const out: string[] = [];
+  const f = new Frame();
+  while (r.next(f)) out.push(`${f.tsSec}.${f.tsNsec} ${f.wireLen} ${Buffer.from(f.buf.subarray(f.off, f.off + f.capLen)).toString('hex')}`);
+  return out;
+}

@@ -22,6 +22,23 @@ export const NATIVE_CHUNK = 1024 * 1024;
  * allocates 310-400 bytes a call until V8 has optimised it (not yet after a thousand calls).
  */
 export type ReadInto = (fd: number, bytes: Uint8Array, offset: number, length: number) => number;
+/**
+ * The same read done on another thread while the caller parses what the last one read: start() asks for
+ * it, wait() blocks until it is done and gives what ReadInto would have (the pcap addon's ReadAhead).
+ */
+export interface ReadAhead {
+  start(bytes: Uint8Array, offset: number, length: number): void;
+  wait(): number;
+  /** Waits for a read in flight; the descriptor stays open. */
+  close(): void;
+}
+
+/**
+ * Room in front of a window read ahead for the unread tail of the one before it (a record cut by the
+ * window's end), copied there when the windows are swapped: any record of a 256 KiB snaplen fits.
+ */
+const AHEAD_HEAD = 256 * 1024 + 64;
+
 /** Largest record a reader accepts; anything bigger is corruption, not a packet (and bounds the buffer). */
 export const MAX_RECORD = 64 * 1024 * 1024;
 
@@ -40,20 +57,45 @@ export class ByteSource {
   /** Set when reading the file failed; the reader reports it through its stats. */
   readError: string | null = null;
   private fd: number;
+  /**
+   * Reading ahead: the next window is read on another thread into `spare` (from AHEAD_HEAD on, `chunk`
+   * bytes) while this one is parsed, and the two are swapped when this one runs out. Stopped for good
+   * (null) by a record too large for the scheme, the end of the file or a failed read: the plain reads
+   * below then carry on from where it stopped.
+   */
+  private ahead: ReadAhead | null = null;
+  private asked = false;
+  private spare: Uint8Array;
+  private spareView: DataView;
+  private readonly chunk: number;
 
-  private constructor(buf: Uint8Array, end: number, fd: number, readonly path: string, private readonly read: ReadInto | null = null) {
+  private constructor(buf: Uint8Array, end: number, fd: number, readonly path: string, private readonly read: ReadInto | null = null, ahead: ReadAhead | null = null) {
     this.buf = buf;
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     this.end = end;
     this.fd = fd;
+    this.chunk = buf.length - (ahead ? AHEAD_HEAD : 0);
+    this.ahead = ahead;
+    this.spare = ahead ? new Uint8Array(buf.length) : buf;
+    this.spareView = ahead ? new DataView(this.spare.buffer) : this.view;
   }
 
-  /** Opens the file (fs errors propagate, naming the path); the first ensure() reads the first window. */
-  static fromFile(path: string, chunkSize = DEFAULT_CHUNK, read: ReadInto | null = null): ByteSource {
+  /**
+   * Opens the file (fs errors propagate, naming the path); the first ensure() reads the first window.
+   * With `readAhead`, every later window is read while the one before it is parsed.
+   */
+  static fromFile(path: string, chunkSize = DEFAULT_CHUNK, read: ReadInto | null = null, readAhead: ((fd: number) => ReadAhead) | null = null): ByteSource {
     if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > MAX_RECORD) {
       throw new RangeError(`chunkSize must be an integer in [1, ${MAX_RECORD}], got ${chunkSize}`);
     }
-    return new ByteSource(new Uint8Array(chunkSize), 0, openSync(path, 'r'), path, read);
+    const fd = openSync(path, 'r');
+    try {
+      const ahead = readAhead ? readAhead(fd) : null;
+      return new ByteSource(new Uint8Array(chunkSize + (ahead ? AHEAD_HEAD : 0)), 0, fd, path, read, ahead);
+    } catch (e) {
+      closeSync(fd);
+      throw e;
+    }
   }
 
   /** Reads straight from `bytes`, which frames will then point into. */
@@ -75,6 +117,9 @@ export class ByteSource {
   }
 
   close(): void {
+    // The thread reads from the descriptor: it is done with it before the descriptor is closed.
+    this.ahead?.close();
+    this.ahead = null;
     if (this.fd >= 0) {
       closeSync(this.fd);
       this.fd = -1;
@@ -83,6 +128,7 @@ export class ByteSource {
 
   private refill(n: number): boolean {
     if (this.fd < 0) return false;
+    if (this.asked && this.swap(n)) return true;
     if (this.pos > 0) {
       this.buf.copyWithin(0, this.pos, this.end);
       this.base += this.pos;
@@ -109,14 +155,65 @@ export class ByteSource {
       }
       this.end += got;
     }
+    if (this.ahead !== null && !this.asked) {
+      this.ahead.start(this.spare, AHEAD_HEAD, this.chunk);
+      this.asked = true;
+    }
     return true;
+  }
+
+  /** Moves on to the window read ahead (and asks for the next) until n bytes are in hand; false when reading ahead stopped. */
+  private swap(n: number): boolean {
+    const ahead = this.ahead!;
+    for (;;) {
+      const left = this.end - this.pos;
+      if (left > AHEAD_HEAD || n > this.chunk) return this.stopAhead();
+      const got = ahead.wait();
+      this.asked = false;
+      // The end of the file, or a failure the plain read meets again and words as Node does.
+      if (got <= 0) return this.stopAhead();
+      const next = this.spare;
+      next.set(this.buf.subarray(this.pos, this.end), AHEAD_HEAD - left);
+      this.base += this.pos - (AHEAD_HEAD - left);
+      this.spare = this.buf;
+      this.buf = next;
+      const view = this.spareView;
+      this.spareView = this.view;
+      this.view = view;
+      this.pos = AHEAD_HEAD - left;
+      this.end = AHEAD_HEAD + got;
+      ahead.start(this.spare, AHEAD_HEAD, this.chunk);
+      this.asked = true;
+      if (this.end - this.pos >= n) return true;
+    }
+  }
+
+  /** Reading ahead stops for good; what a read in flight brought is appended to this window. */
+  private stopAhead(): false {
+    const got = this.asked ? this.ahead!.wait() : 0;
+    this.asked = false;
+    this.ahead!.close();
+    this.ahead = null;
+    if (got > 0) {
+      if (this.pos > 0) {
+        this.buf.copyWithin(0, this.pos, this.end);
+        this.base += this.pos;
+        this.end -= this.pos;
+        this.pos = 0;
+      }
+      if (this.end + got > this.buf.length) this.grow(this.end + got);
+      this.buf.set(this.spare.subarray(AHEAD_HEAD, AHEAD_HEAD + got), this.end);
+      this.end += got;
+    }
+    return false;
   }
 
   private grow(n: number): void {
     // Next power of two: one or two growths cover any later record of similar size.
     let size = this.buf.length;
     while (size < n) size *= 2;
-    const next = new Uint8Array(Math.min(size, MAX_RECORD));
+    // Above MAX_RECORD only when a window read ahead is appended whole (stopAhead).
+    const next = new Uint8Array(Math.max(n, Math.min(size, MAX_RECORD)));
     next.set(this.buf.subarray(0, this.end));
     this.buf = next;
     this.view = new DataView(next.buffer);

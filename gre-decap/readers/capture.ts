@@ -1,6 +1,6 @@
 // Opening a capture: sniff the magic and hand the bytes to the pcap or pcapng reader.
 
-import { ByteSource, DEFAULT_CHUNK, NATIVE_CHUNK, leadingHex, type ReadInto } from './byte-source.js';
+import { ByteSource, DEFAULT_CHUNK, NATIVE_CHUNK, leadingHex, type ReadAhead, type ReadInto } from './byte-source.js';
 import { CaptureFormatError, type FrameReader } from './frame.js';
 import { PcapReader, isPcapMagic } from './pcap.js';
 import { PcapngReader, isPcapngMagic } from './pcapng.js';
@@ -10,6 +10,8 @@ export interface OpenCaptureOptions {
   chunkSize?: number;
   /** A read that allocates nothing (the pcap addon's: collector/sources/pcap-native); fs.readSync without it. */
   read?: ReadInto | null;
+  /** Reads each window on another thread while the one before it is parsed (the pcap addon's ReadAhead). */
+  readAhead?: ((fd: number) => ReadAhead) | null;
 }
 
 /**
@@ -18,7 +20,7 @@ export interface OpenCaptureOptions {
  */
 export function openCapture(path: string, opts: OpenCaptureOptions = {}): FrameReader {
   const read = opts.read ?? null;
-  const src = ByteSource.fromFile(path, opts.chunkSize ?? (read ? NATIVE_CHUNK : DEFAULT_CHUNK), read);
+  const src = ByteSource.fromFile(path, opts.chunkSize ?? (read ? NATIVE_CHUNK : DEFAULT_CHUNK), read, opts.readAhead ?? null);
   try {
     return readerFor(src);
   } catch (e) {

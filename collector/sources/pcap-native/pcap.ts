@@ -11,6 +11,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
+import type { ReadAhead } from '../../../gre-decap/readers/byte-source.js';
 
 /** Words of metadata per packet in the meta array: offset, caplen, wire length, ts seconds, ts nanoseconds. */
 export const META_FIELDS = 5;
@@ -50,6 +51,8 @@ export interface PcapBinding {
   META_FIELDS: number;
   /** read(2) of up to `length` bytes into bytes[offset, ...): the bytes read (0 at the end), or -errno. Allocates nothing. */
   readInto(fd: number, bytes: Uint8Array, offset: number, length: number): number;
+  /** readInto on a thread of its own, asked for before it is needed (gre-decap/readers/byte-source.ts ReadAhead). */
+  ReadAhead: new (fd: number) => ReadAhead;
 }
 
 /** Where the addon is looked for: next to binding.gyp in the source tree, from here or from dist/. */
@@ -82,6 +85,16 @@ export function nativeRead(): PcapBinding['readInto'] | undefined {
   }
 }
 
+/** The addon's read ahead for capture files (openCapture's `readAhead`), or undefined when it is not built. */
+export function nativeReadAhead(): ((fd: number) => ReadAhead) | undefined {
+  try {
+    const { ReadAhead } = loadPcapBinding();
+    return (fd) => new ReadAhead(fd);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Loads the addon once; throws PcapBindingMissing when it is not built or does not load. */
 export function loadPcapBinding(): PcapBinding {
   if (loaded !== null) return loaded;
@@ -92,7 +105,7 @@ export function loadPcapBinding(): PcapBinding {
   } catch (e) {
     throw new PcapBindingMissing(path, e);
   }
-  if (typeof mod?.PcapHandle !== 'function' || typeof mod.readInto !== 'function' || mod.META_FIELDS !== META_FIELDS) {
+  if (typeof mod?.PcapHandle !== 'function' || typeof mod.readInto !== 'function' || typeof mod.ReadAhead !== 'function' || mod.META_FIELDS !== META_FIELDS) {
     throw new PcapBindingMissing(path, new Error('not the pcap binding this code was written for (rebuild it)'));
   }
   loaded = mod;

@@ -20,6 +20,10 @@
 // And one function for capture files, readInto(fd, bytes, offset, length) -> bytes read, or -errno: a
 // read(2) into a Uint8Array that puts nothing on the JavaScript heap, where fs.readSync allocates a few
 // hundred bytes a call until V8 has optimised it (gre-decap/readers/byte-source.ts).
+// And ReadAhead(fd), the same read done on a thread of its own while JavaScript parses what the last one
+// read: start(bytes, offset, length) asks for it (the bytes are held referenced until it is answered),
+// wait() blocks until it is done and gives what readInto would have (bytes read, 0 at the end, -errno);
+// close() waits for a read in flight and ends the thread; the descriptor stays the caller's.
 // A callback that throws inside dispatch() stops the read and dispatch() throws it (the packet in hand
 // stays for the next batch); on the event loop it goes to 'uncaughtException'. Buffers detached by
 // JavaScript (an ArrayBuffer transferred) are never written again: the next read fails saying so.
@@ -36,6 +40,7 @@
 #include <string.h>
 #include <errno.h>
 #include <unistd.h>
+#include <pthread.h>
 
 #define META_FIELDS 5
 #define DETACHED "the ring, metadata or stats buffer was detached (transferred) while captured; setBuffers() again"
@@ -710,6 +715,174 @@ static napi_value read_into(napi_env env, napi_callback_info info) {
   return out;
 }
 
+// ---- ReadAhead ----------------------------------------------------------------------------------
+
+enum { RA_IDLE, RA_ASKED, RA_DONE };
+
+typedef struct {
+  int fd;
+  int running;            // the thread exists and has not been joined
+  int quit;
+  int state;              // RA_*: guarded by mu
+  uint8_t *dst;
+  size_t len;
+  int32_t result;         // bytes read, or -errno
+  napi_ref held;          // the typed array being written, from start() to wait()
+  pthread_t thread;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+} read_ahead_t;
+
+static void *ra_main(void *arg) {
+  read_ahead_t *ra = (read_ahead_t *)arg;
+  pthread_mutex_lock(&ra->mu);
+  for (;;) {
+    while (ra->state != RA_ASKED && !ra->quit) pthread_cond_wait(&ra->cv, &ra->mu);
+    if (ra->state != RA_ASKED) break;
+    uint8_t *dst = ra->dst;
+    size_t len = ra->len, total = 0;
+    int err = 0;
+    pthread_mutex_unlock(&ra->mu);
+    // Filled whole unless the file ends (or fails: what was read first is given, the error comes next time).
+    while (total < len) {
+      ssize_t n = read(ra->fd, dst + total, len - total);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) err = errno;
+      if (n <= 0) break;
+      total += (size_t)n;
+    }
+    pthread_mutex_lock(&ra->mu);
+    ra->result = total > 0 || err == 0 ? (int32_t)total : -err;
+    ra->state = RA_DONE;
+    pthread_cond_broadcast(&ra->cv);
+  }
+  pthread_mutex_unlock(&ra->mu);
+  return NULL;
+}
+
+/** Waits for the read in flight, if any; its result, or 0 when none was asked. */
+static int32_t ra_settle(napi_env env, read_ahead_t *ra) {
+  pthread_mutex_lock(&ra->mu);
+  while (ra->state == RA_ASKED) pthread_cond_wait(&ra->cv, &ra->mu);
+  int32_t r = ra->state == RA_DONE ? ra->result : 0;
+  ra->state = RA_IDLE;
+  pthread_mutex_unlock(&ra->mu);
+  drop_ref(env, &ra->held);
+  return r;
+}
+
+static void ra_stop(napi_env env, read_ahead_t *ra) {
+  if (!ra->running) return;
+  ra_settle(env, ra);
+  pthread_mutex_lock(&ra->mu);
+  ra->quit = 1;
+  pthread_cond_broadcast(&ra->cv);
+  pthread_mutex_unlock(&ra->mu);
+  pthread_join(ra->thread, NULL);
+  ra->running = 0;
+}
+
+static void ra_finalize(napi_env env, void *data, void *hint) {
+  (void)hint;
+  read_ahead_t *ra = (read_ahead_t *)data;
+  ra_stop(env, ra);
+  pthread_mutex_destroy(&ra->mu);
+  pthread_cond_destroy(&ra->cv);
+  free(ra);
+}
+
+static read_ahead_t *ra_this(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
+  napi_value self;
+  void *data = NULL;
+  if (napi_get_cb_info(env, info, argc, argv, &self, NULL) != napi_ok || napi_unwrap(env, self, &data) != napi_ok) return NULL;
+  return (read_ahead_t *)data;
+}
+
+static napi_value ra_ctor(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], self;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, &self, NULL));
+  int32_t fd = -1;
+  if (argc != 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
+    return throw_pcap(env, "PCAP_BINDING", "new ReadAhead(fd): fd must be an open descriptor");
+  }
+  read_ahead_t *ra = (read_ahead_t *)calloc(1, sizeof(read_ahead_t));
+  if (ra == NULL) return throw_pcap(env, "PCAP_BINDING", "out of memory");
+  ra->fd = fd;
+  pthread_mutex_init(&ra->mu, NULL);
+  pthread_cond_init(&ra->cv, NULL);
+  int err = pthread_create(&ra->thread, NULL, ra_main, ra);
+  if (err != 0) {
+    pthread_mutex_destroy(&ra->mu);
+    pthread_cond_destroy(&ra->cv);
+    free(ra);
+    return throw_pcap(env, "PCAP_BINDING", strerror(err));
+  }
+  ra->running = 1;
+  if (napi_wrap(env, self, ra, ra_finalize, NULL, NULL) != napi_ok) {
+    ra_finalize(env, ra, NULL);
+    return throw_pcap(env, "PCAP_BINDING", "napi_wrap failed");
+  }
+  return self;
+}
+
+static napi_value ra_start(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  read_ahead_t *ra = ra_this(env, info, &argc, argv);
+  if (ra == NULL) return throw_pcap(env, "PCAP_BINDING", "ReadAhead.start: not a ReadAhead");
+  bool is = false;
+  if (argc == 3) CHECK(napi_is_typedarray(env, argv[0], &is));
+  if (!is) return throw_pcap(env, "PCAP_BINDING", "ReadAhead.start(bytes: Uint8Array, offset, length)");
+  int32_t offset, length;
+  CHECK(napi_get_value_int32(env, argv[1], &offset));
+  CHECK(napi_get_value_int32(env, argv[2], &length));
+  napi_typedarray_type t;
+  size_t len, off;
+  void *data;
+  napi_value ab;
+  CHECK(napi_get_typedarray_info(env, argv[0], &t, &len, &data, &ab, &off));
+  if (t != napi_uint8_array || offset < 0 || length < 0 || (size_t)offset + (size_t)length > len) {
+    return throw_pcap(env, "PCAP_BINDING", "ReadAhead.start: offset and length must lie within a Uint8Array");
+  }
+  pthread_mutex_lock(&ra->mu);
+  if (!ra->running || ra->state != RA_IDLE) {
+    pthread_mutex_unlock(&ra->mu);
+    return throw_pcap(env, "PCAP_BINDING", ra->running ? "ReadAhead.start: a read is already in flight (wait() first)" : "ReadAhead.start: closed");
+  }
+  if (napi_create_reference(env, argv[0], 1, &ra->held) != napi_ok) {
+    pthread_mutex_unlock(&ra->mu);
+    return throw_pcap(env, "PCAP_BINDING", "ReadAhead.start: napi_create_reference failed");
+  }
+  ra->dst = (uint8_t *)data + offset;
+  ra->len = (size_t)length;
+  ra->state = RA_ASKED;
+  pthread_cond_broadcast(&ra->cv);
+  pthread_mutex_unlock(&ra->mu);
+  return NULL;
+}
+
+static napi_value ra_wait(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  read_ahead_t *ra = ra_this(env, info, &argc, NULL);
+  if (ra == NULL) return throw_pcap(env, "PCAP_BINDING", "ReadAhead.wait: not a ReadAhead");
+  pthread_mutex_lock(&ra->mu);
+  int idle = ra->state == RA_IDLE;
+  pthread_mutex_unlock(&ra->mu);
+  if (idle) return throw_pcap(env, "PCAP_BINDING", "ReadAhead.wait: no read in flight (start() first)");
+  napi_value out;
+  CHECK(napi_create_int32(env, ra_settle(env, ra), &out));
+  return out;
+}
+
+static napi_value ra_close(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  read_ahead_t *ra = ra_this(env, info, &argc, NULL);
+  if (ra == NULL) return throw_pcap(env, "PCAP_BINDING", "ReadAhead.close: not a ReadAhead");
+  ra_stop(env, ra);
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor methods[] = {
     {"open", NULL, m_open, NULL, NULL, NULL, napi_default, NULL},
@@ -729,6 +902,14 @@ static napi_value init(napi_env env, napi_value exports) {
   CHECK(napi_set_named_property(env, exports, "libVersion", fn));
   CHECK(napi_create_function(env, "readInto", NAPI_AUTO_LENGTH, read_into, NULL, &fn));
   CHECK(napi_set_named_property(env, exports, "readInto", fn));
+  napi_property_descriptor ra_methods[] = {
+    {"start", NULL, ra_start, NULL, NULL, NULL, napi_default, NULL},
+    {"wait", NULL, ra_wait, NULL, NULL, NULL, napi_default, NULL},
+    {"close", NULL, ra_close, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_value ra_cls;
+  CHECK(napi_define_class(env, "ReadAhead", NAPI_AUTO_LENGTH, ra_ctor, NULL, sizeof ra_methods / sizeof ra_methods[0], ra_methods, &ra_cls));
+  CHECK(napi_set_named_property(env, exports, "ReadAhead", ra_cls));
   CHECK(napi_create_int32(env, META_FIELDS, &fields));
   CHECK(napi_set_named_property(env, exports, "META_FIELDS", fields));
   return exports;
