@@ -11,4 +11,5 @@ COPY collector/sources/pcap-native/binding.gyp collector/sources/pcap-native/pca
 RUN npm ci
 COPY . .
 RUN npm run build && npm prune --omit=dev
-ENTRYPOINT ["node", "dist/cli/tapwatch.js"]
+# The bin itself, as `tapwatch` runs it: its first line starts node with the flags it needs (cli/tapwatch.ts).
+ENTRYPOINT ["dist/cli/tapwatch.js"]
