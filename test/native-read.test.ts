@@ -2,6 +2,8 @@
 // (collect, decap): the same bytes and frames as fs.readSync, errors as -errno, no write outside the array,
 // and, read ahead, the same frames and the same truncated tail whatever the window and the records' sizes.
 
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,17 +75,21 @@ describe('readInto', () => {
       expect(frames(openCapture(path, { read, readAhead: nativeReadAhead(), chunkSize })), `ahead ${chunkSize}`).toEqual(want);
     }
     expect(readFileSync(path).length).toBeGreaterThan(1 << 16);
-    // Cut inside its last record: read ahead, the window that holds the cut record's start may be followed
+    // Cut inside its last record, read ahead: the window that holds the cut record's start may be followed
     // by one too short for it, then by none; the record is reported as the tail it is, not read past the end.
-    truncateSync(path, readFileSync(path).length - 20);
-    const plain = openCapture(path);
+    // Reading ahead starts after the first two windows (the first holds the file header), so the file is
+    // larger here, and the windows' sizes are swept for one whose last boundary falls inside the cut record.
+    const cutPath = join(dir, 'cut.pcap');
+    const cw = new PcapWriter(cutPath);
+    const small = fixtureFrames().slice(0, 3000);
+    for (let i = 0; i < 20_000; i++) cw.write(small[i % small.length].data, 1_767_225_600 + i, 0);
+    cw.close();
+    truncateSync(cutPath, readFileSync(cutPath).length - 20);
+    const plain = openCapture(cutPath);
     const cut = framesOf(plain);
-    expect(cut).toEqual(want.slice(0, -1));
-    // The last: a first window (chunk and room, 256 KiB + 64) ending 30 bytes before the end, inside the cut record.
-    const size = readFileSync(path).length;
-    expect(size).toBeGreaterThan(256 * 1024 + 64 + 1000);
-    for (const chunkSize of [1000, 4096, undefined, size - (256 * 1024 + 64) - 30]) {
-      const ahead = openCapture(path, { read, readAhead: nativeReadAhead(), chunkSize });
+    expect(cut.length).toBe(19_999);
+    for (const chunkSize of [...Array.from({ length: 60 }, (_, k) => 2048 + 13 * k), 65_536, undefined]) {
+      const ahead = openCapture(cutPath, { read, readAhead: nativeReadAhead(), chunkSize });
       expect(framesOf(ahead), `cut, ahead ${chunkSize}`).toEqual(cut);
       expect(ahead.stats, `cut, ahead ${chunkSize}`).toEqual(plain.stats);
     }
@@ -163,14 +169,35 @@ describe('ReadAhead', () => {
       const plain = openCapture(path);
       const want = framesOf(plain);
       expect(want.length, JSON.stringify(plain.stats)).toBe(20_003 - (cut ? 1 : 0));
-      // firstBig + 10,000: the first window (the chunk and the room in front of a window read ahead, 256 KiB +
-      // 64, read at once) ends that far past the room's size into the 300 kB record, which the window ahead
-      // holds: too much of it for the room, so reading ahead stops there.
+      // With windows of firstBig + 10,000 bytes (read ahead from the third on), the window holding the start of
+      // the 600 kB record, which is smaller than a window, ends about 384 kB into it: more than the 256 KiB
+      // room in front of the next window holds, so reading ahead stops there (the one path the other sizes miss).
       for (const chunkSize of [64, 4096, 65_536, firstBig + 10_000, undefined]) {
         const ahead = openCapture(path, { read, readAhead, chunkSize });
         expect(framesOf(ahead), `${chunkSize} cut ${cut}`).toEqual(want);
         expect(ahead.stats, `${chunkSize} cut ${cut}`).toEqual(plain.stats);
       }
+    }
+  });
+});
+
+describe('a capture through a pipe', () => {
+  it('whose writer sends the file header in pieces gives the frames of the file, read ahead or not', async () => {
+    const path = join(dir, 'piped.pcap');
+    const w = new PcapWriter(path);
+    fixtureFrames().slice(0, 2000).forEach((f, i) => w.write(f.data, 1_767_225_600 + i, i * 1000));
+    w.close();
+    const want = framesOf(openCapture(path));
+    for (const readAhead of [undefined, nativeReadAhead()]) {
+      const fifo = join(dir, `fifo-${readAhead ? 'ahead' : 'plain'}`);
+      execFileSync('mkfifo', [fifo]);
+      // 4 bytes, a pause, the rest: the reader's first read ends inside the 24-byte header.
+      const writer = spawn('sh', ['-c', '(head -c 4 "$0"; sleep 0.3; tail -c +5 "$0") > "$1"', path, fifo], { stdio: 'ignore' });
+      const exited = once(writer, 'exit');
+      const r = openCapture(fifo, { read: nativeRead(), readAhead });
+      expect(framesOf(r), readAhead ? 'ahead' : 'plain').toEqual(want);
+      expect(r.stats.error).toBeNull();
+      expect(await exited).toEqual([0, null]);
     }
   });
 });

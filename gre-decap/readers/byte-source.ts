@@ -2,7 +2,7 @@
 // fixed-size window onto a file, refilled in place. Both readers parse through this, so file and
 // in-memory input share every line of parsing code. Also the two small helpers both readers need.
 
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import type { ReaderStats } from './frame.js';
 
 /** With fs.readSync: eight times fewer of its calls, which allocate (see ReadInto), than a 1 MiB window. */
@@ -89,10 +89,14 @@ export class ByteSource {
       throw new RangeError(`chunkSize must be an integer in [1, ${MAX_RECORD}], got ${chunkSize}`);
     }
     const fd = openSync(path, 'r');
+    let ahead: ReadAhead | null = null;
     try {
-      const ahead = readAhead ? readAhead(fd) : null;
+      // Only a regular file: it reads a whole window at once (a pipe gives what its writer has written, and
+      // its reader would wait for a whole window before the frames already there were seen).
+      if (readAhead && fstatSync(fd).isFile()) ahead = readAhead(fd);
       return new ByteSource(new Uint8Array(chunkSize + (ahead ? AHEAD_HEAD : 0)), 0, fd, path, read, ahead);
     } catch (e) {
+      ahead?.close();
       closeSync(fd);
       throw e;
     }
@@ -155,7 +159,8 @@ export class ByteSource {
       }
       this.end += got;
     }
-    if (this.ahead !== null && !this.asked) {
+    // Not before the file header is parsed: the readers find it at the window's start, which a swap moves.
+    if (this.ahead !== null && !this.asked && this.base + this.pos > 0) {
       this.ahead.start(this.spare, AHEAD_HEAD, this.chunk);
       this.asked = true;
     }
@@ -205,6 +210,8 @@ export class ByteSource {
       this.buf.set(this.spare.subarray(AHEAD_HEAD, AHEAD_HEAD + got), this.end);
       this.end += got;
     }
+    this.spare = this.buf;
+    this.spareView = this.view;
     return false;
   }
 

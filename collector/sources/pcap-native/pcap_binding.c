@@ -21,9 +21,11 @@
 // read(2) into a Uint8Array that puts nothing on the JavaScript heap, where fs.readSync allocates a few
 // hundred bytes a call until V8 has optimised it (gre-decap/readers/byte-source.ts).
 // And ReadAhead(fd), the same read done on a thread of its own while JavaScript parses what the last one
-// read: start(bytes, offset, length) asks for it (the bytes are held referenced until it is answered),
-// wait() blocks until it is done and gives what readInto would have (bytes read, 0 at the end, -errno);
-// close() waits for a read in flight and ends the thread; the descriptor stays the caller's.
+// read: start(bytes, offset, length) asks for it (the array is held referenced until it is answered, which
+// keeps it alive but cannot stop JavaScript transferring its buffer: the caller must not), wait() blocks
+// until the whole length is read or the file ends and gives what readInto would have (bytes read, 0 at the
+// end, -errno; meant for regular files, where a read is whole); close() waits for a read in flight and
+// ends the thread; the descriptor stays the caller's.
 // A callback that throws inside dispatch() stops the read and dispatch() throws it (the packet in hand
 // stays for the next batch); on the event loop it goes to 'uncaughtException'. Buffers detached by
 // JavaScript (an ArrayBuffer transferred) are never written again: the next read fails saying so.
