@@ -133,12 +133,7 @@ export class ByteSource {
   private refill(n: number): boolean {
     if (this.fd < 0) return false;
     if (this.asked && this.swap(n)) return true;
-    if (this.pos > 0) {
-      this.buf.copyWithin(0, this.pos, this.end);
-      this.base += this.pos;
-      this.end -= this.pos;
-      this.pos = 0;
-    }
+    this.compact();
     while (this.end < n) {
       // Grow only once the window is full and the file still has more: a truncated tail never grows it.
       if (this.end === this.buf.length) this.grow(n);
@@ -200,12 +195,7 @@ export class ByteSource {
     this.ahead!.close();
     this.ahead = null;
     if (got > 0) {
-      if (this.pos > 0) {
-        this.buf.copyWithin(0, this.pos, this.end);
-        this.base += this.pos;
-        this.end -= this.pos;
-        this.pos = 0;
-      }
+      this.compact();
       if (this.end + got > this.buf.length) this.grow(this.end + got);
       this.buf.set(this.spare.subarray(AHEAD_HEAD, AHEAD_HEAD + got), this.end);
       this.end += got;
@@ -213,6 +203,15 @@ export class ByteSource {
     this.spare = this.buf;
     this.spareView = this.view;
     return false;
+  }
+
+  /** Moves the unread bytes to the window's start. */
+  private compact(): void {
+    if (this.pos === 0) return;
+    this.buf.copyWithin(0, this.pos, this.end);
+    this.base += this.pos;
+    this.end -= this.pos;
+    this.pos = 0;
   }
 
   private grow(n: number): void {

@@ -690,27 +690,47 @@ static napi_value lib_version(napi_env env, napi_callback_info info) {
   return out;
 }
 
-static napi_value read_into(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+/**
+ * The writable range bytes[offset, offset + length) of a Uint8Array argument, for readInto and ReadAhead.start;
+ * false with a JavaScript exception pending (naming `who`) when the value or the range is not one.
+ */
+static bool byte_range(napi_env env, napi_value bytes, napi_value offset_v, napi_value length_v, const char *usage, const char *who, uint8_t **start, size_t *length_out) {
   bool is = false;
-  if (argc == 4) CHECK(napi_is_typedarray(env, argv[1], &is));
-  if (!is) return throw_pcap(env, "PCAP_BINDING", "readInto(fd, bytes: Uint8Array, offset, length)");
-  int32_t fd, offset, length;
-  CHECK(napi_get_value_int32(env, argv[0], &fd));
-  CHECK(napi_get_value_int32(env, argv[2], &offset));
-  CHECK(napi_get_value_int32(env, argv[3], &length));
+  if (napi_is_typedarray(env, bytes, &is) != napi_ok || !is) {
+    throw_pcap(env, "PCAP_BINDING", usage);
+    return false;
+  }
+  int32_t offset, length;
   napi_typedarray_type t;
   size_t len, off;
   void *data;
   napi_value ab;
-  CHECK(napi_get_typedarray_info(env, argv[1], &t, &len, &data, &ab, &off));
-  if (t != napi_uint8_array || offset < 0 || length < 0 || (size_t)offset + (size_t)length > len) {
-    return throw_pcap(env, "PCAP_BINDING", "readInto: offset and length must lie within a Uint8Array");
+  if (napi_get_value_int32(env, offset_v, &offset) != napi_ok || napi_get_value_int32(env, length_v, &length) != napi_ok ||
+      napi_get_typedarray_info(env, bytes, &t, &len, &data, &ab, &off) != napi_ok ||
+      t != napi_uint8_array || offset < 0 || length < 0 || (size_t)offset + (size_t)length > len) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "%s: offset and length must lie within a Uint8Array", who);
+    throw_pcap(env, "PCAP_BINDING", msg);
+    return false;
   }
+  *start = (uint8_t *)data + offset;
+  *length_out = (size_t)length;
+  return true;
+}
+
+static napi_value read_into(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  const char *usage = "readInto(fd, bytes: Uint8Array, offset, length)";
+  if (argc != 4) return throw_pcap(env, "PCAP_BINDING", usage);
+  int32_t fd;
+  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  uint8_t *dst;
+  size_t length;
+  if (!byte_range(env, argv[1], argv[2], argv[3], usage, "readInto", &dst, &length)) return NULL;
   ssize_t n;
-  do n = read(fd, (uint8_t *)data + offset, (size_t)length);
+  do n = read(fd, dst, length);
   while (n < 0 && errno == EINTR);
   napi_value out;
   CHECK(napi_create_int32(env, n < 0 ? -errno : (int32_t)n, &out));
@@ -833,20 +853,11 @@ static napi_value ra_start(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   read_ahead_t *ra = ra_this(env, info, &argc, argv);
   if (ra == NULL) return throw_pcap(env, "PCAP_BINDING", "ReadAhead.start: not a ReadAhead");
-  bool is = false;
-  if (argc == 3) CHECK(napi_is_typedarray(env, argv[0], &is));
-  if (!is) return throw_pcap(env, "PCAP_BINDING", "ReadAhead.start(bytes: Uint8Array, offset, length)");
-  int32_t offset, length;
-  CHECK(napi_get_value_int32(env, argv[1], &offset));
-  CHECK(napi_get_value_int32(env, argv[2], &length));
-  napi_typedarray_type t;
-  size_t len, off;
-  void *data;
-  napi_value ab;
-  CHECK(napi_get_typedarray_info(env, argv[0], &t, &len, &data, &ab, &off));
-  if (t != napi_uint8_array || offset < 0 || length < 0 || (size_t)offset + (size_t)length > len) {
-    return throw_pcap(env, "PCAP_BINDING", "ReadAhead.start: offset and length must lie within a Uint8Array");
-  }
+  const char *usage = "ReadAhead.start(bytes: Uint8Array, offset, length)";
+  if (argc != 3) return throw_pcap(env, "PCAP_BINDING", usage);
+  uint8_t *dst;
+  size_t length;
+  if (!byte_range(env, argv[0], argv[1], argv[2], usage, "ReadAhead.start", &dst, &length)) return NULL;
   pthread_mutex_lock(&ra->mu);
   if (!ra->running || ra->state != RA_IDLE) {
     pthread_mutex_unlock(&ra->mu);
@@ -856,8 +867,8 @@ static napi_value ra_start(napi_env env, napi_callback_info info) {
     pthread_mutex_unlock(&ra->mu);
     return throw_pcap(env, "PCAP_BINDING", "ReadAhead.start: napi_create_reference failed");
   }
-  ra->dst = (uint8_t *)data + offset;
-  ra->len = (size_t)length;
+  ra->dst = dst;
+  ra->len = length;
   ra->state = RA_ASKED;
   pthread_cond_broadcast(&ra->cv);
   pthread_mutex_unlock(&ra->mu);
