@@ -32,7 +32,7 @@ describe('ndjsonLines', () => {
     const out: string[] = [];
     try {
       // 13 bytes a read: nearly every line straddles reads, and each read overwrites the last one's bytes.
-      for await (const ls of ndjsonLines(fileChunks(fd, 13))) out.push(...ls.map((l) => l.toString('utf8')));
+      for await (const ls of ndjsonLines(fileChunks(fd, path, 13))) out.push(...ls.map((l) => l.toString('utf8')));
     } finally {
       closeSync(fd);
     }

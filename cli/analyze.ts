@@ -87,7 +87,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const outPath = v.out;
   const outFd = outPath === '-' ? -1 : OutputError.open(outPath);
-  const input: AsyncIterable<Buffer> = inFd === undefined ? process.stdin : fileChunks(inFd);
+  const input: AsyncIterable<Buffer> = inFd === undefined ? process.stdin : fileChunks(inFd, v.in);
   let pending = '';
   const write = async (line: string) => {
     if (outFd < 0) {

@@ -69,6 +69,8 @@ describe('outputs that cannot be opened or written', () => {
     expect((await tapwatch(['collect', '--pcap', capture, '--out', records, '--log-level', 'silent'])).code).toBe(0);
     expectOneClearLine(await tapwatch(['analyze', '--in', records, '--out', join(dir, 'missing', 'a.ndjson')]), 'cannot write', 'ENOENT');
     expectOneClearLine(await tapwatch(['analyze', '--in', join(dir, 'none.ndjson'), '--out', '-']), 'cannot read', 'ENOENT');
+    // A directory opens; its first read fails: the line still names it.
+    expectOneClearLine(await tapwatch(['analyze', '--in', dir, '--out', '-']), `cannot read ${dir}`, 'EISDIR');
     // No event comes from these records, so what fails is the final flush of an empty buffer: a file was still opened.
     const events = join(dir, 'ro-events.ndjson');
     writeFileSync(events, '');
