@@ -239,6 +239,27 @@ describe('the responder', () => {
     expect(s.speedClass).toBe('s1.4xfast');
   });
 
+  it('a second action of a kind in force keeps the longer lifetime: an hour-long throttle does not lift one left for a person', async () => {
+    // As shipped (no quarantine group): high throttles until a person releases it, medium for an hour.
+    const { control, responder } = setup({ ...defaultPolicy(), breaker: { maxActionsPerMinute: 100, maxFleetPercent: 100 } });
+    const s = control.add('meter-1', { speedClass: 's1.4xfast' });
+    const [first] = await responder.handle(anomaly('meter-1', { severity: 'high' }), at(0));
+    expect(first).toMatchObject({ action: 'throttle', result: 'applied' });
+    expect(first.expires_at).toBeUndefined();
+    const [second] = await responder.handle(anomaly('meter-1', { severity: 'medium', behavior: 'upload-volume', seconds: 1200 }), at(1200));
+    expect(second).toMatchObject({ action: 'throttle', result: 'applied', previous: { speed_class: 's1.4xfast' } });
+    expect(second.expires_at).toBeUndefined();
+    expect(await responder.releaseDue(at(1200 + 7200))).toEqual([]);
+    expect(s.speedClass).toBe('s1.minimum');
+    // The other way round the hour-long one gives way too: the later, untimed action is never released by a TTL.
+    const timedFirst = setup({ ...defaultPolicy(), breaker: { maxActionsPerMinute: 100, maxFleetPercent: 100 } });
+    timedFirst.control.add('meter-2');
+    await timedFirst.responder.handle(anomaly('meter-2', { severity: 'medium' }), at(0));
+    const [untimed] = await timedFirst.responder.handle(anomaly('meter-2', { severity: 'high', behavior: 'scan', seconds: 1200 }), at(1200));
+    expect(untimed.expires_at).toBeUndefined();
+    expect(await timedFirst.responder.releaseDue(at(7200))).toEqual([]);
+  });
+
   it('releases early when the alarm that caused the action clears, if the policy says so', async () => {
     const { control, events, responder } = setup(policyWith({ releaseOnClear: true }));
     const s = control.add('meter-1');

@@ -222,9 +222,22 @@ function actionEvent(r: Responding, fields: Omit<ActionEvent, 'schema' | 'result
   };
 }
 
+/**
+ * When the action ends (ms), or null for never (a person releases it). A second action of a kind in
+ * force replaces the first in the ledger (and keeps its `previous`), so it also keeps the longer of the
+ * two lifetimes: a medium alarm's hour-long throttle must not lift, an hour later, the throttle a high
+ * alarm left for a person to release.
+ */
+function lifetime(before: ActiveAction | undefined, d: Decision, now: Date): number | null {
+  const own = d.releaseAfterSeconds === null ? null : now.getTime() + d.releaseAfterSeconds * 1000;
+  if (before === undefined) return own;
+  return own === null || before.expiresAt === null ? null : Math.max(own, before.expiresAt);
+}
+
 function decisionEvent(r: Responding, event: AnomalyEvent, d: Decision, id: string, now: Date, because: Because, previous: PreviousState | undefined): ActionEvent {
   const inForce = because.result === 'applied' || because.result === 'dry-run';
-  const expires_at = inForce && d.action !== 'notify' && d.releaseAfterSeconds !== null ? new Date(now.getTime() + d.releaseAfterSeconds * 1000).toISOString() : undefined;
+  const expiresAt = inForce && d.action !== 'notify' ? lifetime(r.ledger.activeOf(event.device.id, d.action), d, now) : null;
+  const expires_at = expiresAt === null ? undefined : new Date(expiresAt).toISOString();
   const target = {
     action: d.action,
     device: event.device,
