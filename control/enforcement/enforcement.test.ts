@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EnforcementRunner } from './enforcement.js';
+import { differences } from './upstream.js';
 import { controlMetrics } from '../metrics.js';
 import type { EnforcementReport, EnforcementState, Enforcer, Subscriber, SubscriberAction } from '../model.js';
 import { buildControlServer } from '../server.js';
@@ -225,5 +226,18 @@ describe('enforcement through the server', () => {
     empty.live = 0;
     await (await buildControlServer({ db: path, enforcer: empty })).close();
     expect(empty.calls).toEqual(['reconcile']);
+  });
+});
+
+describe("the upstream enforcer's reconcile", () => {
+  it('sets only active and inactive upstream: a SIM in another state there is left alone, whatever the store says', () => {
+    const want = (status: Subscriber['status']): Subscriber => ({ ...sub('440100000000001'), status });
+    const calls = (store: Subscriber['status'], upstream: Subscriber['status']) => differences(want(store), want(upstream)).map((a) => a.type);
+    expect(calls('inactive', 'active')).toEqual(['deactivate']);
+    expect(calls('active', 'inactive')).toEqual(['activate']);
+    for (const other of ['standby', 'ready', 'suspended', 'terminated'] as const) {
+      expect(calls('active', other)).toEqual([]);
+      expect(calls('inactive', other)).toEqual([]);
+    }
   });
 });

@@ -69,13 +69,13 @@ export class UpstreamEnforcer implements Enforcer {
 }
 
 /** The calls that make `up` match `want`. Statuses other than active and inactive are not set by
- *  any action tapwatch takes, so they are left as they are. */
-function differences(want: Subscriber, up: Subscriber): SubscriberAction[] {
+ *  any action tapwatch takes, so they are left as they are on either side: a SIM in standby, ready or
+ *  suspended upstream (SORACOM's own life cycle, and billing) is not activated because the store has it
+ *  active, as it has every imported SIM. */
+export function differences(want: Subscriber, up: Subscriber): SubscriberAction[] {
   const actions: SubscriberAction[] = [];
-  if (want.status !== up.status) {
-    if (want.status === 'active') actions.push({ type: 'activate' });
-    else if (want.status === 'inactive') actions.push({ type: 'deactivate' });
-  }
+  if (want.status === 'active' && up.status === 'inactive') actions.push({ type: 'activate' });
+  else if (want.status === 'inactive' && up.status === 'active') actions.push({ type: 'deactivate' });
   if (want.speedClass !== up.speedClass) actions.push({ type: 'update_speed_class', speedClass: want.speedClass });
   if (want.groupId !== up.groupId) actions.push(want.groupId === null ? { type: 'unset_group' } : { type: 'set_group', groupId: want.groupId });
   return actions;
