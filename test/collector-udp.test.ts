@@ -90,3 +90,18 @@ it('SIGHUP reloads the inventory: records closed after it carry the new identity
   const [record] = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   expect(record.device).toEqual({ id: 'new-name', ip: '10.128.0.9', group: 'b', known: true });
 }, 30_000);
+
+it('an output that fails only in the last flush at SIGTERM (the interval still open) exits 1 with one clear line', async () => {
+  const port = await freeUdpPort();
+  const collect = new CliProcess('collect', ['collect', '--listen-udp', String(port), '--interval', '3600', '--stats-interval', '1', '--out', '/dev/full']);
+  await collect.waitForLog('that it listens', (l) => String(l.msg).includes('listening for VXLAN'));
+  const frame = ethernet(ipv4(udp(bytes(16), { src: 40000, dst: 5683 }), { src: '10.128.0.9', dst: '203.0.113.5', proto: 17 }));
+  const sock = createSocket('udp4');
+  await new Promise<void>((r, j) => sock.send(vxlan(frame, { vni: 3 }), port, '127.0.0.1', (e) => (e ? j(e) : r())));
+  sock.close();
+  await collect.waitForLog('the datagram in its counters', (l) => l.msg === 'counters' && l.frames === 1);
+  expect(await collect.stop(), collect.stderr).toBe(1);
+  const plain = collect.stderr.split('\n').filter((l) => l !== '' && !l.startsWith('{'));
+  expect(plain).toEqual([expect.stringMatching(/^tapwatch collect: \[TWU0004\] cannot write \/dev\/full: no space left on the device \(ENOSPC\)$/)]);
+  expect(collect.last('final counters')?.sink).toMatchObject({ queuedIntervals: 1 });
+}, 30_000);

@@ -137,7 +137,13 @@ export async function startLiveSource(o: LiveSourceOptions): Promise<LiveSourceH
       }
       closeSource();
       o.collector.finish();
-      o.pipeline.drain().catch((err) => o.log.error({ err: (err as Error).message }, 'sink failed at shutdown')).finally(resolveDone);
+      // The last flush fails as any other would: through onSinkFailed, so the command exits 1 saying why.
+      o.pipeline
+        .drain()
+        .catch((err) => {
+          if (!o.onSinkFailed?.(err as Error)) o.log.error({ err: (err as Error).message }, 'sink failed at shutdown');
+        })
+        .finally(resolveDone);
     },
   };
   stopFromSource = (err) => {
