@@ -108,10 +108,11 @@ export class AnalyzerService {
     // since a broker that is away must not hold the stop up.
     if (this.stats.records > 0) {
       let timer: NodeJS.Timeout | undefined;
+      const STOP_CHECKPOINT_MS = 3000;
       await Promise.race([
         this.producer.send(this.state, this.groupCheckpoints()).then(() => this.o.log.info('group state checkpointed')),
-        new Promise<void>((resolve) => (timer = setTimeout(resolve, 3000))),
-      ]).catch((err: Error) => this.o.log.warn({ err: err.message }, 'could not checkpoint group state at stop'));
+        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`not acknowledged within ${STOP_CHECKPOINT_MS} ms`)), STOP_CHECKPOINT_MS))),
+      ]).catch((err: Error) => this.o.log.warn({ err: err.message }, 'could not checkpoint group state at stop: the next analyzer restores the last periodic one'));
       clearTimeout(timer);
     }
     await this.producer.close();
