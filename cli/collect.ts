@@ -22,6 +22,10 @@ import { Stopped } from '../net/backoff.js';
 import { commandConfig, CONFIG_HELP, CONFIG_OPTION, DECAP_HELP, DECAP_OPTIONS, decapSettings, KAFKA_TOPIC_HELP, kafkaSettings } from './config.js';
 import { collectorMetrics, HTTP_HELP, HTTP_OPTION, ServiceStatus } from '../ops/service-metrics.js';
 
+/** How long a stop waits for the sink to take the intervals still queued (services stop within 10 s). */
+const STOP_GRACE_MS = 5000;
+const ABANDONED = Symbol('abandoned');
+
 const spec: CommandSpec = {
   name: 'collect',
   usage: 'tapwatch collect (--pcap FILE | --interface IF | --listen-udp PORT) (--out FILE|- | --kafka BROKERS) [options]',
@@ -270,11 +274,27 @@ export async function run(argv: string[]): Promise<number> {
   let stopSource: (() => void) | undefined;
   // Aborts a start still waiting for its sink (a broker not up yet): SIGTERM then stops at once.
   const starting = new AbortController();
+  // A stop waits for the sink to take what is left, but not for ever (a broker that is away is retried
+  // for as long as it is away): after STOP_GRACE_MS, or at a second signal, what is still queued is
+  // given up, counted and said.
+  let abandon!: () => void;
+  const abandoned = new Promise<typeof ABANDONED>((resolve) => (abandon = () => resolve(ABANDONED)));
   const onSignal = (sig: string) => {
+    if (stopping) {
+      log.warn({ signal: sig, queuedRecords: pipeline.pendingRecords }, 'second signal: not waiting for the sink any longer');
+      abandon();
+      return;
+    }
     log.info({ signal: sig }, 'stopping: flushing the open interval');
     stopping = true;
     starting.abort(new Stopped());
     stopSource?.();
+    setTimeout(abandon, STOP_GRACE_MS).unref();
+  };
+  const unlessAbandoned = async <T>(work: Promise<T>): Promise<T> => {
+    const r = await Promise.race([work, abandoned]);
+    if (r !== ABANDONED) return r as T;
+    throw new OutputError(`cannot write ${sink.name}: ${pipeline.pendingRecords} record(s) of ${pipeline.pending} interval(s) not delivered when it stopped (the sink did not take them within ${STOP_GRACE_MS / 1000} s of the signal)`);
   };
   const onHup = () => {
     if (!o.inventory) return;
@@ -301,12 +321,12 @@ export async function run(argv: string[]): Promise<number> {
     }
     status.kafkaReady();
     log.info({ source: o.sourceName, sink: sink.name, deviceNets: o.nets.cidrs, excluded: o.nets.excluded, intervalSeconds: o.intervalSeconds }, 'collecting');
-    if (o.source.kind === 'pcap') return await replay(o, o.source.path, collector, pipeline, log, () => stopping);
+    if (o.source.kind === 'pcap') return await unlessAbandoned(replay(o, o.source.path, collector, pipeline, log, () => stopping));
     const handle = await startLive(o, collector, pipeline, log, () => stopSource?.());
     stopSource = handle.stop;
     status.captureLoss(handle.loss);
     if (stopping) handle.stop();
-    await handle.done;
+    await unlessAbandoned(handle.done);
     handle.rethrow();
     return 0;
   } finally {

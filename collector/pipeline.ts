@@ -12,7 +12,7 @@ export class Pipeline {
   droppedBatches = 0;
   droppedRecords = 0;
   private draining: Promise<void> | null = null;
-  private inFlight = 0;
+  private inFlight: RecordBatch | null = null;
 
   constructor(readonly sink: RecordSink, private readonly log: Logger, private readonly maxQueued = 1000) {}
 
@@ -30,7 +30,14 @@ export class Pipeline {
 
   /** Intervals not delivered yet: queued, and the one being sent. */
   get pending(): number {
-    return this.queue.length + this.inFlight;
+    return this.queue.length + (this.inFlight ? 1 : 0);
+  }
+
+  /** Records not delivered yet, in those intervals. */
+  get pendingRecords(): number {
+    let n = this.inFlight?.count ?? 0;
+    for (const b of this.queue) n += b.count;
+    return n;
   }
 
   /** Sends everything queued, in order; concurrent callers share one drainer. */
@@ -46,14 +53,14 @@ export class Pipeline {
   private async run(): Promise<void> {
     while (this.queue.length > 0) {
       const batch = this.queue.shift()!;
-      this.inFlight = 1;
+      this.inFlight = batch;
       try {
         await this.sink.send(batch);
       } catch (err) {
         this.queue.unshift(batch); // not delivered: first in line for the next drain
         throw err;
       } finally {
-        this.inFlight = 0;
+        this.inFlight = null;
       }
       batch.release();
     }

@@ -37,6 +37,8 @@ export class Producer {
   async send(topic: string, messages: readonly OutMessage[]): Promise<void> {
     if (messages.length === 0) return;
     for (let attempt = 1; ; attempt++) {
+      // Closed while waiting to retry: never connect again (a new client would keep the process alive).
+      if (this.closed) throw new Error(`${this.name}: closed with ${messages.length} message(s) to ${topic} not acknowledged`);
       const waiting = setTimeout(() => {
         this.stats.waits++;
         this.log.warn({ producer: this.name, topic, messages: messages.length }, 'kafka send waiting for the broker');

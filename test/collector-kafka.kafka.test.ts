@@ -80,6 +80,26 @@ describe('collector → Kafka (its own broker, stopped and restarted)', () => {
     expect(sorted(got.map((m) => m.value))).toEqual(sorted(reference));
   }, 180_000);
 
+  it('SIGTERM while the broker is away: gives up within seconds, says how many records it did not deliver, exits 1', async () => {
+    const topic = `inspection-d-${Date.now()}`;
+    const run = collect(['--pcap', capture, '--interval', '1', '--speed', '1', '--kafka', broker.brokers, '--topic', topic]);
+    await run.waitForLog('records delivered', (l) => l.msg === 'counters' && counters(l).sink.delivered > 0);
+    await broker.stop({ keepData: true });
+    try {
+      await run.waitForLog('that it waits for the broker', (l) => /kafka send (waiting for the broker|failed; retrying)/.test(String(l.msg)));
+      const t0 = Date.now();
+      expect(await run.stop(), run.tail()).toBe(1);
+      expect(Date.now() - t0).toBeLessThan(12_000);
+      const plain = run.stderr.split('\n').filter((l) => l !== '' && !l.startsWith('{'));
+      expect(plain, run.tail()).toEqual([expect.stringMatching(new RegExp(`^tapwatch collect: \\[TWU0004\\] cannot write kafka:${topic}: \\d+ record\\(s\\) of \\d+ interval\\(s\\) not delivered when it stopped`))]);
+      const final = run.last('final counters') as unknown as Counters & { sink: { queuedIntervals: number } };
+      expect(final.sink.queuedIntervals).toBeGreaterThan(0);
+      expect(final.sink.delivered).toBeLessThan(final.records);
+    } finally {
+      await broker.restart();
+    }
+  }, 120_000);
+
   it('SIGTERM mid-run: the open interval is flushed, the exit is clean, and what it reports delivered is in Kafka', async () => {
     const topic = `inspection-c-${Date.now()}`;
     const run = collect(['--pcap', capture, '--interval', '1', '--speed', '1', '--kafka', broker.brokers, '--topic', topic]);
