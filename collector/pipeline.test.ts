@@ -92,6 +92,23 @@ describe('live pipeline with a sink that waits (as the Kafka sink does while its
   });
 });
 
+describe('live pipeline bounded in bytes', () => {
+  it('drops the oldest queued intervals once their records pass maxQueuedBytes, keeping the newest however large', () => {
+    const sink: RecordSink = { name: 'away', stats: newSinkStats(), send: () => new Promise<void>(() => undefined), async close() {} };
+    const batch = (n: number, pad: number) => RecordBatch.of([{ interval: { seconds: n }, device: { id: 'x'.repeat(pad) } } as InspectionRecord]);
+    const size = (pad: number) => batch(0, pad).w.pos;
+    const p = new Pipeline(sink, pino({ level: 'silent' }), 1000, 3 * size(1000));
+    for (let i = 0; i < 5; i++) p.enqueue(batch(i, 1000));
+    // Three of them fit; the two oldest were dropped and counted.
+    expect(p.queue.map((b) => b.records()[0].interval.seconds)).toEqual([2, 3, 4]);
+    expect([p.droppedBatches, p.droppedRecords]).toEqual([2, 2]);
+    // One interval larger than the bound on its own is kept (the newest always is); the rest give way.
+    p.enqueue(batch(5, 10_000));
+    expect(p.queue.map((b) => b.records()[0].interval.seconds)).toEqual([5]);
+    expect(p.pendingRecords).toBe(1);
+  });
+});
+
 describe('a live source while its sink fails', () => {
   /** Refuses every batch (as a broken file or an unreachable broker does) until `failing` is cleared. */
   class FailingSink implements RecordSink {
