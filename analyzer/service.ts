@@ -12,7 +12,7 @@ import { inspectionRecords, type InspectionRecord } from '../contracts/inspectio
 import { backoffMs, sleep, Stopped } from '../net/backoff.js';
 import { createKafka, type Kafka } from '../kafka/client.js';
 import { ConsumerLoop, consumerStats, jsonDecoder, type ConsumedBatch } from '../kafka/consumer.js';
-import { Producer, type OutMessage } from '../kafka/producer.js';
+import { MAX_MESSAGE_BYTES, Producer, type OutMessage } from '../kafka/producer.js';
 import { readTopic } from '../kafka/topic-reader.js';
 import { ensureTopics, TOPICS } from '../kafka/topics.js';
 import { createAnalyzer, type Analyzer, type DeviceStateJSON } from './analyzer.js';
@@ -95,8 +95,8 @@ export class AnalyzerService {
     await ensureTopics(this.kafka, [
       { topic: this.input },
       { topic: this.events },
-      // Compacted: the latest state of each device is all a restore needs.
-      { topic: this.state, config: { 'cleanup.policy': 'compact' } },
+      // Compacted (the latest state of each device is all a restore needs), and taking a large group's checkpoint (MAX_MESSAGE_BYTES; the broker's default is 1 MB).
+      { topic: this.state, config: { 'cleanup.policy': 'compact', 'max.message.bytes': String(MAX_MESSAGE_BYTES) } },
     ], { partitions: this.o.partitions ?? 6, replicationFactor: this.o.replicationFactor, attempts: Infinity, signal: this.stopping.signal, log: this.o.log });
     await this.consumer.start();
   }

@@ -25,6 +25,14 @@ export class ProducerStats {
 
 const WAIT_LOG_MS = 2000;
 
+/**
+ * The largest message the producer takes, uncompressed (librdkafka's default is 1,000,000 and it refuses a
+ * larger one as it is queued, which the retry loop would then try for ever): an analyzer group's checkpoint
+ * is ~0.7 MB with no device in it and grows with the group. The broker checks the compressed batch against
+ * the topic's max.message.bytes (the analyzer creates its state topic with this one).
+ */
+export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
 export class Producer {
   readonly stats = new ProducerStats();
   private producer: KafkaProducer | null = null;
@@ -69,7 +77,7 @@ export class Producer {
 
   private connected(): Promise<KafkaProducer> {
     this.connecting ??= (async () => {
-      const p = this.kafka.producer({ 'linger.ms': 5, kafkaJS: { idempotent: true, acks: -1, compression: 'gzip', allowAutoTopicCreation: false } });
+      const p = this.kafka.producer({ 'linger.ms': 5, 'message.max.bytes': MAX_MESSAGE_BYTES, kafkaJS: { idempotent: true, acks: -1, compression: 'gzip', allowAutoTopicCreation: false } });
       await p.connect();
       this.producer = p;
       return p;

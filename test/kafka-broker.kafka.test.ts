@@ -10,7 +10,9 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createKafka, endOffsets, type Kafka } from '../kafka/client.js';
 import { ConsumerLoop } from '../kafka/consumer.js';
-import { Producer } from '../kafka/producer.js';
+import { MAX_MESSAGE_BYTES, Producer } from '../kafka/producer.js';
+import { consumeAll } from './helpers/kafka-consume.js';
+import { randomBytes } from 'node:crypto';
 import { ensureTopics } from '../kafka/topics.js';
 import { startKafka, waitForKafka, type KafkaBroker } from '../scripts/kafka-broker.js';
 import { committedOffsets } from './helpers/kafka-consume.js';
@@ -85,6 +87,20 @@ describe('the shared broker (globalSetup)', () => {
     }
     expect(new Set(got.map((m) => m.partition)).size).toBeGreaterThan(1);
   });
+});
+
+describe('large messages (an analyzer group checkpoint grows with the group)', () => {
+  it('a 3 MB message, incompressible, goes through the producer to a topic created for it and comes back whole', async () => {
+    const brokers = inject('kafkaBrokers');
+    const topic = `kb-large-${Date.now()}`;
+    await ensureTopics(client(brokers), [{ topic, partitions: 1, config: { 'max.message.bytes': String(MAX_MESSAGE_BYTES) } }]);
+    const value = randomBytes(1536 * 1024).toString('hex'); // 3 MiB of text gzip cannot shrink below 1 MB
+    await produce(brokers, topic, [{ key: 'group/meters', value }]);
+    const [got] = await consumeAll(brokers, topic, { expected: 1 });
+    expect(got.key).toBe('group/meters');
+    expect(got.value.length).toBe(value.length);
+    expect(got.value === value).toBe(true);
+  }, 60_000);
 });
 
 describe('a broker of its own', () => {
