@@ -73,6 +73,7 @@ export interface ServiceRun {
   status?: { server: ServiceStatus; address: string };
 }
 
+/** Runs until SIGTERM or SIGINT: 0 once stopped; a start that failed throws its error after the final counters. */
 export async function runService(s: ServiceRun): Promise<number> {
   const timer = setInterval(() => s.log.info(s.counters(), 'counters'), s.statsEveryMs ?? 10_000).unref();
   const signalled = new Promise<string>((resolve) => process.once('SIGTERM', resolve).once('SIGINT', resolve));
@@ -107,5 +108,7 @@ export async function runService(s: ServiceRun): Promise<number> {
   if (failed) s.log.error({ err: failed.message }, 'could not start');
   s.log.info(s.counters(), 'final counters');
   s.log.flush();
-  return failed ? 1 : 0;
+  // The operator's line too (with its code), as a command that fails before it runs says it: exit 1.
+  if (failed) throw failed;
+  return 0;
 }

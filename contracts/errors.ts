@@ -45,6 +45,7 @@ export const ERROR_CODES = {
   TWE0003: { status: 0, message: 'Refusing to replace a live ruleset with the state of an empty store' },
   TWB0001: { status: 0, message: 'The control database has an unknown schema' },
   TWQ0001: { status: 0, message: 'The Kafka client is not installed' },
+  TWQ0002: { status: 0, message: 'The Kafka cluster refuses a topic as configured' },
   TWB0002: { status: 0, message: 'The control database does not exist' },
   TWU0002: { status: 0, message: 'Cannot listen on that address and port' },
   TWU0003: { status: 0, message: 'Invalid configuration file' },

@@ -6,6 +6,7 @@
 // exists", or partitions without a leader yet) is not a failure: the step is tried again until every
 // topic is there with leaders, and only a broker that stays away is an error.
 
+import type { ErrorCode } from '../contracts/errors.js';
 import type { Logger } from 'pino';
 import { backoffMs, sleep } from '../net/backoff.js';
 import { OutageLog } from '../net/outage-log.js';
@@ -72,10 +73,28 @@ export async function ensureTopics(kafka: Kafka, specs: readonly TopicSpec[], o:
       return created;
     } catch (err) {
       o.signal?.throwIfAborted();
+      // A refusal that asking again cannot change (a replication factor above the brokers there are, a
+      // topic setting the broker rejects) is the operator's to fix: said once, not retried as an outage.
+      const refused = TopicRefused.from(err);
+      if (refused) throw refused;
       if (attempt >= attempts) throw err;
       outage?.failed(err as Error);
       o.onRetry?.(err as Error, attempt);
       await sleep(backoffMs(attempt));
     }
+  }
+}
+
+/** The broker refused to create a topic for a reason retrying cannot change. */
+export class TopicRefused extends Error {
+  readonly code: ErrorCode = 'TWQ0002';
+
+  /** The refusal in `err` (createTopics' aggregate of per-topic errors), when every one of them is final. */
+  static from(err: unknown): TopicRefused | null {
+    const inner = (err as { errors?: unknown[] })?.errors;
+    if (!Array.isArray(inner) || inner.length === 0) return null;
+    const all = inner as { retriable?: boolean; type?: string; message?: string }[];
+    if (!all.every((e) => e?.retriable === false)) return null;
+    return new TopicRefused(`the Kafka cluster refused to create a topic: ${all.map((e) => `${e.message ?? 'no reason given'}${e.type ? ` (${e.type})` : ''}`).join('; ')}`);
   }
 }

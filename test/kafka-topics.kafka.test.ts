@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import { expect, inject, it } from 'vitest';
 import { createKafka, withAdmin } from '../kafka/client.js';
 import { ensureTopics } from '../kafka/topics.js';
+import { runCli } from './helpers/cli-process.js';
 
 const kafka = () => createKafka({ brokers: [inject('kafkaBrokers')], clientId: 'tapwatch-test', log: pino({ level: 'silent' }) });
 
@@ -38,3 +39,19 @@ it('gives up, saying why, when told to stop while the broker is away', async () 
   stop.abort(new Error('stopped'));
   await failed;
 });
+
+it('a refusal retrying cannot change (replication above the brokers there are) is said at once, not retried as an outage; collect and analyze exit 1 with it', async () => {
+  const topic = `refused-${Date.now()}`;
+  const t0 = Date.now();
+  await expect(ensureTopics(kafka(), [{ topic }], { replicationFactor: 3, attempts: Infinity })).rejects.toMatchObject({
+    code: 'TWQ0002',
+    message: expect.stringMatching(/refused to create a topic: .*replication factor of 3.*\(ERR_INVALID_REPLICATION_FACTOR\)/),
+  });
+  expect(Date.now() - t0).toBeLessThan(10_000);
+  for (const args of [['collect', '--listen-udp', '47998', '--kafka', inject('kafkaBrokers'), '--topic', topic], ['analyze', '--kafka', inject('kafkaBrokers'), '--topic', topic]]) {
+    const r = await runCli([...args, '--replication-factor', '3']);
+    expect(r.code, r.stderr).toBe(1);
+    const plain = r.stderr.split('\n').filter((l) => l !== '' && !l.startsWith('{'));
+    expect(plain, r.stderr).toEqual([expect.stringMatching(new RegExp(`^tapwatch ${args[0]}: \\[TWQ0002\\] the Kafka cluster refused to create a topic: .*ERR_INVALID_REPLICATION_FACTOR`))]);
+  }
+}, 90_000);
