@@ -147,7 +147,14 @@ export class ConsumerLoop<T> {
     resolveOffset(batch.lastOffset());
     if (!isRunning() || isStale()) return; // rebalanced meanwhile: the partition's new owner takes it from the last commit
     const next = BigInt(batch.lastOffset()) + 1n;
-    await this.consumer!.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next.toString() }]);
+    try {
+      await this.consumer!.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next.toString() }]);
+    } catch (err) {
+      // The coordinator moving, this member fenced: the offset is stored, the next commit carries it (or
+      // the partition's next owner starts from the last commit). A warning, not the library's stack trace.
+      this.o.log.warn({ topic: batch.topic, partition: batch.partition, offset: next.toString(), err: (err as Error).message }, 'committing offsets failed; the next commit covers them');
+      return;
+    }
     this.stats.lag.set(`${batch.topic}/${batch.partition}`, Math.max(0, Number(BigInt(batch.highWatermark) - next)));
   }
 
