@@ -71,18 +71,23 @@ it('VXLAN over a UDP socket: per-device totals equal the ground truth', async ()
   expect(collect.last('final counters')?.frames).toBe(datagrams.length);
 }, 60_000);
 
-it('SIGHUP reloads the inventory: records closed after it carry the new identity', async () => {
-  const inv = join(dir, 'inventory.csv');
-  writeFileSync(inv, 'ip,id,group\n10.128.0.9,old-name,a\n');
-  const port = await freeUdpPort();
-  const out = join(dir, 'hup.ndjson');
-  const collect = new CliProcess('collect', ['collect', '--listen-udp', String(port), '--interval', '3600', '--stats-interval', '1', '--inventory', inv, '--out', out]);
+/** Once the collector listens: one VXLAN datagram from device 10.128.0.9, until its counters show it. */
+async function oneDeviceDatagram(collect: CliProcess, port: number): Promise<void> {
   await collect.waitForLog('that it listens', (l) => String(l.msg).includes('listening for VXLAN'));
   const frame = ethernet(ipv4(udp(bytes(16), { src: 40000, dst: 5683 }), { src: '10.128.0.9', dst: '203.0.113.5', proto: 17 }));
   const sock = createSocket('udp4');
   await new Promise<void>((r, j) => sock.send(vxlan(frame, { vni: 3 }), port, '127.0.0.1', (e) => (e ? j(e) : r())));
   sock.close();
   await collect.waitForLog('the datagram in its counters', (l) => l.msg === 'counters' && l.frames === 1);
+}
+
+it('SIGHUP reloads the inventory: records closed after it carry the new identity', async () => {
+  const inv = join(dir, 'inventory.csv');
+  writeFileSync(inv, 'ip,id,group\n10.128.0.9,old-name,a\n');
+  const port = await freeUdpPort();
+  const out = join(dir, 'hup.ndjson');
+  const collect = new CliProcess('collect', ['collect', '--listen-udp', String(port), '--interval', '3600', '--stats-interval', '1', '--inventory', inv, '--out', out]);
+  await oneDeviceDatagram(collect, port);
   writeFileSync(inv, 'ip,id,group\n10.128.0.9,new-name,b\n');
   collect.child.kill('SIGHUP');
   await collect.waitForLog('the reload', (l) => String(l.msg).includes('inventory reloaded'));
@@ -94,12 +99,7 @@ it('SIGHUP reloads the inventory: records closed after it carry the new identity
 it('an output that fails only in the last flush at SIGTERM (the interval still open) exits 1 with one clear line', async () => {
   const port = await freeUdpPort();
   const collect = new CliProcess('collect', ['collect', '--listen-udp', String(port), '--interval', '3600', '--stats-interval', '1', '--out', '/dev/full']);
-  await collect.waitForLog('that it listens', (l) => String(l.msg).includes('listening for VXLAN'));
-  const frame = ethernet(ipv4(udp(bytes(16), { src: 40000, dst: 5683 }), { src: '10.128.0.9', dst: '203.0.113.5', proto: 17 }));
-  const sock = createSocket('udp4');
-  await new Promise<void>((r, j) => sock.send(vxlan(frame, { vni: 3 }), port, '127.0.0.1', (e) => (e ? j(e) : r())));
-  sock.close();
-  await collect.waitForLog('the datagram in its counters', (l) => l.msg === 'counters' && l.frames === 1);
+  await oneDeviceDatagram(collect, port);
   expect(await collect.stop(), collect.stderr).toBe(1);
   const plain = collect.stderr.split('\n').filter((l) => l !== '' && !l.startsWith('{'));
   expect(plain).toEqual([expect.stringMatching(/^tapwatch collect: \[TWU0004\] cannot write \/dev\/full: no space left on the device \(ENOSPC\)$/)]);
