@@ -75,7 +75,7 @@ export async function ensureTopics(kafka: Kafka, specs: readonly TopicSpec[], o:
       o.signal?.throwIfAborted();
       // A refusal that asking again cannot change (a replication factor above the brokers there are, a
       // topic setting the broker rejects) is the operator's to fix: said once, not retried as an outage.
-      const refused = TopicRefused.from(err);
+      const refused = TopicRefused.from(err, attempt);
       if (refused) throw refused;
       if (attempt >= attempts) throw err;
       outage?.failed(err as Error);
@@ -85,16 +85,25 @@ export async function ensureTopics(kafka: Kafka, specs: readonly TopicSpec[], o:
   }
 }
 
+/**
+ * Refusals asking again cannot change. (The client's `retriable` is false for every error it reports from
+ * createTopics, timeouts included, so the type decides.)
+ */
+const FINAL_REFUSALS = new Set(['ERR_INVALID_CONFIG', 'ERR_POLICY_VIOLATION', 'ERR_TOPIC_AUTHORIZATION_FAILED', 'ERR_CLUSTER_AUTHORIZATION_FAILED', 'ERR_INVALID_TOPIC_EXCEPTION', 'ERR_INVALID_PARTITIONS']);
+/** A replication factor above the brokers registered is final once it held this many attempts (~7 s): a cluster coming up registers its brokers within seconds. */
+const REPLICATION_ATTEMPTS = 5;
+
 /** The broker refused to create a topic for a reason retrying cannot change. */
 export class TopicRefused extends Error {
   readonly code: ErrorCode = 'TWQ0002';
 
-  /** The refusal in `err` (createTopics' aggregate of per-topic errors), when every one of them is final. */
-  static from(err: unknown): TopicRefused | null {
+  /** The refusal in `err` (createTopics' aggregate of per-topic errors), when every one of them is final by the `attempt`th try. */
+  static from(err: unknown, attempt: number): TopicRefused | null {
     const inner = (err as { errors?: unknown[] })?.errors;
     if (!Array.isArray(inner) || inner.length === 0) return null;
-    const all = inner as { retriable?: boolean; type?: string; message?: string }[];
-    if (!all.every((e) => e?.retriable === false)) return null;
+    const all = inner as { type?: string; message?: string }[];
+    const final = (t: string | undefined) => t !== undefined && (FINAL_REFUSALS.has(t) || (t === 'ERR_INVALID_REPLICATION_FACTOR' && attempt >= REPLICATION_ATTEMPTS));
+    if (!all.every((e) => final(e?.type))) return null;
     return new TopicRefused(`the Kafka cluster refused to create a topic: ${all.map((e) => `${e.message ?? 'no reason given'}${e.type ? ` (${e.type})` : ''}`).join('; ')}`);
   }
 }

@@ -40,14 +40,14 @@ it('gives up, saying why, when told to stop while the broker is away', async () 
   await failed;
 });
 
-it('a refusal retrying cannot change (replication above the brokers there are) is said at once, not retried as an outage; collect and analyze exit 1 with it', async () => {
+it('a refusal retrying cannot change (replication above the brokers there are) is said after a few attempts, not retried for ever as an outage; collect and analyze exit 1 with it', async () => {
   const topic = `refused-${Date.now()}`;
   const t0 = Date.now();
   await expect(ensureTopics(kafka(), [{ topic }], { replicationFactor: 3, attempts: Infinity })).rejects.toMatchObject({
     code: 'TWQ0002',
     message: expect.stringMatching(/refused to create a topic: .*replication factor of 3.*\(ERR_INVALID_REPLICATION_FACTOR\)/),
   });
-  expect(Date.now() - t0).toBeLessThan(10_000);
+  expect(Date.now() - t0).toBeLessThan(20_000); // after a few attempts: a cluster coming up registers its brokers within seconds
   for (const args of [['collect', '--listen-udp', '47998', '--kafka', inject('kafkaBrokers'), '--topic', topic], ['analyze', '--kafka', inject('kafkaBrokers'), '--topic', topic]]) {
     const r = await runCli([...args, '--replication-factor', '3']);
     expect(r.code, r.stderr).toBe(1);
