@@ -13,6 +13,7 @@ export class NdjsonSink implements RecordSink {
   readonly name: string;
   readonly stats = newSinkStats();
   private fd: number;
+  private closed = false;
 
   constructor(private readonly path: string) {
     this.name = `ndjson:${path}`;
@@ -20,6 +21,8 @@ export class NdjsonSink implements RecordSink {
   }
 
   async send(batch: RecordBatch): Promise<void> {
+    // After close the file's descriptor is gone; a late send must not land on stdout (fd -1 means stdout).
+    if (this.closed) throw new OutputError(`cannot write ${this.path}: the output was already closed`);
     // The batch's buffer is written again once send() resolves: stdout must be done with it first.
     if (this.fd < 0) {
       await new Promise<void>((resolve, reject) => process.stdout.write(batch.bytes, (err) => (err ? reject(err) : resolve())));
@@ -30,6 +33,7 @@ export class NdjsonSink implements RecordSink {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     if (this.fd >= 0) {
       closeSync(this.fd);
       this.fd = -1;

@@ -7,6 +7,8 @@ import type { Collector } from '../collector.js';
 import type { Pipeline } from '../pipeline.js';
 import { openCaptureFile } from './capture-file.js';
 
+const PACE_STEP_MS = 200;
+
 export interface ReplayOptions {
   /** 0 = as fast as possible; N = N times capture speed. */
   speed: number;
@@ -32,7 +34,8 @@ export async function replayCapture(path: string, collector: Collector, pipeline
         // Sleep only when more than 10 ms ahead, so pacing costs a timer per burst, not per frame.
         const ahead = ((ts - firstTs) / opts.speed) * 1000 - (performance.now() - wallStart);
         if (ahead > 10) {
-          await new Promise((r) => setTimeout(r, ahead));
+          // In steps, so a stop during a long gap of the capture is taken within PACE_STEP_MS.
+          for (let left = ahead; left > 0 && !opts.stopRequested(); left -= PACE_STEP_MS) await new Promise((r) => setTimeout(r, Math.min(left, PACE_STEP_MS)));
           if (opts.stopRequested()) break;
         }
       }
