@@ -230,14 +230,16 @@ describe('enforcement through the server', () => {
 });
 
 describe("the upstream enforcer's reconcile", () => {
-  it('sets only active and inactive upstream: a SIM in another state there is left alone, whatever the store says', () => {
+  it('pushes a block whatever the status there, and activates only what is inactive there: standby, ready, suspended are not activated', () => {
     const want = (status: Subscriber['status']): Subscriber => ({ ...sub('440100000000001'), status });
     const calls = (store: Subscriber['status'], upstream: Subscriber['status']) => differences(want(store), want(upstream)).map((a) => a.type);
     expect(calls('inactive', 'active')).toEqual(['deactivate']);
     expect(calls('active', 'inactive')).toEqual(['activate']);
-    for (const other of ['standby', 'ready', 'suspended', 'terminated'] as const) {
+    for (const other of ['standby', 'ready', 'suspended'] as const) {
       expect(calls('active', other)).toEqual([]);
-      expect(calls('inactive', other)).toEqual([]);
+      expect(calls('inactive', other)).toEqual(['deactivate']);
     }
+    expect(calls('active', 'terminated')).toEqual([]);
+    expect(calls('inactive', 'terminated')).toEqual([]);
   });
 });

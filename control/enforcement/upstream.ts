@@ -68,14 +68,15 @@ export class UpstreamEnforcer implements Enforcer {
   async close(): Promise<void> {}
 }
 
-/** The calls that make `up` match `want`. Statuses other than active and inactive are not set by
- *  any action tapwatch takes, so they are left as they are on either side: a SIM in standby, ready or
- *  suspended upstream (SORACOM's own life cycle, and billing) is not activated because the store has it
- *  active, as it has every imported SIM. */
+/** The calls that make `up` match `want`. A block (inactive) is pushed whatever the SIM's status there,
+ *  so a failed forward is repaired for a SIM in ready or standby too, which would go active on its next
+ *  session; activate only undoes a deactivation: a SIM in standby, ready or suspended upstream (SORACOM's
+ *  own life cycle, and billing) is not activated because the store has it active, as it has every
+ *  imported SIM. Terminated is final. */
 export function differences(want: Subscriber, up: Subscriber): SubscriberAction[] {
   const actions: SubscriberAction[] = [];
   if (want.status === 'active' && up.status === 'inactive') actions.push({ type: 'activate' });
-  else if (want.status === 'inactive' && up.status === 'active') actions.push({ type: 'deactivate' });
+  else if (want.status === 'inactive' && up.status !== 'inactive' && up.status !== 'terminated') actions.push({ type: 'deactivate' });
   if (want.speedClass !== up.speedClass) actions.push({ type: 'update_speed_class', speedClass: want.speedClass });
   if (want.groupId !== up.groupId) actions.push(want.groupId === null ? { type: 'unset_group' } : { type: 'set_group', groupId: want.groupId });
   return actions;
