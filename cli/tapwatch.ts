@@ -67,7 +67,9 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
     const e = err as Error & { code?: string };
-    process.stderr.write(`tapwatch ${name}: ${e.code ? `[${e.code}] ` : ''}${e.message}\n`);
+    // Only tapwatch's own codes (contracts/errors.ts) in brackets: a library's (-185, ECONNREFUSED) is no code of ours.
+    const code = typeof e.code === 'string' && /^TW[A-Z]\d{4}$/.test(e.code) ? `[${e.code}] ` : '';
+    process.stderr.write(`tapwatch ${name}: ${code}${e.message}\n`);
     return 1;
   }
 }
