@@ -30,7 +30,8 @@ const WAIT_LOG_MS = 2000;
  * larger one as it is queued, which the retry loop would then try for ever): an analyzer group's checkpoint
  * is ~0.7 MB with no device in it and grows with the group. The broker checks the compressed batch against
  * the topic's max.message.bytes (the analyzer creates its state topic with this one). 8 MiB: eleven times an
- * empty group's, and what managed clusters allow a topic (Confluent Cloud's basic clusters at most).
+ * empty group's; a cluster whose policy caps a topic lower refuses the state topic at start, and the
+ * analyzer says so (TWQ0002) rather than stall.
  */
 export const MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
 

@@ -48,8 +48,7 @@ function countFrames(path: string): number {
  * deoptimize the loop inside the window; after it the loop reads the clock once more, at the last
  * packet (performance.now() allocates 88 bytes a call on Node 24 where it is not inlined, 16 on Node 20).
  * The end of file is outside the window: it runs once per capture (stopping the read ahead, leaving
- * the loop), and code run for the first time there (deoptimized, then interpreted with its numbers
- * boxed) allocated up to ~30 KiB, which is no packet's cost.
+ * the loop), and what code run there for the first time allocates is no packet's cost.
  */
 function loop(path: string, sink: Sink, bounds: Float64Array, last: number): number {
   // Read as `collect` and `decap` read (the addon's read: tests run where npm ci built it).
