@@ -103,6 +103,26 @@ describe('large messages (an analyzer group checkpoint grows with the group)', (
   }, 60_000);
 });
 
+describe('many messages in one send (a collector interval of a fleet past 100,000 devices)', () => {
+  it('150,000 messages, more than librdkafka queues at once, are each written once', async () => {
+    const brokers = inject('kafkaBrokers');
+    const topic = `kb-many-${Date.now()}`;
+    await ensureTopics(client(brokers), [{ topic, partitions: 3 }]);
+    const n = 150_000;
+    const messages = Array.from({ length: n }, (_, i) => ({ key: `dev-${i}`, value: `{"i":${i}}` }));
+    const producer = new Producer(client(brokers), silent);
+    try {
+      await producer.send(topic, messages);
+      expect(producer.stats.delivered).toBe(n);
+      expect(producer.stats.resends).toBe(0);
+    } finally {
+      await producer.close();
+    }
+    const ends = await endOffsets(client(brokers), topic);
+    expect([...ends.values()].reduce((a, b) => a + b, 0n)).toBe(BigInt(n));
+  }, 120_000);
+});
+
 describe('a broker of its own', () => {
   let broker: KafkaBroker;
   beforeAll(async () => {
