@@ -40,6 +40,10 @@ export const AnomalyRefSchema = Type.Object(
     metric: fromAnomaly('metric'),
     observed: Type.Number(),
     threshold: Type.Number(),
+    // The anomaly's time, which the responder's ledger needs to tell whether a clear comes after the alarm it
+    // acted on (a clear delivered again must not release a newer alarm's action). Optional: events written
+    // before it still validate.
+    '@timestamp': Type.Optional(fromAnomaly('@timestamp')),
   },
   { additionalProperties: false },
 );
@@ -116,5 +120,5 @@ export function actionId(deviceId: string, causeId: string, action: ActionType |
 
 /** What an ActionEvent keeps of the anomaly behind it. */
 export function anomalyRef(e: AnomalyEvent): NonNullable<ActionEvent['anomaly']> {
-  return { event_id: e.event_id, behavior: e.behavior, detector: e.detector, severity: e.severity, metric: e.metric, observed: e.observed, threshold: e.threshold };
+  return { event_id: e.event_id, behavior: e.behavior, detector: e.detector, severity: e.severity, metric: e.metric, observed: e.observed, threshold: e.threshold, '@timestamp': e['@timestamp'] };
 }

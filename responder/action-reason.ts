@@ -6,6 +6,7 @@ import type { AnomalyEvent } from '../contracts/anomaly-event.js';
 import { formatValue } from '../analyzer/explain.js';
 import type { Metric } from '../analyzer/features.js';
 import type { ActiveAction } from './ledger.js';
+import type { Decision } from './policy.js';
 
 /** The result of a decision, with what its sentence needs to say why. */
 export type Because =
@@ -58,10 +59,11 @@ function anomalyPhrase(a: AnomalyEvent): string {
 }
 
 /** "Applied: throttle device meter-1 to speed class s1.minimum; for anomaly … under policy rule 'medium'. Released at … at the latest." */
-export function actionReason(t: Target & Pick<ActionEvent, 'expires_at'>, because: Because, anomaly: AnomalyEvent, rule: string, instead?: string): string {
+export function actionReason(t: Target & Pick<ActionEvent, 'expires_at'>, because: Because, anomaly: AnomalyEvent, d: Decision): string {
   const ttl = t.expires_at && (because.result === 'applied' || because.result === 'dry-run') ? ` Released at ${t.expires_at} at the latest.` : '';
-  const why = instead ? ` It is ${t.action === 'notify' ? 'a notification' : `a ${t.action}`} because ${instead}.` : '';
-  return `${lead(because)}: ${what(t)}; for ${anomalyPhrase(anomaly)} under policy rule '${rule}'.${why}${ttl}`;
+  const why = d.instead ? ` It is ${t.action === 'notify' ? 'a notification' : `a ${t.action}`} because ${d.instead}.` : '';
+  const kept = d.action === 'throttle' && d.ruleSpeedClass ? ` The throttle in force is stricter than the rule's ${d.ruleSpeedClass}: a second throttle never loosens it.` : '';
+  return `${lead(because)}: ${what(t)}; for ${anomalyPhrase(anomaly)} under policy rule '${d.rule.name}'.${why}${kept}${ttl}`;
 }
 
 /** A release is applied, recorded in a dry run, or failed; nothing holds it back. */

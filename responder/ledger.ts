@@ -1,12 +1,14 @@
 // The responder's memory, rebuilt from its own ActionEvents (event sourcing): which decisions were
 // made, when each device was last acted on, which actions are in force and when they expire, how many
-// actions the last minute saw and whether the circuit breaker is open. observe() is the only way in,
-// for events just published and for events read back from tapwatch.actions at start alike, so a
-// restarted responder knows exactly what the one before it knew. observe() is idempotent and does not
+// actions the last minute saw and whether the circuit breaker is open. observe() is the way in, for
+// events just published and for events read back from tapwatch.actions at start alike, so a restarted
+// responder knows what the one before it knew; the one exception is a clear that leaves an action held
+// by another alarm (cleared()), which no ActionEvent records. observe() is idempotent and does not
 // depend on the order of events of different devices (partitions are read in parallel): a device's
 // events arrive in order (one partition), everything fleet-wide is kept by time.
 
 import type { ActionEvent, PreviousState } from '../contracts/action-event.js';
+import type { SpeedClass } from '../contracts/control-api.js';
 import type { Enforcement } from './policy.js';
 
 /** An action in force, until its release. */
@@ -15,8 +17,14 @@ export interface ActiveAction {
   action: Enforcement;
   device: ActionEvent['device'];
   rule?: string;
-  /** The behavior of the anomaly behind it, for a release when that alarm clears. */
-  behavior?: string;
+  /**
+   * The alarms that hold it, for a release when they have all cleared: by behavior, the time (ms) of the
+   * latest anomaly of that behavior behind the action, so that a clear older than it (a clear delivered again
+   * after a newer alarm) leaves it held.
+   */
+  alarms: Map<string, number>;
+  /** A throttle's class, which a second throttle must not loosen. */
+  speedClass?: SpeedClass;
   /** Unknown for an action only recorded in a dry run. */
   previous?: PreviousState;
   dryRun: boolean;
@@ -31,6 +39,20 @@ export const BREAKER_WINDOW_MS = 60_000;
 const isEnforcement = (a: ActionEvent['action']): a is Enforcement => a === 'throttle' || a === 'redirect' || a === 'block';
 /** In force: applied, or recorded in a dry run (so a dry run makes the decisions a live run would). */
 const inForce = (r: ActionEvent['result']) => r === 'applied' || r === 'dry-run';
+
+/**
+ * The alarms holding an action, with the one behind `ev` added: a second action of a kind in force takes the
+ * first one's place, and the alarms of both hold it. Timed by the anomaly, not the decision: a responder
+ * catching up decides long after the traffic, and the alarm's clear must still come after. An event written
+ * before anomaly refs had a time counts from its decision, which is never before its anomaly: a clear then
+ * releases it no earlier than it should.
+ */
+function withAlarm(alarms: ReadonlyMap<string, number> | undefined, ev: ActionEvent, decidedAt: number): Map<string, number> {
+  const out = new Map(alarms);
+  const a = ev.anomaly;
+  if (a) out.set(a.behavior, Math.max(out.get(a.behavior) ?? -Infinity, a['@timestamp'] ? Date.parse(a['@timestamp']) : decidedAt));
+  return out;
+}
 
 export class ActionLedger {
   /** action_id/result seen: observe() twice (published, then read back) counts once. */
@@ -72,7 +94,8 @@ export class ActionLedger {
       action: ev.action,
       device: ev.device,
       rule: ev.rule,
-      behavior: ev.anomaly?.behavior,
+      alarms: withAlarm(forDevice.get(ev.action)?.alarms, ev, at),
+      speedClass: ev.speed_class,
       previous: ev.previous,
       dryRun: ev.result === 'dry-run',
       at,
@@ -99,6 +122,20 @@ export class ActionLedger {
 
   activeOf(deviceId: string, action: Enforcement): ActiveAction | undefined {
     return this.active.get(deviceId)?.get(action);
+  }
+
+  /**
+   * The device's alarm of `behavior` cleared, with its anomaly at `at` (ms): it no longer holds the actions it
+   * asked for before then. The clear's own time is enough to tell its alarm: every anomaly of the alarm it ends
+   * comes before it, and a newer alarm of the behavior only after it. Returns the actions no alarm holds any
+   * more, to release. When another alarm still holds an action, no ActionEvent records this clear, so a
+   * restarted responder still counts the cleared alarm: it keeps the action until its TTL or a person releases
+   * it, never lifting a restriction early.
+   */
+  cleared(deviceId: string, behavior: string, at: number): ActiveAction[] {
+    const actions = this.activeOn(deviceId);
+    for (const a of actions) if ((a.alarms.get(behavior) ?? Infinity) <= at) a.alarms.delete(behavior);
+    return actions.filter((a) => a.alarms.size === 0);
   }
 
   /** Actions whose TTL has run out by `now`, oldest first (then by id: the same order however the ledger was built). */

@@ -3,7 +3,7 @@
 // reading the file.
 
 import { readFileSync } from 'node:fs';
-import type { SpeedClass } from '../contracts/control-api.js';
+import { SPEED_CLASS_KBPS, type SpeedClass } from '../contracts/control-api.js';
 import type { AnomalyEvent } from '../contracts/anomaly-event.js';
 import { bundledFile } from '../contracts/config-files.js';
 import type { ErrorCode } from '../contracts/errors.js';
@@ -16,10 +16,11 @@ export type { Policy, PolicyRule, ResponseAction };
 export type Enforcement = Exclude<ResponseAction, 'notify'>;
 
 /** What the policy asks for one anomaly: the rule that matched and the action with its parameters.
- *  `instead`: why the action is not the rule's own (a redirect without a quarantine group). */
+ *  `instead`: why the action is not the rule's own (a redirect without a quarantine group).
+ *  `ruleSpeedClass`: the class the rule asked for, when a stricter throttle in force is kept instead (responder.ts). */
 export type Decision = { rule: PolicyRule; releaseAfterSeconds: number | null; instead?: string } & (
   | { action: 'notify' }
-  | { action: 'throttle'; speedClass: SpeedClass }
+  | { action: 'throttle'; speedClass: SpeedClass; ruleSpeedClass?: SpeedClass }
   | { action: 'redirect'; groupId: string }
   | { action: 'block' }
 );
@@ -82,6 +83,10 @@ export function loadPolicy(path: string): Policy {
 export function defaultPolicy(): Policy {
   return loadPolicy(bundledFile('responder', 'policy.default.json', (problem) => new PolicyError([problem])));
 }
+
+/** Whether class `a` lets less through than `b`: speed classes are ordered by the rate each allows (SORACOM's
+ *  published speeds, SPEED_CLASS_KBPS), not by name; two classes of one rate are as strict as each other. */
+export const stricter = (a: SpeedClass, b: SpeedClass): boolean => SPEED_CLASS_KBPS[a] < SPEED_CLASS_KBPS[b];
 
 const matches = <T>(list: readonly T[] | undefined, value: T): boolean => list === undefined || list.includes(value);
 

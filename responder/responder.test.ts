@@ -277,6 +277,102 @@ describe('the responder', () => {
     expect(await off.responder.handle(anomaly('meter-1', { alarm: 'alarm-cleared', seconds: 120 }), at(120))).toEqual([]);
   });
 
+  it('a clear delivered again later does not release the action of a newer alarm of the same behavior, also after a restart', async () => {
+    const policy = policyWith({ releaseOnClear: true });
+    const { control, events, responder } = setup(policy);
+    const s = control.add('meter-1');
+    await responder.handle(anomaly('meter-1', { severity: 'medium' }), at(0));
+    const clear = anomaly('meter-1', { alarm: 'alarm-cleared', seconds: 600, alarm_since: at(0).toISOString() });
+    expect((await responder.handle(clear, at(600))).map((e) => `${e.action}:${e.result}`)).toEqual(['release:applied']);
+    const [newer] = await responder.handle(anomaly('meter-1', { severity: 'medium', seconds: 1200 }), at(1200));
+    expect(newer).toMatchObject({ action: 'throttle', result: 'applied' });
+    // A rebalance replays the batch that held the first clear.
+    expect(await responder.handle(clear, at(1800))).toEqual([]);
+    expect(s.speedClass).toBe('s1.minimum');
+
+    // The anomaly's time is in the ActionEvents: a responder rebuilt from them decides the same.
+    const after = setup(policy);
+    after.control.subscribers.set(imsiOf('meter-1'), s);
+    for (const ev of events) after.responder.observe(ev);
+    expect(await after.responder.handle(clear, at(1900))).toEqual([]);
+    // The newer alarm's own clear still releases its action.
+    const [release] = await after.responder.handle(anomaly('meter-1', { alarm: 'alarm-cleared', seconds: 2400 }), at(2400));
+    expect(release).toMatchObject({ action: 'release', result: 'applied', releases: { action_id: newer.action_id } });
+    expect(s.speedClass).toBe('s1.fast');
+  });
+
+  it("releases on clear by the anomaly's time, not the decision's, and keeps what an older event cannot show to predate the clear", async () => {
+    const policy = policyWith({ releaseOnClear: true });
+    const { control, events, responder } = setup(policy);
+    const s = control.add('meter-1');
+    // Decided an hour after the traffic, as a responder catching up on a backlog does.
+    const [throttle] = await responder.handle(anomaly('meter-1', { severity: 'medium' }), at(3600));
+    expect(throttle.anomaly?.['@timestamp']).toBe(at(0).toISOString());
+    const cleared = anomaly('meter-1', { alarm: 'alarm-cleared', seconds: 600 });
+    expect(await responder.handle(cleared, at(3601))).toMatchObject([{ action: 'release', result: 'applied' }]);
+    expect(s.speedClass).toBe('s1.fast');
+
+    // An event written before the anomaly's time was in it counts from its decision, after this clear: kept.
+    const older = setup(policy);
+    const t = older.control.add('meter-1', { speedClass: 's1.minimum' });
+    const { '@timestamp': _, ...ref } = throttle.anomaly!;
+    older.responder.observe({ ...events[0], anomaly: ref });
+    expect(await older.responder.handle(cleared, at(3601))).toEqual([]);
+    expect(t.speedClass).toBe('s1.minimum');
+  });
+
+  it('with releaseOnClear, a throttle two alarms asked for is released only when both have cleared; after a restart it is kept', async () => {
+    const policy = policyWith({ releaseOnClear: true, cooldownSeconds: 60 });
+    const { control, events, responder } = setup(policy);
+    const s = control.add('meter-1');
+    await responder.handle(anomaly('meter-1', { severity: 'medium' }), at(0));
+    const [second] = await responder.handle(anomaly('meter-1', { severity: 'medium', behavior: 'upload-volume', seconds: 120 }), at(120));
+    expect(second).toMatchObject({ action: 'throttle', result: 'applied' });
+    const decided = [...events];
+    // The second alarm clears first: the dns-tunnel alarm still asks for the throttle.
+    expect(await responder.handle(anomaly('meter-1', { behavior: 'upload-volume', alarm: 'alarm-cleared', seconds: 600 }), at(600))).toEqual([]);
+    expect(s.speedClass).toBe('s1.minimum');
+    const dnsCleared = anomaly('meter-1', { alarm: 'alarm-cleared', seconds: 900 });
+    const [release] = await responder.handle(dnsCleared, at(900));
+    expect(release).toMatchObject({ action: 'release', result: 'applied', releases: { action_id: second.action_id } });
+    expect(s.speedClass).toBe('s1.fast');
+
+    // No ActionEvent records the upload-volume clear: rebuilt from the events, the responder keeps the
+    // throttle on the dns-tunnel clear, and its TTL (the second throttle's) releases it.
+    const after = setup(policy);
+    const t = after.control.add('meter-1', { speedClass: 's1.minimum' });
+    for (const ev of decided) after.responder.observe(ev);
+    expect(await after.responder.handle(dnsCleared, at(900))).toEqual([]);
+    expect(t.speedClass).toBe('s1.minimum');
+    expect((await after.responder.releaseDue(at(3720))).map((e) => e.releases?.action_id)).toEqual([second.action_id]);
+    expect(t.speedClass).toBe('s1.fast');
+  });
+
+  it('a second throttle never loosens a stricter one in force: it keeps the class in force, and a stricter one tightens it', async () => {
+    const base = policyWith({ releaseAfterSeconds: 3600, cooldownSeconds: 60 });
+    const policy = policyWith({ ...base, rules: [{ name: 'slow-uploads', behavior: ['upload-volume'], action: 'throttle', speedClass: 's1.slow' }, ...base.rules] });
+    const { control, responder } = setup(policy);
+    const s = control.add('meter-1', { speedClass: 's1.4xfast' });
+    await responder.handle(anomaly('meter-1', { severity: 'medium' }), at(0));
+    const [laxer] = await responder.handle(anomaly('meter-1', { severity: 'medium', behavior: 'upload-volume', seconds: 120 }), at(120));
+    expect(laxer).toMatchObject({ action: 'throttle', result: 'applied', rule: 'slow-uploads', speed_class: 's1.minimum', previous: { speed_class: 's1.4xfast' } });
+    expect(laxer.reason).toMatch(/to speed class s1\.minimum; .* The throttle in force is stricter than the rule's s1\.slow: a second throttle never loosens it\./);
+    expect(s.speedClass).toBe('s1.minimum');
+    expect(control.acts()).not.toContainEqual({ type: 'update_speed_class', speedClass: 's1.slow' });
+    const [release] = await responder.releaseDue(at(3720));
+    expect(release).toMatchObject({ releases: { action_id: laxer.action_id }, speed_class: 's1.4xfast' });
+    expect(s.speedClass).toBe('s1.4xfast');
+
+    // The other way round the stricter class is set.
+    const t = control.add('meter-2', { speedClass: 's1.4xfast' });
+    await responder.handle(anomaly('meter-2', { severity: 'medium', behavior: 'upload-volume' }), at(0));
+    expect(t.speedClass).toBe('s1.slow');
+    const [stricter] = await responder.handle(anomaly('meter-2', { severity: 'medium', seconds: 120 }), at(120));
+    expect(stricter).toMatchObject({ result: 'applied', speed_class: 's1.minimum' });
+    expect(stricter.reason).not.toMatch(/never loosens/);
+    expect(t.speedClass).toBe('s1.minimum');
+  });
+
   it('records a failed API call as failed with the error, and a failed release too (left to a person, not retried)', async () => {
     const { control, events, responder } = setup(policyWith({ releaseAfterSeconds: 60 }));
     control.add('meter-1');

@@ -18,7 +18,7 @@ import { actionReason, releaseReason, type Because, type ReleaseBecause, type Re
 import { breakerOpen } from './breaker.js';
 import { ActionLedger, type ActiveAction } from './ledger.js';
 import { notification, type Notifier } from './notify.js';
-import { allowlisted, decide, validatePolicy, type Decision, type Policy } from './policy.js';
+import { allowlisted, decide, stricter, validatePolicy, type Decision, type Policy } from './policy.js';
 
 export interface ResponderOptions {
   policy: Policy;
@@ -115,10 +115,10 @@ async function respond(r: Responding, event: AnomalyEvent, now: Date): Promise<A
   r.stats.anomalies++;
   if (event.alarm === 'alarm-cleared') {
     if (!r.policy.releaseOnClear) return [];
-    const released = r.ledger.activeOn(event.device.id).filter((a) => a.behavior === event.behavior);
+    const released = r.ledger.cleared(event.device.id, event.behavior, Date.parse(event['@timestamp']));
     return present(await inOrder(released, (a) => release(r, a, now, { cleared: event })));
   }
-  const d = decide(r.policy, event);
+  const d = notLoosening(decide(r.policy, event), r.ledger.activeOf(event.device.id, 'throttle'));
   const id = actionId(event.device.id, event.event_id, d.action);
   if (r.ledger.decided(id)) {
     r.stats.duplicates++;
@@ -127,6 +127,16 @@ async function respond(r: Responding, event: AnomalyEvent, now: Date): Promise<A
   const result = await outcome(r, event, d, id, now);
   if (result === null) return [];
   return [await emit(r, decisionEvent(r, event, d, id, now, result.because, result.previous))];
+}
+
+/**
+ * A second throttle never loosens the one in force: with a laxer class it sets the class in force instead. It
+ * stays the new alarm's action rather than a skip, so that alarm holds the throttle too (ledger.ts) and its
+ * lifetime counts; its call changes nothing, unless the class was lifted outside the responder.
+ */
+function notLoosening(d: Decision, inForce: ActiveAction | undefined): Decision {
+  if (d.action !== 'throttle' || !inForce?.speedClass || !stricter(inForce.speedClass, d.speedClass)) return d;
+  return { ...d, speedClass: inForce.speedClass, ruleSpeedClass: d.speedClass };
 }
 
 /**
@@ -224,9 +234,9 @@ function actionEvent(r: Responding, fields: Omit<ActionEvent, 'schema' | 'result
 
 /**
  * When the action ends (ms), or null for never (a person releases it). A second action of a kind in
- * force replaces the first in the ledger (and keeps its `previous`), so it also keeps the longer of the
- * two lifetimes: a medium alarm's hour-long throttle must not lift, an hour later, the throttle a high
- * alarm left for a person to release.
+ * force takes the first one's place in the ledger (keeping its `previous` and its alarms), so it also
+ * keeps the longer of the two lifetimes: a medium alarm's hour-long throttle must not lift, an hour
+ * later, the throttle a high alarm left for a person to release.
  */
 function lifetime(before: ActiveAction | undefined, d: Decision, now: Date): number | null {
   const own = d.releaseAfterSeconds === null ? null : now.getTime() + d.releaseAfterSeconds * 1000;
@@ -248,7 +258,7 @@ function decisionEvent(r: Responding, event: AnomalyEvent, d: Decision, id: stri
     action_id: id,
     '@timestamp': now.toISOString(),
     ...target,
-    reason: actionReason({ ...target, expires_at }, because, event, d.rule.name, d.instead),
+    reason: actionReason({ ...target, expires_at }, because, event, d),
     rule: d.rule.name,
     anomaly: anomalyRef(event),
     ...(previous && { previous }),
