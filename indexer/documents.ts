@@ -103,7 +103,8 @@ export function anomalyDocument(e: AnomalyEvent, times: DocumentTimes) {
 /**
  * The time of the interval an anomaly is about, from its event_id (device/behavior/time/transition[/severity], the
  * format the AnomalyEvent schema documents): the last part that is a time, read from the right because a device id
- * may itself contain '/'. Undefined when there is none. An ActionEvent keeps only the anomaly's id, not its @timestamp.
+ * may itself contain '/'. Undefined when there is none. For ActionEvents written before their anomaly ref carried
+ * the anomaly's @timestamp.
  */
 export function anomalyTimeOfId(eventId: string): string | undefined {
   const time = eventId.split('/').reverse().find((p) => /^\d{4}-\d{2}-\d{2}T/.test(p) && !Number.isNaN(Date.parse(p)));
@@ -144,7 +145,7 @@ export function actionDocumentId(e: ActionEvent): string {
 export function actionDocument(e: ActionEvent, times: DocumentTimes) {
   const a = e.anomaly;
   return {
-    '@timestamp': (a && anomalyTimeOfId(a.event_id)) ?? e['@timestamp'],
+    '@timestamp': (a && (a['@timestamp'] ?? anomalyTimeOfId(a.event_id))) ?? e['@timestamp'],
     ecs: { version: ECS_VERSION },
     event: {
       kind: 'event',

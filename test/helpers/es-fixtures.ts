@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { Client, estypes } from '@elastic/elasticsearch';
 import type { InspectionRecord } from '../../contracts/inspection-record.js';
-import { ACTION_SCHEMA_ID, type ActionEvent } from '../../contracts/action-event.js';
+import { ACTION_SCHEMA_ID, anomalyRef, type ActionEvent } from '../../contracts/action-event.js';
 import { EVENT_SCHEMA_ID, type Evidence, type AnomalyEvent } from '../../contracts/anomaly-event.js';
 import { actionDocument, anomalyDocument, inspectionDocument, inspectionDocumentId, inspectionIndex, type DocumentTimes } from '../../indexer/documents.js';
 
@@ -115,7 +115,7 @@ export function sampleActionEvent(over: Partial<ActionEvent> = {}, anomaly: Anom
     result: 'applied',
     reason: 'uplink-bytes-spike',
     rule: 'medium',
-    anomaly: { event_id: anomaly.event_id, behavior: anomaly.behavior, detector: anomaly.detector, severity: anomaly.severity, metric: anomaly.metric, observed: anomaly.observed, threshold: anomaly.threshold },
+    anomaly: anomalyRef(anomaly),
     speed_class: 's1.minimum',
     actor: 'analyzer',
     enforcer: 'soracom-api',
