@@ -84,7 +84,13 @@ export class ActionLedger {
     if (!isEnforcement(ev.action)) return;
     if (ev.result === 'suppressed-breaker') this.breakerTrippedAt = Math.max(this.breakerTrippedAt ?? -Infinity, at);
     if (ev.result === 'failed' || inForce(ev.result)) this.breakerPassedAt = Math.max(this.breakerPassedAt, at);
-    if (!inForce(ev.result)) return;
+    if (!inForce(ev.result)) {
+      // An alarm held back from an action of a kind already in force wants what is in force: it holds it too, or
+      // the first alarm's clear would lift a restriction this one still asks for.
+      const held = (ev.result === 'skipped-cooldown' || ev.result === 'suppressed-breaker') && this.activeOf(ev.device.id, ev.action);
+      if (held) held.alarms = withAlarm(held.alarms, ev, at);
+      return;
+    }
     this.recent.push(at);
     if ((this.lastAction.get(ev.device.id)?.at ?? -Infinity) <= at) this.lastAction.set(ev.device.id, { at, action: ev.action });
     let forDevice = this.active.get(ev.device.id);

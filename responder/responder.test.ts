@@ -348,6 +348,29 @@ describe('the responder', () => {
     expect(t.speedClass).toBe('s1.fast');
   });
 
+  it('with releaseOnClear, an alarm held back by the cooldown from the throttle in force holds it too, also after a restart', async () => {
+    const policy = policyWith({ releaseOnClear: true, cooldownSeconds: 600 });
+    const { control, events, responder } = setup(policy);
+    const s = control.add('meter-1');
+    const [first] = await responder.handle(anomaly('meter-1', { severity: 'medium' }), at(0));
+    const [skipped] = await responder.handle(anomaly('meter-1', { severity: 'medium', behavior: 'upload-volume', seconds: 120 }), at(120));
+    expect(skipped).toMatchObject({ action: 'throttle', result: 'skipped-cooldown' });
+    const decided = [...events];
+    // The dns-tunnel alarm clears first: the upload-volume alarm, which the cooldown kept from acting, still wants the throttle.
+    expect(await responder.handle(anomaly('meter-1', { alarm: 'alarm-cleared', seconds: 300 }), at(300))).toEqual([]);
+    expect(s.speedClass).toBe('s1.minimum');
+    const uploadCleared = anomaly('meter-1', { behavior: 'upload-volume', alarm: 'alarm-cleared', seconds: 400 });
+    expect(await responder.handle(uploadCleared, at(400))).toMatchObject([{ action: 'release', result: 'applied', releases: { action_id: first.action_id } }]);
+    expect(s.speedClass).toBe('s1.fast');
+
+    // Rebuilt from the events (the skip is one of them): the upload-volume alarm still holds it.
+    const after = setup(policy);
+    const t = after.control.add('meter-1', { speedClass: 's1.minimum' });
+    for (const ev of decided) after.responder.observe(ev);
+    expect(await after.responder.handle(anomaly('meter-1', { alarm: 'alarm-cleared', seconds: 300 }), at(300))).toEqual([]);
+    expect(t.speedClass).toBe('s1.minimum');
+  });
+
   it('a second throttle never loosens a stricter one in force: it keeps the class in force, and a stricter one tightens it', async () => {
     const base = policyWith({ releaseAfterSeconds: 3600, cooldownSeconds: 60 });
     const policy = policyWith({ ...base, rules: [{ name: 'slow-uploads', behavior: ['upload-volume'], action: 'throttle', speedClass: 's1.slow' }, ...base.rules] });
