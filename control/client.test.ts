@@ -1,7 +1,7 @@
 // SoracomClient and UpstreamEnforcer over real HTTP on 127.0.0.1: the client against a listening
 // server (login on first use and after expiry, paging, idempotency, errors, retries), and two
 // servers A → B where B is A's upstream enforcer: what A decides shows up on B, also after B was
-// down for a while.
+// down for a while, and only what A decides: an import's defaults do not overwrite what B's operator set.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -15,6 +15,7 @@ import { UpstreamEnforcer } from './enforcement/upstream.js';
 import type { Enforcer } from './model.js';
 import { buildControlServer, type ControlServer, type ControlServerOptions } from './server.js';
 import { Store } from './store.js';
+import { loginHeaders } from '../test/helpers/control-login.js';
 
 const silent = pino({ level: 'silent' });
 const dir = mkdtempSync(join(tmpdir(), 'tapwatch-client-'));
@@ -189,6 +190,48 @@ describe('UpstreamEnforcer: server A enforces through server B', () => {
     const back = await serve({ db: join(dir, 'b.db'), devices: 5, port: bPort });
     await expect.poll(() => back.server.store.getSubscriber('440100000000004')!.status, { timeout: 5000, interval: 100 }).toBe('inactive');
     await expect.poll(async () => (await (await fetch(`${a.url}/healthz`)).json()).status, { timeout: 5000 }).toBe('ok');
+  });
+});
+
+describe('UpstreamEnforcer after an import', () => {
+  it("leaves what B's operator set alone (a deactivated SIM, a speed class, groups) and pushes what A's actions set", async () => {
+    const b = await serve({ db: join(dir, 'b-operated.db'), devices: 7 });
+    const operator = { actor: 'local', reason: 'the operator, on B' };
+    b.server.store.createGroup({ groupId: 'fleet-x' }, operator);
+    b.server.store.act('440100000000001', { type: 'deactivate' }, operator); // stolen
+    b.server.store.act('440100000000002', { type: 'update_speed_class', speedClass: 's1.slow' }, operator);
+    b.server.store.act('440100000000003', { type: 'set_group', groupId: 'fleet-x' }, operator);
+    b.server.store.act('440100000000006', { type: 'deactivate' }, operator);
+    const bKey = b.server.store.createKey('analyzer', 'A enforcing');
+
+    // A: the registry imported (005 in no group there), and one throttle of its own, not yet on B.
+    const aPath = join(dir, 'a-imported.db');
+    const seed = Store.open(aPath, { create: true });
+    seed.importDevices(registry(6).map((r) => (r.imsi === '440100000000005' ? { ...r, group: undefined } : r)), { actor: 'local' });
+    seed.act('440100000000004', { type: 'update_speed_class', speedClass: 's1.minimum' }, { actor: 'local' });
+    seed.close();
+    const a = await serve({ db: aPath, enforcer: new UpstreamEnforcer({ baseUrl: b.url, ...bKey, log: silent }) });
+
+    // A later import through A's API, and the reconcile after it, leave B's 006 deactivated too.
+    const imported = await fetch(`${a.url}/v1/devices/import`, {
+      method: 'POST',
+      headers: { ...(await loginHeaders(a.server, 'operator')), 'content-type': 'application/json' },
+      body: JSON.stringify(registry(7)),
+    });
+    expect(await imported.json()).toMatchObject({ created: 1 });
+    expect(imported.headers.get('x-tapwatch-enforced')).toBe('true');
+
+    const onB = (imsi: string) => b.server.store.getSubscriber(imsi)!;
+    expect([1, 2, 3, 4, 5, 6].map((i) => onB(String(440100000000000 + i))).map((s) => [s.status, s.speedClass, s.groupId])).toEqual([
+      ['inactive', 's1.8xfast', 'meters'],
+      ['active', 's1.slow', 'meters'],
+      ['active', 's1.8xfast', 'fleet-x'],
+      ['active', 's1.minimum', 'meters'],
+      ['active', 's1.8xfast', 'meters'],
+      ['inactive', 's1.8xfast', 'meters'],
+    ]);
+    const byA = b.server.store.listAudit({ limit: 100 }).items.filter((e) => e.actor === bKey.authKeyId);
+    expect(byA.map((e) => [e.targetId, e.action])).toEqual([['440100000000004', 'update_speed_class']]);
   });
 });
 

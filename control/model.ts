@@ -18,10 +18,30 @@ export type SubscriberAction =
   // SORACOM's POST /subscribers/{imsi}/unset_group: how a release puts back a subscriber that had no group.
   | { type: 'unset_group' };
 
+/** The subscriber fields the actions set. */
+export type ActionField = 'status' | 'speedClass' | 'groupId';
+
+/** The field each action sets. */
+export const ACTION_FIELD: Record<SubscriberAction['type'], ActionField> = {
+  deactivate: 'status',
+  activate: 'status',
+  update_speed_class: 'speedClass',
+  set_group: 'groupId',
+  unset_group: 'groupId',
+};
+
 /** Everything an enforcer needs to know: the store's desired state. */
 export interface EnforcementState {
   subscribers: readonly Subscriber[];
   groups: readonly Group[];
+  /**
+   * Per IMSI, the fields tapwatch's own actions have set; the others hold what an import gave them
+   * (active, unthrottled, the registry's group), which tapwatch never decided. An enforcer that is
+   * the whole truth for its gateway (nft) renders every field; one that shares the SIMs with their
+   * operator (upstream) pushes only these. A subscriber without an entry, or a state without this
+   * (one built for an enforcer that renders all), owns nothing.
+   */
+  owned?: ReadonlyMap<string, ReadonlySet<ActionField>>;
 }
 
 /**

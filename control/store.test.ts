@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MIGRATIONS } from './store/migrations.js';
+import { MIGRATIONS, migrate } from './store/migrations.js';
 import { Store, StoreError } from './store.js';
 
 let dir: string;
@@ -35,6 +35,29 @@ describe('migrations', () => {
     db.prepare('INSERT INTO schema_migrations (version, name, applied_time) VALUES (999, ?, 0)').run('from the future');
     db.close();
     expect(() => Store.open(path)).toThrow(/schema version 999/);
+  });
+
+  it('version 3 upgrades a database of version 2 in place, its subscribers as they were and none of their fields owned', () => {
+    const path = join(dir, 'version-2.db');
+    const old = new BetterSqlite3(path);
+    migrate(old, MIGRATIONS.filter((m) => m.version <= 2));
+    const insert = old.prepare(`INSERT INTO subscribers (imsi, imei, ip_address, status, speed_class, group_id, tags, created_time, last_modified_time)
+      VALUES (?, NULL, ?, ?, ?, ?, '{}', 0, 0)`);
+    old.prepare(`INSERT INTO groups (group_id, tags, configuration, created_time, last_modified_time) VALUES ('quarantine', '{}', '{}', 0, 0)`).run();
+    insert.run('440100000000001', '10.128.0.1', 'inactive', 's1.8xfast', null);
+    insert.run('440100000000002', '10.128.0.2', 'active', 's1.minimum', 'quarantine');
+    old.close();
+
+    const store = Store.open(path);
+    const state = store.enforcementState();
+    expect(state.subscribers.map((s) => [s.imsi, s.status, s.speedClass, s.groupId])).toEqual([
+      ['440100000000001', 'inactive', 's1.8xfast', null],
+      ['440100000000002', 'active', 's1.minimum', 'quarantine'],
+    ]);
+    expect(state.owned).toEqual(new Map());
+    store.act('440100000000001', { type: 'activate' }, local);
+    expect(store.enforcementState().owned).toEqual(new Map([['440100000000001', new Set(['status'])]]));
+    store.close();
   });
 });
 
@@ -110,6 +133,24 @@ describe('import', () => {
     store.close();
   });
 
+  it('owns none of the fields it creates; an action that changes a field owns it, and a re-import keeps that', () => {
+    const store = Store.open(':memory:');
+    store.importDevices(registry, local);
+    expect(store.enforcementState().owned).toEqual(new Map());
+    store.act('440100000000001', { type: 'activate' }, local); // active already: no change, nothing decided
+    store.act('440100000000001', { type: 'update_speed_class', speedClass: 's1.minimum' }, local);
+    store.act('440100000000001', { type: 'update_speed_class', speedClass: 's1.8xfast' }, local); // a release owns it too
+    store.act('440100000000002', { type: 'deactivate' }, local);
+    const owned = new Map([
+      ['440100000000001', new Set(['speedClass'])],
+      ['440100000000002', new Set(['status'])],
+    ]);
+    expect(store.enforcementState().owned).toEqual(owned);
+    store.importDevices([...registry, { ip: '10.128.0.3', id: 'meter-3', imsi: '440100000000003' }], local);
+    expect(store.enforcementState().owned).toEqual(owned);
+    store.close();
+  });
+
   it('is all or nothing: one bad row rejects the whole import', () => {
     const store = Store.open(':memory:');
     for (const bad of [
@@ -120,7 +161,7 @@ describe('import', () => {
     ]) {
       expect(() => store.importDevices(bad, local)).toThrow(StoreError);
     }
-    expect(store.enforcementState()).toEqual({ subscribers: [], groups: [] });
+    expect(store.enforcementState()).toEqual({ subscribers: [], groups: [], owned: new Map() });
     expect(auditCount(store)).toBe(0);
     store.close();
   });

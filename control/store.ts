@@ -166,8 +166,8 @@ export class Store {
     return this.auditLog.list(q);
   }
 
-  /** The whole desired state, for an enforcer to render. */
+  /** The whole desired state, for an enforcer to render, and which of it tapwatch's actions set. */
   enforcementState(): EnforcementState {
-    return { subscribers: this.subscribers.all(), groups: this.groups.list() };
+    return { subscribers: this.subscribers.all(), groups: this.groups.list(), owned: this.subscribers.owned() };
   }
 }

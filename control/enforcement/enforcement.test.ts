@@ -232,7 +232,7 @@ describe('enforcement through the server', () => {
 describe("the upstream enforcer's reconcile", () => {
   it('pushes a block whatever the status there, and activates only what is inactive there: standby, ready, suspended are not activated', () => {
     const want = (status: Subscriber['status']): Subscriber => ({ ...sub('440100000000001'), status });
-    const calls = (store: Subscriber['status'], upstream: Subscriber['status']) => differences(want(store), want(upstream)).map((a) => a.type);
+    const calls = (store: Subscriber['status'], upstream: Subscriber['status']) => differences(want(store), want(upstream), new Set(['status'])).map((a) => a.type);
     expect(calls('inactive', 'active')).toEqual(['deactivate']);
     expect(calls('active', 'inactive')).toEqual(['activate']);
     for (const other of ['standby', 'ready', 'suspended'] as const) {
@@ -241,5 +241,16 @@ describe("the upstream enforcer's reconcile", () => {
     }
     expect(calls('active', 'terminated')).toEqual([]);
     expect(calls('inactive', 'terminated')).toEqual([]);
+  });
+
+  it("pushes only the fields tapwatch's actions set: an import's defaults leave the upstream operator's status, speed class and group alone", () => {
+    const want: Subscriber = { ...sub('440100000000001'), groupId: 'meters' }; // as imported: active, unthrottled, the registry's group
+    const up: Subscriber = { ...sub('440100000000001', 's1.slow'), status: 'inactive', groupId: 'stolen' };
+    expect(differences(want, up, new Set())).toEqual([]);
+    expect(differences(want, up, new Set(['status']))).toEqual([{ type: 'activate' }]);
+    expect(differences(want, up, new Set(['speedClass']))).toEqual([{ type: 'update_speed_class', speedClass: 's1.8xfast' }]);
+    expect(differences(want, up, new Set(['groupId']))).toEqual([{ type: 'set_group', groupId: 'meters' }]);
+    expect(differences({ ...want, groupId: null }, up, new Set(['groupId']))).toEqual([{ type: 'unset_group' }]);
+    expect(differences(want, up, new Set(['status', 'speedClass', 'groupId'])).map((a) => a.type)).toEqual(['activate', 'update_speed_class', 'set_group']);
   });
 });

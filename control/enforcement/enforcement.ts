@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import type { NotEnforced } from '../../contracts/control-api.js';
 import { backoffMs } from '../../net/backoff.js';
 import type { ControlMetrics } from '../metrics.js';
-import type { EnforcementReport, EnforcementState, Enforcer, Subscriber, SubscriberAction } from '../model.js';
+import { ACTION_FIELD, type EnforcementReport, type EnforcementState, type Enforcer, type Subscriber, type SubscriberAction } from '../model.js';
 import { redactUrls } from '../redact.js';
 
 export interface EnforcementStatus {
@@ -37,16 +37,6 @@ export interface RetryOptions {
   initialMs: number;
   maxMs: number;
 }
-
-/** The field each action sets: of two queued changes to one field only the later matters (an
- *  activate queued after a deactivate replaces it), while changes to different fields commute. */
-const FIELD: Record<SubscriberAction['type'], string> = {
-  deactivate: 'status',
-  activate: 'status',
-  update_speed_class: 'speedClass',
-  set_group: 'group',
-  unset_group: 'group',
-};
 
 interface Pending {
   subscriber: Subscriber;
@@ -88,7 +78,9 @@ export class EnforcementRunner {
   /** After a committed change; resolves once the enforcer has it, saying whether this subscriber is enforced. */
   apply(subscriber: Subscriber, action: SubscriberAction): Promise<Enforcement> {
     return new Promise((resolve) => {
-      const key = `${subscriber.imsi} ${FIELD[action.type]}`;
+      // Of two queued changes to one field only the later matters (an activate queued after a
+      // deactivate replaces it), while changes to different fields commute.
+      const key = `${subscriber.imsi} ${ACTION_FIELD[action.type]}`;
       const queued = this.pending.get(key);
       if (queued) {
         queued.subscriber = subscriber;

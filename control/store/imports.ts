@@ -1,5 +1,7 @@
 // The device registry into subscribers: created, or refreshed in identity (IMEI, IP, name) but never
-// in what actions set (status, speed class, group: a re-import must not undo a block). Creates the
+// in what actions set (status, speed class, group: a re-import must not undo a block). A subscriber it
+// creates is active, unthrottled and in the registry's group, defaults that nobody decided: it owns
+// none of them (migrations.ts, version 3), so the upstream enforcer does not push them. Creates the
 // groups the registry names. All or nothing: one bad row rejects the import. The rows are checked
 // by the inventory's own checks (canonical addresses, no duplicates, no formulas, group ids the API
 // accepts), whoever parsed them.

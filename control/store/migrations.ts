@@ -88,21 +88,41 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; up(db: D
       db.exec('CREATE INDEX audit_by_time ON audit (time)');
     },
   },
+  {
+    version: 3,
+    name: 'subscriber fields set by actions',
+    up(db) {
+      // The fields (model.ts ActionField) that tapwatch's own actions have set, as against what an
+      // import gave a subscriber: the upstream enforcer pushes only these. A database from before owns
+      // none, though its actions set some: their only record, the audit, keeps just the retention's
+      // days, and owning nothing is the safe reading of that past. Nothing is then pushed over what the
+      // operator set upstream (a SIM deactivated there stays so); a field is owned from the next action
+      // that changes it.
+      db.exec(`
+        CREATE TABLE owned_fields (
+          imsi TEXT NOT NULL REFERENCES subscribers (imsi),
+          field TEXT NOT NULL CHECK (field IN ('status', 'speedClass', 'groupId')),
+          PRIMARY KEY (imsi, field)
+        ) WITHOUT ROWID;
+      `);
+    },
+  },
 ];
 
 export class MigrationError extends Error {
   readonly code: ErrorCode = 'TWB0001';
 }
 
-/** Applies the migrations the database lacks; returns the versions applied. */
-export function migrate(db: Database): number[] {
+/** Applies the migrations the database lacks; returns the versions applied. `migrations`: a prefix of
+ *  MIGRATIONS makes a database as an older tapwatch left it (the upgrade tests). */
+export function migrate(db: Database, migrations = MIGRATIONS): number[] {
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_time INTEGER NOT NULL)');
   const current = (db.prepare('SELECT max(version) AS v FROM schema_migrations').get() as { v: number | null }).v ?? 0;
-  const latest = MIGRATIONS[MIGRATIONS.length - 1].version;
+  const latest = migrations[migrations.length - 1].version;
   if (current > latest) throw new MigrationError(`the database is at schema version ${current}, this tapwatch knows up to ${latest}: use a newer tapwatch`);
   const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_time) VALUES (?, ?, ?)');
   const applied: number[] = [];
-  for (const m of MIGRATIONS) {
+  for (const m of migrations) {
     if (m.version <= current) continue;
     db.transaction(() => {
       m.up(db);

@@ -1,8 +1,9 @@
-// Subscribers: read, listed in IMSI order, and changed by the actions (with their audit row and, given
-// an Idempotency-Key, the stored result, in one transaction).
+// Subscribers: read, listed in IMSI order, and changed by the actions (with their audit row, the mark
+// that tapwatch now owns the field the action set, and, given an Idempotency-Key, the stored result,
+// in one transaction).
 
 import type { SpeedClass, Subscriber, SubscriberStatus } from '../../contracts/control-api.js';
-import type { SubscriberAction } from '../model.js';
+import { ACTION_FIELD, type ActionField, type SubscriberAction } from '../model.js';
 import { fromRow, page, statements, type ChangeContext, type Page, type StoreContext } from './context.js';
 import { StoreError } from './errors.js';
 import type { Groups } from './groups.js';
@@ -55,6 +56,8 @@ export class Subscribers {
         VALUES (@imsi, @imei, @ip_address, @status, @speed_class, @group_id, @tags, @created_time, @last_modified_time)`,
       setState: 'UPDATE subscribers SET status = ?, speed_class = ?, group_id = ?, last_modified_time = ? WHERE imsi = ?',
       setIdentity: 'UPDATE subscribers SET imei = ?, ip_address = ?, tags = ?, last_modified_time = ? WHERE imsi = ?',
+      own: 'INSERT OR IGNORE INTO owned_fields (imsi, field) VALUES (?, ?)',
+      owned: 'SELECT imsi, field FROM owned_fields',
     });
   }
 
@@ -69,6 +72,15 @@ export class Subscribers {
 
   count(): number {
     return (this.s.count.get() as { n: number }).n;
+  }
+
+  /** Per IMSI, the fields an action has changed (EnforcementState.owned). */
+  owned(): Map<string, Set<ActionField>> {
+    const owned = new Map<string, Set<ActionField>>();
+    for (const { imsi, field } of this.s.owned.all() as Array<{ imsi: string; field: ActionField }>) {
+      owned.set(imsi, (owned.get(imsi) ?? new Set()).add(field));
+    }
+    return owned;
   }
 
   /** In IMSI order, after `after` (exclusive); filters are ANDed, each list ORed. */
@@ -86,7 +98,8 @@ export class Subscribers {
   /**
    * Applies an action. A key seen before returns the first result and does nothing; the same key for a
    * different request is refused. Only successes are stored: a failed request changed nothing, so
-   * repeating it is safe as it is. An action that changes nothing is not a change: no audit row.
+   * repeating it is safe as it is. An action that changes nothing is not a change: no audit row, and
+   * the field stays as owned as it was (the decision that would own it is not in the audit).
    */
   act(imsi: string, action: SubscriberAction, ctx: ChangeContext & { idempotency?: IdempotencyKey }): ActResult {
     return this.c.db.transaction((): ActResult => {
@@ -101,6 +114,7 @@ export class Subscribers {
       if (changed) {
         after.lastModifiedTime = this.c.now();
         this.s.setState.run(after.status, after.speedClass, after.groupId, after.lastModifiedTime, imsi);
+        this.s.own.run(imsi, ACTION_FIELD[action.type]);
         this.c.audit(ctx, action.type, 'subscriber', imsi, before, after);
       }
       if (idem) this.idempotency.remember(ctx.actor, idem, after);
