@@ -62,7 +62,7 @@ export class Producer {
   private async sendChunk(topic: string, messages: readonly OutMessage[], unsent: number): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       // Closed while waiting to retry: never connect again (a new client would keep the process alive).
-      if (this.closed) throw new Error(`${this.name}: closed with ${unsent} message(s) to ${topic} not acknowledged`);
+      if (this.closed) throw this.notAcknowledged(topic, unsent);
       const waiting = setTimeout(() => {
         this.stats.waits++;
         this.log.warn({ producer: this.name, topic, messages: messages.length }, 'kafka send waiting for the broker');
@@ -74,7 +74,7 @@ export class Producer {
         this.stats.delivered += messages.length;
         return;
       } catch (err) {
-        if (this.closed) throw err;
+        if (this.closed) throw this.notAcknowledged(topic, unsent, err);
         this.stats.resends++;
         const delay = backoffMs(attempt);
         this.log.warn({ producer: this.name, topic, err: (err as Error).message, attempt, retryInMs: delay }, 'kafka send failed; retrying');
@@ -83,6 +83,10 @@ export class Producer {
         clearTimeout(waiting);
       }
     }
+  }
+
+  private notAcknowledged(topic: string, unsent: number, cause?: unknown): Error {
+    return new Error(`${this.name}: closed with ${unsent} message(s) to ${topic} not acknowledged`, { cause });
   }
 
   async close(): Promise<void> {

@@ -47,7 +47,7 @@ const inForce = (r: ActionEvent['result']) => r === 'applied' || r === 'dry-run'
  * before anomaly refs had a time counts from its decision, which is never before its anomaly: a clear then
  * releases it no earlier than it should.
  */
-function withAlarm(alarms: ReadonlyMap<string, number> | undefined, ev: ActionEvent, decidedAt: number): Map<string, number> {
+function withAlarm(alarms: ReadonlyMap<string, number> | undefined, ev: Pick<ActionEvent, 'anomaly'>, decidedAt: number): Map<string, number> {
   const out = new Map(alarms);
   const a = ev.anomaly;
   if (a) out.set(a.behavior, Math.max(out.get(a.behavior) ?? -Infinity, a['@timestamp'] ? Date.parse(a['@timestamp']) : decidedAt));
@@ -85,10 +85,7 @@ export class ActionLedger {
     if (ev.result === 'suppressed-breaker') this.breakerTrippedAt = Math.max(this.breakerTrippedAt ?? -Infinity, at);
     if (ev.result === 'failed' || inForce(ev.result)) this.breakerPassedAt = Math.max(this.breakerPassedAt, at);
     if (!inForce(ev.result)) {
-      // An alarm held back from an action of a kind already in force wants what is in force: it holds it too, or
-      // the first alarm's clear would lift a restriction this one still asks for.
-      const held = (ev.result === 'skipped-cooldown' || ev.result === 'suppressed-breaker') && this.activeOf(ev.device.id, ev.action);
-      if (held) held.alarms = withAlarm(held.alarms, ev, at);
+      if (ev.result === 'skipped-cooldown' || ev.result === 'suppressed-breaker' || ev.result === 'failed') this.holdAll(ev.device.id, ev, at);
       return;
     }
     this.recent.push(at);
@@ -128,6 +125,16 @@ export class ActionLedger {
 
   activeOf(deviceId: string, action: Enforcement): ActiveAction | undefined {
     return this.active.get(deviceId)?.get(action);
+  }
+
+  /**
+   * An alarm held back from acting (the cooldown, the breaker, a failed call) still wants the device restricted: it
+   * holds every action in force on the device, whatever the kind it asked for, or the first alarm's clear would lift
+   * what this one asks for. `ev`: the ActionEvent that recorded it, or, for the breaker's silent suppressions after
+   * its one alert (no ActionEvent), one built for the purpose; those holds are not rebuilt at a restart.
+   */
+  holdAll(deviceId: string, ev: Pick<ActionEvent, 'anomaly'>, decidedAt: number): void {
+    for (const a of this.activeOn(deviceId)) a.alarms = withAlarm(a.alarms, ev, decidedAt);
   }
 
   /**

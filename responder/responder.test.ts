@@ -371,6 +371,29 @@ describe('the responder', () => {
     expect(t.speedClass).toBe('s1.minimum');
   });
 
+  it('with releaseOnClear, an alarm held back from another kind of action (cooldown) or silently by an open breaker holds the throttle in force', async () => {
+    // The cooldown: a high alarm's redirect is skipped while the medium alarm's throttle is in force.
+    const cooling = setup(policyWith({ releaseOnClear: true, cooldownSeconds: 600 }));
+    const s = cooling.control.add('meter-1');
+    await cooling.responder.handle(anomaly('meter-1', { severity: 'medium' }), at(0));
+    const [skipped] = await cooling.responder.handle(anomaly('meter-1', { severity: 'high', behavior: 'telnet-scan', seconds: 60 }), at(60));
+    expect(skipped).toMatchObject({ action: 'redirect', result: 'skipped-cooldown' });
+    expect(await cooling.responder.handle(anomaly('meter-1', { alarm: 'alarm-cleared', seconds: 300 }), at(300))).toEqual([]);
+    expect(s.speedClass).toBe('s1.minimum');
+    expect(await cooling.responder.handle(anomaly('meter-1', { behavior: 'telnet-scan', alarm: 'alarm-cleared', seconds: 400 }), at(400))).toMatchObject([{ action: 'release', result: 'applied' }]);
+
+    // The breaker, after its one alert: the held-back alarm leaves no ActionEvent, and still holds the throttle.
+    const tripping = setup(policyWith({ releaseOnClear: true, cooldownSeconds: 0, breaker: { maxActionsPerMinute: 2, maxFleetPercent: 100 } }));
+    const t = tripping.control.add('meter-1');
+    for (const d of ['meter-2', 'meter-3']) tripping.control.add(d);
+    await tripping.responder.handle(anomaly('meter-1', { severity: 'medium' }), at(0));
+    await tripping.responder.handle(anomaly('meter-2', { severity: 'medium' }), at(1));
+    expect(await tripping.responder.handle(anomaly('meter-3', { severity: 'medium' }), at(2))).toMatchObject([{ result: 'suppressed-breaker' }]);
+    expect(await tripping.responder.handle(anomaly('meter-1', { severity: 'medium', behavior: 'upload-volume', seconds: 3 }), at(3))).toEqual([]);
+    expect(await tripping.responder.handle(anomaly('meter-1', { alarm: 'alarm-cleared', seconds: 30 }), at(30))).toEqual([]);
+    expect(t.speedClass).toBe('s1.minimum');
+  });
+
   it('a second throttle never loosens a stricter one in force: it keeps the class in force, and a stricter one tightens it', async () => {
     const base = policyWith({ releaseAfterSeconds: 3600, cooldownSeconds: 60 });
     const policy = policyWith({ ...base, rules: [{ name: 'slow-uploads', behavior: ['upload-volume'], action: 'throttle', speedClass: 's1.slow' }, ...base.rules] });

@@ -157,6 +157,7 @@ async function outcome(r: Responding, event: AnomalyEvent, d: Decision, id: stri
   if (why !== null) {
     if (r.ledger.breakerTripped()) {
       r.stats.suppressed++;
+      r.ledger.holdAll(event.device.id, { anomaly: anomalyRef(event) }, t);
       return null;
     }
     r.log?.error({ device: event.device.id, action: d.action, anomaly: event.event_id, why }, 'circuit breaker open: automated response suspended until it closes');
