@@ -37,26 +37,40 @@ describe('migrations', () => {
     expect(() => Store.open(path)).toThrow(/schema version 999/);
   });
 
-  it('version 3 upgrades a database of version 2 in place, its subscribers as they were and none of their fields owned', () => {
+  it('version 3 upgrades a database of version 2 in place, its subscribers as they were, owning what only an action can have set', () => {
     const path = join(dir, 'version-2.db');
     const old = new BetterSqlite3(path);
     migrate(old, MIGRATIONS.filter((m) => m.version <= 2));
     const insert = old.prepare(`INSERT INTO subscribers (imsi, imei, ip_address, status, speed_class, group_id, tags, created_time, last_modified_time)
       VALUES (?, NULL, ?, ?, ?, ?, '{}', 0, 0)`);
     old.prepare(`INSERT INTO groups (group_id, tags, configuration, created_time, last_modified_time) VALUES ('quarantine', '{}', '{}', 0, 0)`).run();
-    insert.run('440100000000001', '10.128.0.1', 'inactive', 's1.8xfast', null);
-    insert.run('440100000000002', '10.128.0.2', 'active', 's1.minimum', 'quarantine');
+    old.prepare(`INSERT INTO groups (group_id, tags, configuration, created_time, last_modified_time) VALUES ('meters', '{}', '{}', 0, 0)`).run();
+    insert.run('440100000000001', '10.128.0.1', 'inactive', 's1.8xfast', 'meters'); // blocked: only an action deactivates
+    insert.run('440100000000002', '10.128.0.2', 'active', 's1.minimum', 'quarantine'); // throttled and quarantined
+    insert.run('440100000000003', '10.128.0.3', 'active', 's1.8xfast', 'meters'); // quarantined once and released
+    insert.run('440100000000004', '10.128.0.4', 'active', 's1.8xfast', 'quarantine'); // in the registry's quarantine group, never acted on
+    const audit = old.prepare(`INSERT INTO audit (time, actor, action, target_type, target_id, reason, before, after) VALUES (0, 'analyzer', ?, 'subscriber', ?, NULL, ?, NULL)`);
+    audit.run('set_group', '440100000000002', JSON.stringify({ groupId: 'meters' }));
+    audit.run('set_group', '440100000000003', JSON.stringify({ groupId: 'meters' }));
+    audit.run('set_group', '440100000000003', JSON.stringify({ groupId: 'quarantine' }));
     old.close();
 
     const store = Store.open(path);
     const state = store.enforcementState();
     expect(state.subscribers.map((s) => [s.imsi, s.status, s.speedClass, s.groupId])).toEqual([
-      ['440100000000001', 'inactive', 's1.8xfast', null],
+      ['440100000000001', 'inactive', 's1.8xfast', 'meters'],
       ['440100000000002', 'active', 's1.minimum', 'quarantine'],
+      ['440100000000003', 'active', 's1.8xfast', 'meters'],
+      ['440100000000004', 'active', 's1.8xfast', 'quarantine'],
     ]);
-    expect(state.owned).toEqual(new Map());
+    expect(state.owned).toEqual(new Map([
+      ['440100000000001', new Set(['status'])],
+      ['440100000000002', new Set(['speedClass', 'groupId'])],
+    ]));
+    // Put back as it was before the first action (the audit's before, or an import's active): given up.
     store.act('440100000000001', { type: 'activate' }, local);
-    expect(store.enforcementState().owned).toEqual(new Map([['440100000000001', new Set(['status'])]]));
+    store.act('440100000000002', { type: 'set_group', groupId: 'meters' }, local);
+    expect(store.enforcementState().owned).toEqual(new Map([['440100000000002', new Set(['speedClass'])]]));
     store.close();
   });
 });
@@ -133,18 +147,18 @@ describe('import', () => {
     store.close();
   });
 
-  it('owns none of the fields it creates; an action that changes a field owns it, and a re-import keeps that', () => {
+  it('owns none of the fields it creates; an action that changes a field owns it until one puts it back, and a re-import keeps that', () => {
     const store = Store.open(':memory:');
     store.importDevices(registry, local);
     expect(store.enforcementState().owned).toEqual(new Map());
     store.act('440100000000001', { type: 'activate' }, local); // active already: no change, nothing decided
     store.act('440100000000001', { type: 'update_speed_class', speedClass: 's1.minimum' }, local);
-    store.act('440100000000001', { type: 'update_speed_class', speedClass: 's1.8xfast' }, local); // a release owns it too
+    store.act('440100000000001', { type: 'update_speed_class', speedClass: 's1.slow' }, local); // still tapwatch's
+    expect(store.enforcementState().owned).toEqual(new Map([['440100000000001', new Set(['speedClass'])]]));
+    store.act('440100000000001', { type: 'update_speed_class', speedClass: 's1.8xfast' }, local); // a release: given up
     store.act('440100000000002', { type: 'deactivate' }, local);
-    const owned = new Map([
-      ['440100000000001', new Set(['speedClass'])],
-      ['440100000000002', new Set(['status'])],
-    ]);
+    store.act('440100000000002', { type: 'update_speed_class', speedClass: 's1.minimum' }, local);
+    const owned = new Map([['440100000000002', new Set(['status', 'speedClass'])]]);
     expect(store.enforcementState().owned).toEqual(owned);
     store.importDevices([...registry, { ip: '10.128.0.3', id: 'meter-3', imsi: '440100000000003' }], local);
     expect(store.enforcementState().owned).toEqual(owned);

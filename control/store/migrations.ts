@@ -5,6 +5,7 @@
 
 import { randomInt } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
+import { UNTHROTTLED_SPEED_CLASS } from '../../contracts/control-api.js';
 import type { ErrorCode } from '../../contracts/errors.js';
 
 export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; up(db: Database): void }> = [
@@ -93,18 +94,39 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; up(db: D
     name: 'subscriber fields set by actions',
     up(db) {
       // The fields (model.ts ActionField) that tapwatch's own actions have set, as against what an
-      // import gave a subscriber: the upstream enforcer pushes only these. A database from before owns
-      // none, though its actions set some: their only record, the audit, keeps just the retention's
-      // days, and owning nothing is the safe reading of that past. Nothing is then pushed over what the
-      // operator set upstream (a SIM deactivated there stays so); a field is owned from the next action
-      // that changes it.
+      // import gave a subscriber, each with its value from before the first of them (JSON): the upstream
+      // enforcer pushes only these, and an action that puts the value back gives the field up again.
+      // A database from before had no marks; they are rebuilt from what only an action can have made:
+      // the earliest action on the field still in the audit (its before), else a status other than
+      // active or a speed class other than the unthrottled one (an import gives neither). A field an
+      // action changed and put back, or changed past the audit's retention and now reads like an
+      // import's, stays unowned, so its value upstream is the operator's.
       db.exec(`
         CREATE TABLE owned_fields (
           imsi TEXT NOT NULL REFERENCES subscribers (imsi),
           field TEXT NOT NULL CHECK (field IN ('status', 'speedClass', 'groupId')),
+          before TEXT NOT NULL,
           PRIMARY KEY (imsi, field)
         ) WITHOUT ROWID;
       `);
+      const fields = [
+        { field: 'status', column: 'status', actions: `'activate', 'deactivate'` },
+        { field: 'speedClass', column: 'speed_class', actions: `'update_speed_class'` },
+        { field: 'groupId', column: 'group_id', actions: `'set_group', 'unset_group'` },
+      ];
+      for (const f of fields) {
+        db.exec(`
+          INSERT INTO owned_fields (imsi, field, before)
+          SELECT s.imsi, '${f.field}', json_quote(json_extract(a.before, '$.${f.field}'))
+          FROM audit a JOIN subscribers s ON s.imsi = a.target_id
+          WHERE a.id IN (SELECT min(id) FROM audit WHERE target_type = 'subscriber' AND action IN (${f.actions}) GROUP BY target_id)
+            AND s.${f.column} IS NOT json_extract(a.before, '$.${f.field}')
+        `);
+      }
+      const unowned = `NOT EXISTS (SELECT 1 FROM owned_fields o WHERE o.imsi = s.imsi AND o.field = ?)`;
+      db.prepare(`INSERT INTO owned_fields (imsi, field, before) SELECT imsi, 'status', json_quote('active') FROM subscribers s WHERE status <> 'active' AND ${unowned}`).run('status');
+      db.prepare(`INSERT INTO owned_fields (imsi, field, before) SELECT imsi, 'speedClass', json_quote(?) FROM subscribers s WHERE speed_class <> ? AND ${unowned}`)
+        .run(UNTHROTTLED_SPEED_CLASS, UNTHROTTLED_SPEED_CLASS, 'speedClass');
     },
   },
 ];

@@ -56,7 +56,9 @@ export class Subscribers {
         VALUES (@imsi, @imei, @ip_address, @status, @speed_class, @group_id, @tags, @created_time, @last_modified_time)`,
       setState: 'UPDATE subscribers SET status = ?, speed_class = ?, group_id = ?, last_modified_time = ? WHERE imsi = ?',
       setIdentity: 'UPDATE subscribers SET imei = ?, ip_address = ?, tags = ?, last_modified_time = ? WHERE imsi = ?',
-      own: 'INSERT OR IGNORE INTO owned_fields (imsi, field) VALUES (?, ?)',
+      ownedBefore: 'SELECT before FROM owned_fields WHERE imsi = ? AND field = ?',
+      own: 'INSERT INTO owned_fields (imsi, field, before) VALUES (?, ?, ?)',
+      disown: 'DELETE FROM owned_fields WHERE imsi = ? AND field = ?',
       owned: 'SELECT imsi, field FROM owned_fields',
     });
   }
@@ -74,7 +76,18 @@ export class Subscribers {
     return (this.s.count.get() as { n: number }).n;
   }
 
-  /** Per IMSI, the fields an action has changed (EnforcementState.owned). */
+  /**
+   * The first action that changes a field makes it tapwatch's, remembering the value from before; the one that
+   * puts that value back (a release, or a person undoing it) gives it up, so that what the operator sets
+   * upstream afterwards is theirs again.
+   */
+  private own(imsi: string, field: ActionField, before: Subscriber, after: Subscriber): void {
+    const mark = this.s.ownedBefore.get(imsi, field) as { before: string } | undefined;
+    if (!mark) this.s.own.run(imsi, field, JSON.stringify(before[field]));
+    else if (mark.before === JSON.stringify(after[field])) this.s.disown.run(imsi, field);
+  }
+
+  /** Per IMSI, the fields an action has changed and not put back (EnforcementState.owned). */
   owned(): Map<string, Set<ActionField>> {
     const owned = new Map<string, Set<ActionField>>();
     for (const { imsi, field } of this.s.owned.all() as Array<{ imsi: string; field: ActionField }>) {
@@ -114,7 +127,7 @@ export class Subscribers {
       if (changed) {
         after.lastModifiedTime = this.c.now();
         this.s.setState.run(after.status, after.speedClass, after.groupId, after.lastModifiedTime, imsi);
-        this.s.own.run(imsi, ACTION_FIELD[action.type]);
+        this.own(imsi, ACTION_FIELD[action.type], before, after);
         this.c.audit(ctx, action.type, 'subscriber', imsi, before, after);
       }
       if (idem) this.idempotency.remember(ctx.actor, idem, after);
