@@ -2,8 +2,9 @@
 // made, when each device was last acted on, which actions are in force and when they expire, how many
 // actions the last minute saw and whether the circuit breaker is open. observe() is the way in, for
 // events just published and for events read back from tapwatch.actions at start alike, so a restarted
-// responder knows what the one before it knew; the one exception is a clear that leaves an action held
-// by another alarm (cleared()), which no ActionEvent records. observe() is idempotent and does not
+// responder knows what the one before it knew; the exceptions, which no ActionEvent records, are a clear
+// that leaves an action held by another alarm (cleared()) and the breaker's silent suppressions
+// (holdAll()); a rebuilt ledger then holds more than the live one did, never less. observe() is idempotent and does not
 // depend on the order of events of different devices (partitions are read in parallel): a device's
 // events arrive in order (one partition), everything fleet-wide is kept by time.
 

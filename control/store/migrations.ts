@@ -5,7 +5,6 @@
 
 import { randomInt } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
-import { UNTHROTTLED_SPEED_CLASS } from '../../contracts/control-api.js';
 import type { ErrorCode } from '../../contracts/errors.js';
 
 export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; up(db: Database): void }> = [
@@ -123,10 +122,12 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; up(db: D
             AND s.${f.column} IS NOT json_extract(a.before, '$.${f.field}')
         `);
       }
+      // The class imports gave up to version 2, written out: a migration reads the past, not today's defaults.
+      const importedClass = 's1.8xfast';
       const unowned = `NOT EXISTS (SELECT 1 FROM owned_fields o WHERE o.imsi = s.imsi AND o.field = ?)`;
       db.prepare(`INSERT INTO owned_fields (imsi, field, before) SELECT imsi, 'status', json_quote('active') FROM subscribers s WHERE status <> 'active' AND ${unowned}`).run('status');
       db.prepare(`INSERT INTO owned_fields (imsi, field, before) SELECT imsi, 'speedClass', json_quote(?) FROM subscribers s WHERE speed_class <> ? AND ${unowned}`)
-        .run(UNTHROTTLED_SPEED_CLASS, UNTHROTTLED_SPEED_CLASS, 'speedClass');
+        .run(importedClass, importedClass, 'speedClass');
     },
   },
 ];
